@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs llamas' build dependencies from Debian when they are missing. Safe to run repeatedly.
+set -euo pipefail
+packages=(cmake g++ pkg-config libsimde-dev libmimalloc-dev doctest-dev libutf8proc-dev
+          nlohmann-json3-dev clang libclang-rt-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
