@@ -1,9 +1,10 @@
 // The kernel table: every hot loop the engine runs, behind function pointers chosen once per
-// process from the CPU's features (see cpu.h). The scalar table is the oracle the SIMD tables are
-// tested against.
+// process from the CPU's features (see cpu.cpp). The scalar table is the oracle the SIMD tables
+// are tested against.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "quant/types.h"
 
@@ -20,7 +21,16 @@ struct TypeKernels {
     // Dot product of n elements: one weight row (this type) with one activation row
     // (vec_dot_type). Writes the result to *s.
     void (*vec_dot)(int64_t n, float* s, const void* w, const void* a) = nullptr;
+    // Optional tile product (null when the table has none; then callers loop over vec_dot):
+    // nw (1..4) weight rows, w_stride bytes apart, with na (1..4) activation rows, a_stride
+    // bytes apart: s[j*s_stride + i] = dot(weight row i, activation row j). Each weight block is
+    // loaded once for all na activation rows. Results equal vec_dot's up to float rounding.
+    void (*gemm)(int64_t n, const void* w, size_t w_stride, int nw, const void* a, size_t a_stride,
+                 int na, float* s, size_t s_stride) = nullptr;
 };
+
+// The largest tile gemm() accepts in each direction.
+constexpr int kGemmMaxRows = 4;
 
 struct Kernels {
     const char* name = "scalar";
@@ -31,11 +41,31 @@ struct Kernels {
     void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;  // y += a*x
 
     const TypeKernels& of(GgmlType t) const { return types[static_cast<uint32_t>(t)]; }
+    // True when products with weights of type t are implemented.
+    bool supports(GgmlType t) const {
+        const uint32_t i = static_cast<uint32_t>(t);
+        return i < 40 && types[i].vec_dot != nullptr;
+    }
 };
 
-// The table for the best ISA level this CPU runs (or the one LLAMAS_CPU forces).
+// The table for the best ISA level this CPU runs, or the one the LLAMAS_CPU environment variable
+// (scalar, avx2, avx512, neon) forces. Chosen once per process. Throws Error(unsupported) when
+// LLAMAS_CPU names a path that is unknown or that this CPU cannot run (call it once at start-up
+// so that error surfaces early).
 const Kernels& kernels();
 // The scalar oracle.
 const Kernels& scalar_kernels();
+// The table of a named path ("scalar", "avx2", "avx512", "neon"); throws Error(unsupported) if
+// the name is unknown, the path is not compiled in, or this CPU cannot run it.
+const Kernels& select_kernels(const char* name);
+// Names of the paths this build and this CPU can run, scalar first, best last.
+std::vector<const char*> runnable_kernel_paths();
+
+// Per-ISA tables (defined in kernels_<isa>.cpp). Each builds on the scalar table, replacing the
+// entries it has faster versions of. Only call the ones runnable_kernel_paths() lists.
+void fill_scalar_kernels(Kernels& k);
+void fill_avx2_kernels(Kernels& k);
+void fill_avx512_kernels(Kernels& k);
+void fill_neon_kernels(Kernels& k);
 
 }  // namespace llamas

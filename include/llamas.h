@@ -250,6 +250,34 @@ LLAMAS_API llamas_status llamas_chat_apply_chatml(const llamas_chat_message* mes
                                                   int add_generation_prompt, char* buffer, size_t capacity,
                                                   size_t* out_length);
 
+/* ---- embeddings ---------------------------------------------------------------------------- */
+
+typedef enum llamas_pooling {
+    LLAMAS_POOLING_MODEL = -1, /* what the model's metadata says (default) */
+    LLAMAS_POOLING_NONE = 0,   /* not allowed for llamas_embed: it returns one vector per text */
+    LLAMAS_POOLING_MEAN = 1,
+    LLAMAS_POOLING_CLS = 2,
+    LLAMAS_POOLING_LAST = 3
+} llamas_pooling;
+
+typedef struct llamas_embed_options {
+    size_t struct_size; /* sizeof(llamas_embed_options), set by llamas_embed_options_init */
+    int32_t pooling;    /* llamas_pooling; default LLAMAS_POOLING_MODEL */
+    int normalize;      /* 1 (default): L2-normalize each embedding */
+    int32_t dims;       /* 0 (default): all; N: keep the first N dimensions (Matryoshka), then
+                           normalize if asked */
+} llamas_embed_options;
+
+LLAMAS_API void llamas_embed_options_init(llamas_embed_options* options);
+/* Length of one embedding from this model at full size (after any dense projections). */
+LLAMAS_API int32_t llamas_model_n_embd_out(const llamas_model* model);
+/* Embeds n_texts NUL-terminated texts in as few forward passes as fit the context, writing
+ * n_texts rows of `dims` floats (or n_embd_out) to out. out_capacity is the number of floats
+ * out can hold; LLAMAS_ERR_BUFFER_TOO_SMALL when it is too small. A text longer than the
+ * context is LLAMAS_ERR_CONTEXT_FULL. The context's KV cache is cleared. */
+LLAMAS_API llamas_status llamas_embed(llamas_context* context, const char* const* texts, size_t n_texts,
+                                      const llamas_embed_options* options, float* out, size_t out_capacity);
+
 #ifdef __cplusplus
 }
 #endif
