@@ -1,6 +1,7 @@
 #include "quant/fp16.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define LLAMAS_HAVE_F16C_PATH 1
 #endif
@@ -29,9 +30,17 @@ __attribute__((target("avx,f16c"))) void f32_to_fp16_f16c(const float* x, uint16
     for (; i < n; ++i) y[i] = f32_to_fp16(x[i]);
 }
 
+// CPUID leaf 1: F16C (ecx bit 29) and AVX (bit 28), plus the OS saving YMM state (OSXSAVE,
+// bit 27, and XCR0 bits 1-2). Read directly because clang's __builtin_cpu_supports does not
+// know "f16c".
 bool detect_f16c() {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool f16c = (c >> 29) & 1u, avx = (c >> 28) & 1u, osxsave = (c >> 27) & 1u;
+    if (!(f16c && avx && osxsave)) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 6u) == 6u;
 }
 #else
 bool detect_f16c() { return false; }
