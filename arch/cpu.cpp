@@ -1,0 +1,164 @@
+// Choosing the kernel table: which ISA paths this CPU runs, and the LLAMAS_CPU override.
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "kernels.h"
+#include "util/error.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+namespace llamas {
+namespace {
+
+enum class Path { scalar, avx2, avx512, neon };
+
+struct PathInfo {
+    Path path;
+    const char* name;
+    void (*fill)(Kernels&);
+};
+
+// Order: scalar first, best last.
+const PathInfo kPaths[] = {
+    {Path::scalar, "scalar", fill_scalar_kernels},
+    {Path::neon, "neon", fill_neon_kernels},
+    {Path::avx2, "avx2", fill_avx2_kernels},
+    {Path::avx512, "avx512", fill_avx512_kernels},
+};
+
+#if defined(__x86_64__) || defined(__i386__)
+// x86 features read straight from CPUID (clang's __builtin_cpu_supports lacks some names),
+// each gated on the OS saving the register state it needs (XCR0).
+struct X86Features {
+    bool avx2 = false;    // + FMA + F16C, YMM state enabled
+    bool avx512 = false;  // F, BW, VL, DQ, VNNI, BF16, ZMM state enabled
+};
+
+X86Features detect_x86() {
+    X86Features f;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    const bool fma = (c >> 12) & 1u, osxsave = (c >> 27) & 1u, avx = (c >> 28) & 1u, f16c = (c >> 29) & 1u;
+    if (!(osxsave && avx)) return f;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    const bool ymm_state = (lo & 0x6u) == 0x6u;
+    const bool zmm_state = (lo & 0xE6u) == 0xE6u;
+    unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;
+    if (!__get_cpuid_count(7, 0, &a7, &b7, &c7, &d7)) return f;
+    const bool avx2 = (b7 >> 5) & 1u;
+    f.avx2 = ymm_state && avx2 && fma && f16c;
+    const bool avx512f = (b7 >> 16) & 1u, avx512dq = (b7 >> 17) & 1u, avx512bw = (b7 >> 30) & 1u,
+               avx512vl = (b7 >> 31) & 1u, vnni = (c7 >> 11) & 1u;
+    bool bf16 = false;
+    if (a7 >= 1) {
+        unsigned a71 = 0, b71 = 0, c71 = 0, d71 = 0;
+        __get_cpuid_count(7, 1, &a71, &b71, &c71, &d71);
+        bf16 = (a71 >> 5) & 1u;
+    }
+    f.avx512 = f.avx2 && zmm_state && avx512f && avx512dq && avx512bw && avx512vl && vnni && bf16;
+    return f;
+}
+
+const X86Features& x86() {
+    static const X86Features f = detect_x86();
+    return f;
+}
+#endif
+
+bool cpu_runs(Path p) {
+    switch (p) {
+        case Path::scalar:
+            return true;
+#if defined(__x86_64__) || defined(__i386__)
+        case Path::avx2:
+            return x86().avx2;
+        case Path::avx512:
+            return x86().avx512;
+        case Path::neon:
+            // The NEON table is built from simde's portable emulation on x86: it runs anywhere,
+            // but is only a test vehicle here, never chosen automatically.
+            return true;
+#elif defined(__aarch64__)
+        case Path::neon:
+            return true;
+        default:
+            return false;
+#else
+        default:
+            return false;
+#endif
+    }
+    return false;
+}
+
+// Tables are built on first use and live for the whole process.
+struct Tables {
+    Kernels tables[sizeof(kPaths) / sizeof(kPaths[0])];
+    Tables() {
+        for (size_t i = 0; i < sizeof(kPaths) / sizeof(kPaths[0]); ++i) {
+            if (cpu_runs(kPaths[i].path)) kPaths[i].fill(tables[i]);
+        }
+    }
+};
+
+const Tables& tables() {
+    static const Tables t;
+    return t;
+}
+
+std::string runnable_list() {
+    std::string s;
+    for (const char* name : runnable_kernel_paths()) {
+        if (!s.empty()) s += ", ";
+        s += name;
+    }
+    return s;
+}
+
+const Kernels& choose_default() {
+    const char* forced = std::getenv("LLAMAS_CPU");
+    if (forced && *forced) return select_kernels(forced);
+#if defined(__x86_64__) || defined(__i386__)
+    if (cpu_runs(Path::avx512)) return select_kernels("avx512");
+    if (cpu_runs(Path::avx2)) return select_kernels("avx2");
+#elif defined(__aarch64__)
+    return select_kernels("neon");
+#endif
+    return scalar_kernels();
+}
+
+}  // namespace
+
+std::vector<const char*> runnable_kernel_paths() {
+    std::vector<const char*> out;
+    for (const PathInfo& p : kPaths) {
+        if (cpu_runs(p.path)) out.push_back(p.name);
+    }
+    return out;
+}
+
+const Kernels& select_kernels(const char* name) {
+    for (size_t i = 0; i < sizeof(kPaths) / sizeof(kPaths[0]); ++i) {
+        if (std::strcmp(kPaths[i].name, name) != 0) continue;
+        if (!cpu_runs(kPaths[i].path)) {
+            fail(Status::unsupported, "kernel path '%s' cannot run on this CPU (it runs: %s)", name,
+                 runnable_list().c_str());
+        }
+        return tables().tables[i];
+    }
+    fail(Status::unsupported, "unknown kernel path '%s' (this CPU runs: %s)", name, runnable_list().c_str());
+}
+
+const Kernels& scalar_kernels() { return tables().tables[0]; }
+
+const Kernels& kernels() {
+    // A throwing initializer leaves the static uninitialized, so a bad LLAMAS_CPU keeps failing.
+    static const Kernels& chosen = choose_default();
+    return chosen;
+}
+
+}  // namespace llamas

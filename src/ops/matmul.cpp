@@ -1,0 +1,108 @@
+#include "ops/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "engine/thread_pool.h"
+#include "kernels.h"
+#include "util/error.h"
+
+namespace llamas {
+namespace {
+
+// Activation rows kept hot together: a weight tile is reused across this many bytes of
+// converted activations before moving on (sized to stay in L2).
+constexpr size_t kActivationBlockBytes = 256 * 1024;
+
+const TypeKernels& checked_kernels(const WeightView& w) {
+    const Kernels& k = kernels();
+    if (!k.supports(w.type)) {
+        fail(Status::unsupported, "no matrix-product kernel for weight type %s", type_info(w.type).name);
+    }
+    const TypeKernels& tk = k.of(w.type);
+    const int64_t wb = type_info(w.type).block_size;
+    const int64_t ab = type_info(tk.vec_dot_type).block_size;
+    if (w.n_cols <= 0 || w.n_cols % wb != 0 || w.n_cols % ab != 0) {
+        fail(Status::invalid_argument, "matmul: row length %lld is not a whole number of %s blocks",
+             static_cast<long long>(w.n_cols), type_info(w.type).name);
+    }
+    if (w.row_bytes < row_size(w.type, w.n_cols)) {
+        fail(Status::invalid_argument, "matmul: row stride %zu is shorter than a %s row of %lld", w.row_bytes,
+             type_info(w.type).name, static_cast<long long>(w.n_cols));
+    }
+    return tk;
+}
+
+}  // namespace
+
+size_t matmul_scratch_bytes(const WeightView& w, int64_t n_tokens) {
+    const TypeKernels& tk = checked_kernels(w);
+    if (tk.vec_dot_type == GgmlType::F32) return 0;  // float activations are used in place
+    return row_size(tk.vec_dot_type, w.n_cols) * static_cast<size_t>(n_tokens);
+}
+
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, void* scratch, ThreadPool& pool) {
+    const TypeKernels& tk = checked_kernels(w);
+    if (n_tokens <= 0 || w.n_rows <= 0) return;
+    const int64_t n = w.n_cols;
+    const int n_threads = pool.size();
+
+    // 1. Activations in the weight's dot-product type.
+    const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+    size_t act_row = n * sizeof(float);
+    if (tk.vec_dot_type != GgmlType::F32) {
+        act_row = row_size(tk.vec_dot_type, n);
+        auto* out = static_cast<uint8_t*>(scratch);
+        if (n_tokens == 1 || n_threads == 1) {
+            for (int64_t t = 0; t < n_tokens; ++t) tk.quantize_activations(x + t * n, out + t * act_row, n);
+        } else {
+            pool.run([&](int ti, int nt) {
+                for (int64_t t = ti; t < n_tokens; t += nt) tk.quantize_activations(x + t * n, out + t * act_row, n);
+            });
+        }
+        act = out;
+    }
+
+    // 2. Output rows in chunks handed out dynamically (a busy core just takes fewer chunks).
+    const int64_t n_rows = w.n_rows;
+    const int64_t target_chunks = static_cast<int64_t>(n_threads) * 4;
+    int64_t chunk_rows = (n_rows + target_chunks - 1) / target_chunks;
+    chunk_rows = std::max<int64_t>(kGemmMaxRows, (chunk_rows + kGemmMaxRows - 1) / kGemmMaxRows * kGemmMaxRows);
+    const int64_t n_chunks = (n_rows + chunk_rows - 1) / chunk_rows;
+    const int64_t token_block = std::max<int64_t>(kGemmMaxRows, static_cast<int64_t>(kActivationBlockBytes / act_row));
+    std::atomic<int64_t> next_chunk{0};
+
+    auto work = [&](int, int) {
+        for (;;) {
+            const int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+            if (c >= n_chunks) return;
+            const int64_t r0 = c * chunk_rows;
+            const int64_t r1 = std::min(n_rows, r0 + chunk_rows);
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+                const int64_t t1 = std::min(n_tokens, t0 + token_block);
+                if (tk.gemm && t1 - t0 > 1) {
+                    for (int64_t r = r0; r < r1; r += kGemmMaxRows) {
+                        const int nw = static_cast<int>(std::min<int64_t>(kGemmMaxRows, r1 - r));
+                        for (int64_t t = t0; t < t1; t += kGemmMaxRows) {
+                            const int na = static_cast<int>(std::min<int64_t>(kGemmMaxRows, t1 - t));
+                            tk.gemm(n, w.data + r * w.row_bytes, w.row_bytes, nw, act + t * act_row, act_row, na,
+                                    y + t * n_rows + r, static_cast<size_t>(n_rows));
+                        }
+                    }
+                } else {
+                    for (int64_t r = r0; r < r1; ++r) {
+                        const uint8_t* wr = w.data + r * w.row_bytes;
+                        for (int64_t t = t0; t < t1; ++t) tk.vec_dot(n, y + t * n_rows + r, wr, act + t * act_row);
+                    }
+                }
+            }
+        }
+    };
+    if (n_threads == 1) {
+        work(0, 1);
+    } else {
+        pool.run(work);
+    }
+}
+
+}  // namespace llamas

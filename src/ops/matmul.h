@@ -1,0 +1,32 @@
+// Matrix products of a weight matrix (any supported ggml type, one row per output) with a batch
+// of float activation rows, parallel over the output rows.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/types.h"
+
+namespace llamas {
+
+class ThreadPool;
+
+// A weight matrix in its stored form: n_rows rows of n_cols elements, row_bytes apart.
+struct WeightView {
+    GgmlType type;
+    int64_t n_cols;
+    int64_t n_rows;
+    size_t row_bytes;
+    const uint8_t* data;
+};
+
+// Bytes of scratch needed to hold n_tokens activation rows converted to w's vec_dot_type.
+size_t matmul_scratch_bytes(const WeightView& w, int64_t n_tokens);
+
+// y[t*n_rows + r] = dot(w row r, x row t) for t < n_tokens; x is n_tokens rows of n_cols floats.
+// Converts the activations once into `scratch` (vec_dot_type; at least matmul_scratch_bytes),
+// then splits the output rows across the pool's threads. Never allocates. Throws
+// Error(unsupported) for a weight type without kernels, Error(invalid_argument) for a row
+// length that is not a whole number of blocks.
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, void* scratch, ThreadPool& pool);
+
+}  // namespace llamas
