@@ -1,0 +1,99 @@
+// Token sampler: turns one step's logits into a token id.
+//
+// The chain and its semantics follow llama.cpp's default sampler chain:
+//   logit bias -> penalties -> top-k -> typical -> top-p -> min-p -> temperature -> draw.
+// Every filter sees the temperature-1 distribution (temperature is applied after them), and
+// typical / top-p / min-p always keep at least `min_keep` tokens (and never fewer than one).
+// Greedy (or temperature <= 0) returns the argmax after bias and penalties.
+//
+// The sampler owns its scratch buffers (sized once per vocabulary size) and avoids sorting the
+// whole vocabulary: top-k is a heap scan, top-p / typical sort lazily in growing chunks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "sample/rng.h"
+
+namespace llamas {
+
+struct SamplerParams {
+    float temperature = 0.8f;       // <= 0: greedy
+    int32_t top_k = 40;             // <= 0: off
+    float top_p = 0.95f;            // >= 1: off
+    float min_p = 0.05f;            // <= 0: off
+    float typical_p = 1.0f;         // >= 1: off
+    float repeat_penalty = 1.0f;    // 1: off. Divides positive logits, multiplies negative ones.
+    float frequency_penalty = 0.0f; // subtracted once per occurrence in the window
+    float presence_penalty = 0.0f;  // subtracted once if the token occurs in the window
+    int32_t penalty_last_n = 64;    // window of accepted tokens the penalties look at; < 0: all
+    int32_t min_keep = 0;           // typical / top-p / min-p keep at least this many tokens
+    uint64_t seed = 0x11a3a5;       // the draw is reproducible for a given seed
+    bool greedy = false;            // argmax, ignoring the filters and temperature
+    std::vector<std::pair<int32_t, float>> logit_bias;  // token -> added to its logit (-inf bans)
+};
+
+class Sampler {
+public:
+    explicit Sampler(SamplerParams params = {});
+
+    // Picks a token from `n_vocab` logits. Throws Error(invalid_argument) on bad input or when
+    // every token has been banned.
+    int32_t sample(const float* logits, int32_t n_vocab);
+
+    // Records a token the caller kept (prompt or generated) in the penalty window.
+    void accept(int32_t token);
+
+    // Forgets the penalty window and restarts the random stream from the seed.
+    void reset();
+
+    const SamplerParams& params() const { return params_; }
+
+    // The tokens the last sampling draw chose among (after every filter), for tests and
+    // diagnostics. Empty after a greedy pick.
+    std::vector<int32_t> survivors() const;
+
+private:
+    struct Candidate {
+        int32_t id;
+        float logit;
+        float key;  // sort key for the lazy ordered selections (logit, or typicality)
+    };
+
+    void prepare(const float* logits, int32_t n_vocab);
+    int32_t argmax() const;
+    void build_all_candidates();
+    void top_k(int32_t k);
+    void typical(float p);
+    void top_p(float p, float min_p);
+    bool top_p_buckets(float p);
+    void min_p(float p);
+    int32_t draw();
+
+    // Makes cand_[0..m) the m largest keys of cand_[0..size_) in descending order, extending
+    // the already ordered prefix in chunks; returns the new ordered length (<= size_).
+    size_t extend_ordered(size_t m);
+
+    SamplerParams params_;
+    Rng rng_;
+
+    // Penalty window: a ring buffer of accepted tokens plus per-token counts.
+    std::vector<int32_t> window_;
+    size_t window_head_ = 0;  // index of the oldest token once the ring is full
+    std::vector<int32_t> counts_;
+    std::vector<uint32_t> stamp_;  // marks tokens already penalised in this call
+    uint32_t stamp_id_ = 0;
+
+    // Scratch, sized once per vocabulary size.
+    int32_t n_vocab_ = 0;
+    std::vector<float> work_;  // adjusted logits, indexed by token
+    std::vector<Candidate> cand_;
+    size_t size_ = 0;     // live candidates in cand_
+    size_t ordered_ = 0;  // cand_[0..ordered_) is sorted by key, descending, and holds the top
+    std::vector<Candidate> boundary_;  // top-p: the candidates of the bucket holding the cut
+    std::vector<double> bucket_mass_;
+    std::vector<uint32_t> bucket_count_;
+};
+
+}  // namespace llamas
