@@ -1,0 +1,3 @@
+module llamas
+
+go 1.19
