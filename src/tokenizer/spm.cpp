@@ -1,0 +1,96 @@
+#include "tokenizer/spm.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <queue>
+
+#include "tokenizer/unicode.h"
+
+namespace llamas::tok {
+
+namespace {
+
+struct Symbol {
+    uint32_t begin, len;  // bytes of the text; len 0 once merged into its left neighbour
+    int32_t prev, next;
+};
+
+struct Candidate {
+    float score;
+    int32_t left, right;
+    uint32_t len;  // left.len + right.len when queued: any change to either makes it stale
+};
+
+// Highest score first; among equal scores the leftmost pair.
+struct CandidateOrder {
+    bool operator()(const Candidate& a, const Candidate& b) const {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+    }
+};
+
+}  // namespace
+
+SpmModel::SpmModel(const Vocab& vocab) : vocab_(vocab) {
+    for (int b = 0; b < 256; ++b) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "<0x%02X>", b);
+        int32_t id = vocab_.find(hex);
+        if (id == k_no_token) {
+            const char c = static_cast<char>(b);
+            id = vocab_.find(std::string_view(&c, 1));
+        }
+        byte_token_[b] = id;
+    }
+}
+
+void SpmModel::encode(std::string_view text, std::vector<int32_t>& out) const {
+    if (text.empty()) return;
+    std::vector<Symbol> syms;
+    syms.reserve(text.size());
+    for (size_t off = 0; off < text.size();) {
+        const uint32_t len = static_cast<uint32_t>(std::min(utf8_len(static_cast<uint8_t>(text[off])), text.size() - off));
+        const int32_t idx = static_cast<int32_t>(syms.size());
+        syms.push_back(Symbol{static_cast<uint32_t>(off), len, idx - 1, off + len < text.size() ? idx + 1 : -1});
+        off += len;
+    }
+
+    std::priority_queue<Candidate, std::vector<Candidate>, CandidateOrder> queue;
+    auto consider = [&](int32_t left, int32_t right) {
+        if (left < 0 || right < 0) return;
+        const uint32_t len = syms[left].len + syms[right].len;
+        const int32_t id = vocab_.find(text.substr(syms[left].begin, len));
+        if (id == k_no_token) return;
+        queue.push(Candidate{vocab_.score[static_cast<size_t>(id)], left, right, len});
+    };
+    for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) consider(i - 1, i);
+
+    while (!queue.empty()) {
+        const Candidate c = queue.top();
+        queue.pop();
+        Symbol& l = syms[c.left];
+        Symbol& r = syms[c.right];
+        if (l.len == 0 || r.len == 0 || l.len + r.len != c.len) continue;
+        l.len += r.len;
+        r.len = 0;
+        l.next = r.next;
+        if (r.next >= 0) syms[r.next].prev = c.left;
+        consider(l.prev, c.left);
+        consider(c.left, l.next);
+    }
+
+    for (int32_t i = 0; i >= 0; i = syms[i].next) {
+        const Symbol& s = syms[i];
+        const int32_t id = vocab_.find(text.substr(s.begin, s.len));
+        if (id != k_no_token) {
+            out.push_back(id);
+            continue;
+        }
+        // Every merged symbol is a token, so only single characters get here.
+        for (uint32_t b = s.begin; b < s.begin + s.len; ++b) {
+            const int32_t bt = byte_token_[static_cast<uint8_t>(text[b])];
+            if (bt != k_no_token) out.push_back(bt);
+        }
+    }
+}
+
+}  // namespace llamas::tok
