@@ -1,0 +1,206 @@
+//! The raw layer: the C types of `llamas.h` and a table of function pointers resolved with
+//! `dlopen`/`dlsym` at first use (path from `LLAMAS_LIBRARY`, else `libllamas.so.0` on the
+//! system search path).
+
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_float, c_int, c_void, CStr, CString};
+use std::sync::OnceLock;
+
+pub type llamas_status = c_int;
+pub const LLAMAS_OK: llamas_status = 0;
+pub const LLAMAS_ERR_BUFFER_TOO_SMALL: llamas_status = 9;
+
+pub const LLAMAS_TOKENIZE_ADD_SPECIAL: c_int = 1;
+pub const LLAMAS_TOKENIZE_PARSE_SPECIAL: c_int = 2;
+pub const LLAMAS_DETOKENIZE_SKIP_SPECIAL: c_int = 1;
+
+#[repr(C)]
+pub struct llamas_model {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+pub struct llamas_context {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+pub struct llamas_sampler {
+    _opaque: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct llamas_model_options {
+    pub struct_size: usize,
+    pub use_mmap: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct llamas_context_options {
+    pub struct_size: usize,
+    pub n_ctx: i32,
+    pub n_batch: i32,
+    pub n_threads: i32,
+    pub kv_type: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct llamas_sampler_options {
+    pub struct_size: usize,
+    pub temperature: c_float,
+    pub top_k: i32,
+    pub top_p: c_float,
+    pub min_p: c_float,
+    pub typical_p: c_float,
+    pub repeat_penalty: c_float,
+    pub frequency_penalty: c_float,
+    pub presence_penalty: c_float,
+    pub penalty_last_n: i32,
+    pub seed: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct llamas_generate_options {
+    pub struct_size: usize,
+    pub max_tokens: i32,
+    pub parse_special: c_int,
+    pub skip_special: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct llamas_embed_options {
+    pub struct_size: usize,
+    pub pooling: i32,
+    pub normalize: c_int,
+    pub dims: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct llamas_chat_message {
+    pub role: *const c_char,
+    pub content: *const c_char,
+}
+
+pub type llamas_piece_callback =
+    unsafe extern "C" fn(piece: *const c_char, length: usize, token: i32, user_data: *mut c_void) -> c_int;
+
+// dlopen/dlsym from the C library (libdl on older glibc).
+const RTLD_NOW: c_int = 2;
+#[link(name = "dl")]
+extern "C" {
+    fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    fn dlerror() -> *const c_char;
+}
+
+macro_rules! api {
+    ($($name:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
+        /// Every function of the C API, resolved from the loaded library.
+        pub struct Api {
+            $(pub $name: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
+        }
+
+        impl Api {
+            unsafe fn resolve(lib: *mut c_void, path: &str) -> Result<Api, String> {
+                Ok(Api {
+                    $($name: {
+                        let sym = concat!(stringify!($name), "\0");
+                        let p = dlsym(lib, sym.as_ptr() as *const c_char);
+                        if p.is_null() {
+                            return Err(format!("{}: missing symbol {}", path, stringify!($name)));
+                        }
+                        std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(p)
+                    },)*
+                })
+            }
+        }
+    };
+}
+
+api! {
+    llamas_version: fn() -> *const c_char;
+    llamas_version_number: fn() -> c_int;
+    llamas_status_string: fn(llamas_status) -> *const c_char;
+    llamas_last_error: fn() -> *const c_char;
+    llamas_cpu_path: fn() -> *const c_char;
+    llamas_set_cpu_path: fn(*const c_char) -> llamas_status;
+    llamas_model_options_init: fn(*mut llamas_model_options);
+    llamas_model_load: fn(*const c_char, *const llamas_model_options, *mut *mut llamas_model) -> llamas_status;
+    llamas_model_free: fn(*mut llamas_model);
+    llamas_model_architecture: fn(*const llamas_model) -> *const c_char;
+    llamas_model_n_vocab: fn(*const llamas_model) -> i32;
+    llamas_model_n_ctx_train: fn(*const llamas_model) -> i32;
+    llamas_model_n_embd: fn(*const llamas_model) -> i32;
+    llamas_model_n_embd_out: fn(*const llamas_model) -> i32;
+    llamas_model_bos: fn(*const llamas_model) -> i32;
+    llamas_model_eos: fn(*const llamas_model) -> i32;
+    llamas_model_is_eog: fn(*const llamas_model, i32) -> c_int;
+    llamas_model_chat_template: fn(*const llamas_model) -> *const c_char;
+    llamas_model_meta: fn(*const llamas_model, *const c_char, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_tokenize: fn(*const llamas_model, *const c_char, usize, c_int, *mut i32, usize, *mut usize) -> llamas_status;
+    llamas_detokenize: fn(*const llamas_model, *const i32, usize, c_int, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_context_options_init: fn(*mut llamas_context_options);
+    llamas_context_create: fn(*mut llamas_model, *const llamas_context_options, *mut *mut llamas_context) -> llamas_status;
+    llamas_context_free: fn(*mut llamas_context);
+    llamas_context_n_ctx: fn(*const llamas_context) -> i32;
+    llamas_context_n_past: fn(*const llamas_context) -> i32;
+    llamas_decode: fn(*mut llamas_context, *const i32, usize) -> llamas_status;
+    llamas_logits: fn(*const llamas_context) -> *const c_float;
+    llamas_kv_clear: fn(*mut llamas_context) -> llamas_status;
+    llamas_kv_remove: fn(*mut llamas_context, i32, i32) -> llamas_status;
+    llamas_kv_keep_shift: fn(*mut llamas_context, i32, i32) -> llamas_status;
+    llamas_context_cancel: fn(*mut llamas_context);
+    llamas_sampler_options_init: fn(*mut llamas_sampler_options);
+    llamas_sampler_create: fn(*const llamas_model, *const llamas_sampler_options, *mut *mut llamas_sampler) -> llamas_status;
+    llamas_sampler_free: fn(*mut llamas_sampler);
+    llamas_sampler_set_logit_bias: fn(*mut llamas_sampler, i32, c_float) -> llamas_status;
+    llamas_sample: fn(*mut llamas_sampler, *mut llamas_context, *mut i32) -> llamas_status;
+    llamas_sampler_reset: fn(*mut llamas_sampler);
+    llamas_generate_options_init: fn(*mut llamas_generate_options);
+    llamas_generate: fn(*mut llamas_context, *mut llamas_sampler, *const c_char, *const llamas_generate_options,
+                        Option<llamas_piece_callback>, *mut c_void, *mut i32) -> llamas_status;
+    llamas_chat_apply_template: fn(*const llamas_model, *const c_char, *const llamas_chat_message, usize, c_int,
+                                   *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_chat_apply_chatml: fn(*const llamas_chat_message, usize, c_int, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_embed_options_init: fn(*mut llamas_embed_options);
+    llamas_embed: fn(*mut llamas_context, *const *const c_char, usize, *const llamas_embed_options, *mut c_float, usize) -> llamas_status;
+}
+
+/// Where the library is loaded from: `$LLAMAS_LIBRARY`, else `libllamas.so.0`.
+pub fn library_path() -> String {
+    match std::env::var("LLAMAS_LIBRARY") {
+        Ok(p) if !p.is_empty() => p,
+        _ => "libllamas.so.0".to_string(),
+    }
+}
+
+static API: OnceLock<Result<Api, String>> = OnceLock::new();
+
+/// The loaded library, or why it could not be loaded.
+pub fn api() -> Result<&'static Api, String> {
+    API.get_or_init(|| {
+        let path = library_path();
+        let cpath = CString::new(path.clone()).map_err(|e| e.to_string())?;
+        // SAFETY: dlopen/dlsym are called with NUL-terminated strings; the library stays
+        // loaded for the life of the process, so the pointers stay valid.
+        unsafe {
+            let lib = dlopen(cpath.as_ptr(), RTLD_NOW);
+            if lib.is_null() {
+                let msg = dlerror();
+                return Err(if msg.is_null() {
+                    format!("cannot load {}", path)
+                } else {
+                    CStr::from_ptr(msg).to_string_lossy().into_owned()
+                });
+            }
+            Api::resolve(lib, &path)
+        }
+    })
+    .as_ref()
+    .map_err(|e| e.clone())
+}
