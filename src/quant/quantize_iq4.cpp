@@ -14,20 +14,14 @@ namespace {
 
 constexpr int kNtry = 7;
 
-// Index of the level in the sorted table nearest to x (ties go to the upper level only
-// when strictly closer, as in ggml).
+// Index of the level in the sorted table nearest to x; on an exact tie between two levels
+// the upper one wins, as in ggml's binary search. Counting the levels <= x gives the same
+// bracket as that search without its unpredictable branches (this is the encoder's hot loop).
 int best_level(const int8_t* val, float x) {
-    constexpr int n = 16;
     if (x <= val[0]) return 0;
-    if (x >= val[n - 1]) return n - 1;
-    int ml = 0, mu = n - 1;
-    while (mu - ml > 1) {
-        const int mid = (ml + mu) / 2;
-        if (x < val[mid])
-            mu = mid;
-        else
-            ml = mid;
-    }
+    if (x >= val[15] || std::isnan(x)) return 15;
+    int mu = 1;  // first level above x
+    for (int k = 1; k < 15; ++k) mu += x >= val[k];
     return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
 }
 
