@@ -1,0 +1,157 @@
+// The forward pass shared by every decoder architecture: switches in HParams select what each
+// architecture does differently (see hparams.h). A batch of n tokens runs every layer at once,
+// so the weight products are matrix-matrix products; decoding one token is the n = 1 case.
+#include <algorithm>
+#include <cstring>
+
+#include "engine/context.h"
+#include "engine/thread_pool.h"
+#include "ops/activations.h"
+#include "ops/attention.h"
+#include "ops/matmul.h"
+#include "ops/norm.h"
+#include "ops/rope.h"
+#include "quant/dequantize.h"
+
+namespace llamas {
+
+namespace {
+
+void add_bias(float* y, const float* b, int64_t n_rows, int64_t width) {
+    if (!b) return;
+    for (int64_t t = 0; t < n_rows; ++t) {
+        float* row = y + t * width;
+        for (int64_t i = 0; i < width; ++i) row[i] += b[i];
+    }
+}
+
+void add_rows(float* x, const float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace
+
+void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits) {
+    const HParams& hp = model_.hparams();
+    const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
+    ThreadPool& pool = *pool_;
+    void* mm_scratch = matmul_scratch_.data();
+    auto mul = [&](const WeightView& w, const float* in, float* out, int64_t rows) {
+        matmul(w, in, rows, out, mm_scratch, pool);
+    };
+
+    // Token embeddings: one stored row per token, decoded, then scaled (gemma).
+    const WeightView& emb = model_.token_embd();
+    for (int64_t t = 0; t < n; ++t) {
+        float* row = x_.data() + t * E;
+        dequantize_row(emb.type, emb.data + static_cast<size_t>(tokens[t]) * emb.row_bytes, row, E);
+        if (hp.embd_scale != 1.0f) {
+            for (int64_t i = 0; i < E; ++i) row[i] *= hp.embd_scale;
+        }
+    }
+
+    // RoPE angles for each token's position, for the global and the sliding-window base.
+    RopeParams rp;
+    rp.n_rot = hp.n_rot;
+    rp.layout = hp.rope_layout;
+    rp.freq_scale = hp.rope_freq_scale;
+    rp.freq_factors = model_.rope_freqs();
+    RopeParams rp_swa = rp;
+    rp.base = hp.rope_base;
+    rp_swa.base = hp.rope_base_swa;
+    const bool any_swa = hp.n_swa > 0;
+    for (int64_t t = 0; t < n; ++t) {
+        rope_cos_sin(rp, pos0 + t, rope_cs_.data() + t * hp.n_rot);
+        if (any_swa) rope_cos_sin(rp_swa, pos0 + t, rope_cs_swa_.data() + t * hp.n_rot);
+    }
+
+    AttentionParams ap;
+    ap.n_head = hp.n_head;
+    ap.n_head_kv = hp.n_head_kv;
+    ap.head_dim = D;
+    ap.softcap = hp.attn_softcap;
+    ap.score_scale = hp.scale_q_first ? 1.0f : hp.attn_scale;
+    ap.causal = hp.causal;
+
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+        const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
+        const bool swa = hp.is_swa(il);
+
+        // ---- attention block ----
+        for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.attn_norm, cur_.data() + t * E, E, hp.norm_eps);
+        if (L.wqkv.data) {
+            const int64_t W = n_q + 2 * n_kv;
+            mul(L.wqkv, cur_.data(), qkv_.data(), n);
+            add_bias(qkv_.data(), L.bqkv, n, W);
+            for (int64_t t = 0; t < n; ++t) {
+                const float* row = qkv_.data() + t * W;
+                std::memcpy(q_.data() + t * n_q, row, static_cast<size_t>(n_q) * sizeof(float));
+                std::memcpy(k_.data() + t * n_kv, row + n_q, static_cast<size_t>(n_kv) * sizeof(float));
+                std::memcpy(v_.data() + t * n_kv, row + n_q + n_kv, static_cast<size_t>(n_kv) * sizeof(float));
+            }
+        } else {
+            mul(L.wq, cur_.data(), q_.data(), n);
+            mul(L.wk, cur_.data(), k_.data(), n);
+            mul(L.wv, cur_.data(), v_.data(), n);
+            add_bias(q_.data(), L.bq, n, n_q);
+            add_bias(k_.data(), L.bk, n, n_kv);
+            add_bias(v_.data(), L.bv, n, n_kv);
+        }
+        if (L.q_norm) rms_norm_rows(q_.data(), L.q_norm, D, n * hp.n_head, D, hp.norm_eps);
+        if (L.k_norm) rms_norm_rows(k_.data(), L.k_norm, D, n * hp.n_head_kv, D, hp.norm_eps);
+        const RopeParams& rpl = swa ? rp_swa : rp;
+        const float* cs = swa ? rope_cs_swa_.data() : rope_cs_.data();
+        for (int64_t t = 0; t < n; ++t) {
+            rope_apply(rpl, cs + t * hp.n_rot, q_.data() + t * n_q, hp.n_head, D);
+            rope_apply(rpl, cs + t * hp.n_rot, k_.data() + t * n_kv, hp.n_head_kv, D);
+        }
+        if (hp.scale_q_first) {
+            for (int64_t i = 0; i < n * n_q; ++i) q_[static_cast<size_t>(i)] *= hp.attn_scale;
+        }
+
+        kv_.store_k(il, pos0, k_.data(), n, n_kv);
+        kv_.store_v(il, pos0, v_.data(), n, n_kv);
+        KvLayerView kvl;
+        kvl.type = kv_.type();
+        kvl.k = kv_.k_row(il, 0);
+        kvl.v = kv_.v_row(il, 0);
+        kvl.row_bytes = kv_.row_bytes();
+        kvl.head_bytes = kv_.head_bytes();
+        ap.n_swa = swa ? hp.n_swa : 0;
+        attention(ap, q_.data(), n_q, n, pos0, kvl, pos0 + n, attn_.data(), n_q, attn_scratch_.data(),
+                  attn_scratch_.size(), pool);
+
+        mul(L.wo, attn_.data(), proj_.data(), n);
+        add_bias(proj_.data(), L.bo, n, E);
+        if (L.attn_post_norm) rms_norm_rows(proj_.data(), L.attn_post_norm, E, n, E, hp.norm_eps);
+        add_rows(x_.data(), proj_.data(), n * E);
+
+        // ---- feed-forward block ----
+        for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.ffn_norm, cur_.data() + t * E, E, hp.norm_eps);
+        if (hp.fused_gate_up) {
+            mul(L.ffn_up, cur_.data(), gate_.data(), n);
+            for (int64_t t = 0; t < n; ++t) {
+                const float* row = gate_.data() + t * 2 * F;
+                gated_activation(hp.ffn_act, row, row + F, up_.data() + t * F, F);
+            }
+        } else {
+            mul(L.ffn_gate, cur_.data(), gate_.data(), n);
+            mul(L.ffn_up, cur_.data(), up_.data(), n);
+            gated_activation(hp.ffn_act, gate_.data(), up_.data(), up_.data(), n * F);
+        }
+        mul(L.ffn_down, up_.data(), proj_.data(), n);
+        if (L.ffn_post_norm) rms_norm_rows(proj_.data(), L.ffn_post_norm, E, n, E, hp.norm_eps);
+        add_rows(x_.data(), proj_.data(), n * E);
+    }
+
+    // ---- output: final norm and logits for the tokens that need them ----
+    const int64_t first = all_logits ? 0 : n - 1;
+    const int64_t n_out = n - first;
+    for (int64_t t = 0; t < n_out; ++t) {
+        rms_norm(x_.data() + (first + t) * E, model_.output_norm(), cur_.data() + t * E, E, hp.norm_eps);
+    }
+    mul(model_.output(), cur_.data(), logits_.data(), n_out);
+    if (hp.final_softcap > 0) softcap(logits_.data(), n_out * hp.n_vocab, hp.final_softcap);
+}
+
+}  // namespace llamas

@@ -1,0 +1,79 @@
+// A decoder model: the GGUF file (mapped, weights left in place in their stored types), its
+// hyperparameters, its tokenizer, and views of every weight the forward pass reads. Loading validates names,
+// shapes and types but copies no weight data (only tiny non-F32 norm vectors, if any).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/hparams.h"
+#include "ops/matmul.h"
+#include "tokenizer/tokenizer.h"
+
+namespace llamas {
+
+namespace gguf {
+class File;
+}
+
+struct LayerWeights {
+    const float* attn_norm = nullptr;
+    WeightView wq{}, wk{}, wv{};  // separate projections (wq.data == nullptr when fused)
+    WeightView wqkv{};            // fused q, k, v rows (phi3)
+    const float* bq = nullptr;    // optional biases
+    const float* bk = nullptr;
+    const float* bv = nullptr;
+    const float* bqkv = nullptr;
+    const float* q_norm = nullptr;  // per-head RMSNorm weights (head_dim values)
+    const float* k_norm = nullptr;
+    WeightView wo{};
+    const float* bo = nullptr;
+    const float* attn_post_norm = nullptr;
+
+    const float* ffn_norm = nullptr;
+    WeightView ffn_gate{};  // absent when fused into ffn_up
+    WeightView ffn_up{};    // fused: 2*n_ff rows, gate rows first
+    WeightView ffn_down{};
+    const float* ffn_post_norm = nullptr;
+};
+
+class Model {
+public:
+    // Opens and maps the file, reads the hyperparameters and binds every tensor. Throws
+    // Error(unsupported) for an unknown architecture or a weight type without kernels,
+    // Error(bad_format) naming a missing or mis-shaped tensor.
+    static std::unique_ptr<Model> load(const std::string& path);
+    explicit Model(std::unique_ptr<gguf::File> file);
+    ~Model();
+
+    const HParams& hparams() const { return hp_; }
+    const gguf::File& file() const { return *file_; }
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+    const WeightView& token_embd() const { return token_embd_; }
+    const WeightView& output() const { return output_; }  // == token_embd when tied
+    bool tied_output() const { return tied_; }
+    const float* output_norm() const { return output_norm_; }
+    const float* rope_freqs() const { return rope_freqs_; }  // n_rot/2 factors or null
+    const std::vector<LayerWeights>& layers() const { return layers_; }
+
+    // Every matrix the forward pass multiplies (for sizing scratch).
+    std::vector<const WeightView*> matrices() const;
+
+private:
+    WeightView matrix(const std::string& name, int64_t n_cols, int64_t n_rows, bool required);
+    const float* vector(const std::string& name, int64_t n, bool required);
+
+    std::unique_ptr<gguf::File> file_;
+    HParams hp_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+    WeightView token_embd_{};
+    WeightView output_{};
+    bool tied_ = false;
+    const float* output_norm_ = nullptr;
+    const float* rope_freqs_ = nullptr;
+    std::vector<LayerWeights> layers_;
+    std::vector<std::unique_ptr<float[]>> converted_;  // non-F32 vectors widened once
+};
+
+}  // namespace llamas

@@ -1,0 +1,74 @@
+#include "ops/activations.h"
+
+#include <cmath>
+#include <vector>
+
+#include "quant/fp16.h"
+
+namespace llamas {
+
+namespace {
+
+float gelu_exact_f32(float x) {
+    constexpr float kCoefA = 0.044715f;
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x)));
+}
+
+// GELU of every fp16 value, rounded to fp16 (then widened): the reference's lookup table.
+const std::vector<float>& gelu_table() {
+    static const std::vector<float> table = [] {
+        std::vector<float> t(65536);
+        for (uint32_t i = 0; i < 65536; ++i) {
+            t[i] = fp16_to_f32(f32_to_fp16(gelu_exact_f32(fp16_to_f32(static_cast<uint16_t>(i)))));
+        }
+        return t;
+    }();
+    return table;
+}
+
+inline float silu_f32(float x) { return x / (1.0f + std::exp(-x)); }
+
+}  // namespace
+
+float gelu(float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    return gelu_table()[f32_to_fp16(x)];
+}
+
+void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n) {
+    if (act == FfnActivation::silu) {
+        for (int64_t i = 0; i < n; ++i) out[i] = silu_f32(gate[i]) * up[i];
+    } else {
+        const float* table = gelu_table().data();
+        for (int64_t i = 0; i < n; ++i) {
+            const float x = gate[i];
+            float g;
+            if (x <= -10.0f) g = 0.0f;
+            else if (x >= 10.0f) g = x;
+            else g = table[f32_to_fp16(x)];
+            out[i] = g * up[i];
+        }
+    }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+    const float inv = 1.0f / cap;
+    for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
+void softmax(float* x, int64_t n) {
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float e = x[i] == -INFINITY ? 0.0f : std::exp(x[i] - max);
+        x[i] = e;
+        sum += e;
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+}  // namespace llamas

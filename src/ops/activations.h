@@ -1,0 +1,24 @@
+// Element-wise activations and soft-capping, computed the way the reference CPU backend does.
+#pragma once
+#include <cstdint>
+
+namespace llamas {
+
+// The gated feed-forward: act(gate) * up, with act SiLU (SwiGLU) or tanh-GELU (GeGLU).
+enum class FfnActivation { silu, gelu };
+
+// tanh-approximated GELU evaluated like ggml: the input rounded to fp16 indexes a table of
+// fp16-rounded results (inputs beyond +-10 pass through / give 0).
+float gelu(float x);
+
+// out[i] = act(gate[i]) * up[i]. out may alias gate or up.
+void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n);
+
+// x[i] = cap * tanh(x[i] / cap)
+void softcap(float* x, int64_t n, float cap);
+
+// In-place softmax of n values; the sum is accumulated in double. Entries equal to -INFINITY
+// become 0. Returns nothing; all-masked rows are not allowed (the caller guarantees one entry).
+void softmax(float* x, int64_t n);
+
+}  // namespace llamas

@@ -1,0 +1,207 @@
+// Decoder inference: conformance with the reference outputs, batch vs token-by-token
+// equivalence, KV cache operations and load errors.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include "engine/context.h"
+#include "engine/model.h"
+#include "engine/prompt_run.h"
+#include "gguf/gguf.h"
+#include "test_data.h"
+#include "test_decoder_conformance.h"
+#include "util/error.h"
+
+using namespace llamas;
+
+namespace {
+
+bool under_sanitizer() {
+    const char* s = std::getenv("LLAMAS_TEST_SANITIZER");
+    return s && *s && std::string(s) != "0";
+}
+
+std::string model_path(const std::string& stem) {
+    const std::string p = test::data_path("models/" + stem + ".gguf");
+    REQUIRE_MESSAGE(std::ifstream(p).good(), "missing test model " << p);
+    return p;
+}
+
+std::vector<test::PromptRecord> reference(const std::string& stem) {
+    auto ref = test::read_records(test::data_path("reference/outputs"), stem);
+    REQUIRE_MESSAGE(!ref.empty(), "missing reference outputs for " << stem);
+    return ref;
+}
+
+ContextParams conformance_params(int64_t n_ctx = 256) {
+    ContextParams cp;
+    cp.n_ctx = n_ctx;
+    cp.n_batch = n_ctx;
+    cp.n_threads = 2;
+    cp.kv_type = GgmlType::F32;  // as the reference
+    cp.logits_all = true;
+    return cp;
+}
+
+double max_abs_diff(const float* a, const float* b, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+    return m;
+}
+
+double range_of(const float* a, int64_t n) {
+    const auto [mn, mx] = std::minmax_element(a, a + n);
+    return *mx - *mn;
+}
+
+}  // namespace
+
+TEST_SUITE("decoder") {
+
+// Every decoder model file against the reference outputs, fed the reference's token ids (the
+// tokenizer is tested on its own, and end to end through llamas-dump in test_decoder_dump.cpp).
+TEST_CASE("forward pass matches the reference outputs on every decoder model") {
+    std::vector<std::string> stems = test::decoder_model_stems();
+    if (under_sanitizer()) {
+        stems = {"llama-F32", "llama-Q4_K_M", "llama-Q5_1", "qwen2-Q8_0", "qwen3-F16", "gemma2-Q4_K_M",
+                 "gemma3-F16", "phi3-Q4_K_M", "kjv-tiny-Q8_0"};
+    }
+    for (const std::string& stem : stems) {
+        CAPTURE(stem);
+        const auto ref = reference(stem);
+        auto model = Model::load(model_path(stem));
+        Context ctx(*model, conformance_params());
+        std::vector<test::PromptRecord> ours;
+        for (const auto& r : ref) {
+            PromptRun run = run_prompt(ctx, r.tokens, static_cast<int>(r.greedy.size()));
+            test::PromptRecord o;
+            o.tokens = r.tokens;
+            o.top = std::move(run.top);
+            o.last_logits = std::move(run.last_logits);
+            o.greedy = std::move(run.greedy);
+            ours.push_back(std::move(o));
+        }
+        MESSAGE(test::check_against_reference(stem, ref, ours, false));
+    }
+}
+
+// One batch and one token at a time must give the same logits (up to float rounding), on a
+// prompt longer than gemma3's sliding window.
+TEST_CASE("a prompt in one batch and token by token give the same logits") {
+    for (const std::string stem : {"llama-Q4_K_M", "gemma3-F16", "phi3-F16", "gemma2-Q4_K_M"}) {
+        CAPTURE(stem);
+        const auto ref = reference(stem);
+        const std::vector<int32_t>& tokens = ref[3].tokens;  // 57 tokens
+        const int64_t n = static_cast<int64_t>(tokens.size());
+        auto model = Model::load(model_path(stem));
+        const int64_t n_vocab = model->hparams().n_vocab;
+        Context batch(*model, conformance_params());
+        const std::vector<float> all(batch.decode(tokens.data(), n, 0, true),
+                                     batch.decode(tokens.data(), n, 0, true) + n * n_vocab);
+        Context step(*model, conformance_params());
+        for (int64_t i = 0; i < n; ++i) {
+            const float* l = step.decode(&tokens[static_cast<size_t>(i)], 1, i);
+            const float* b = all.data() + i * n_vocab;
+            const double err = max_abs_diff(l, b, n_vocab);
+            CHECK_MESSAGE(err <= 1e-4 * range_of(b, n_vocab), "token " << i << ": max difference " << err);
+        }
+        // Uneven chunks (n_batch 5) give the same last logits too.
+        ContextParams cp = conformance_params();
+        cp.n_batch = 5;
+        cp.logits_all = false;
+        Context chunked(*model, cp);
+        const float* l = chunked.decode(tokens.data(), n, 0);
+        CHECK(max_abs_diff(l, all.data() + (n - 1) * n_vocab, n_vocab) <= 1e-4 * range_of(l, n_vocab));
+    }
+}
+
+TEST_CASE("F16 and Q8_0 KV caches stay close to the F32 cache") {
+    const auto ref = reference("llama-F16");
+    auto model = Model::load(model_path("llama-F16"));
+    const int64_t n_vocab = model->hparams().n_vocab;
+    const std::vector<int32_t>& tokens = ref[4].tokens;
+    for (GgmlType t : {GgmlType::F16, GgmlType::Q8_0}) {
+        ContextParams cp = conformance_params();
+        cp.kv_type = t;
+        Context ctx(*model, cp);
+        const float* l = ctx.decode(tokens.data(), static_cast<int64_t>(tokens.size()), 0);
+        const std::vector<float>& r = ref[4].last_logits;
+        const double err = max_abs_diff(l, r.data(), n_vocab);
+        CHECK_MESSAGE(err <= (t == GgmlType::F16 ? 0.01 : 0.03) * range_of(r.data(), n_vocab), "KV " << type_info(t).name << ": " << err);
+        CHECK(argmax(l, n_vocab) == ref[4].greedy[0]);
+    }
+}
+
+TEST_CASE("KV cache: remove tokens from a position, clear, and continue") {
+    const auto ref = reference("qwen2-Q8_0");
+    auto model = Model::load(model_path("qwen2-Q8_0"));
+    const int64_t n_vocab = model->hparams().n_vocab;
+    const std::vector<int32_t>& a = ref[1].tokens;
+    const std::vector<int32_t>& b = ref[0].tokens;
+    ContextParams cp = conformance_params();
+    cp.logits_all = false;
+    Context ctx(*model, cp);
+    ctx.decode(b.data(), static_cast<int64_t>(b.size()), 0);
+    CHECK(ctx.kv_cache().n_past() == static_cast<int64_t>(b.size()));
+    // Keep the first token (shared BOS or not), replace the rest with prompt a's tail.
+    ctx.kv_cache().remove_from(1);
+    CHECK(ctx.kv_cache().n_past() == 1);
+    std::vector<int32_t> mixed = {b[0]};
+    mixed.insert(mixed.end(), a.begin() + 1, a.end());
+    const float* l = ctx.decode(mixed.data() + 1, static_cast<int64_t>(mixed.size()) - 1, 1);
+    const std::vector<float> resumed(l, l + n_vocab);
+    ctx.kv_cache().clear();
+    const float* fresh = ctx.decode(mixed.data(), static_cast<int64_t>(mixed.size()), 0);
+    CHECK(max_abs_diff(resumed.data(), fresh, n_vocab) <= 1e-4 * range_of(fresh, n_vocab));
+    if (a[0] == b[0]) CHECK(max_abs_diff(fresh, ref[1].last_logits.data(), n_vocab) <= 0.03 * range_of(fresh, n_vocab));
+    // decode at an earlier position drops what follows it.
+    ctx.decode(mixed.data(), 2, 0);
+    CHECK(ctx.kv_cache().n_past() == 2);
+}
+
+TEST_CASE("decode rejects bad input with clear errors") {
+    auto model = Model::load(model_path("llama-Q8_0"));
+    ContextParams cp;
+    cp.n_ctx = 8;
+    Context ctx(*model, cp);
+    const int32_t bad[] = {1, 5000};
+    CHECK_THROWS_WITH_AS(ctx.decode(bad, 2, 0), doctest::Contains("outside the vocabulary"), Error);
+    std::vector<int32_t> many(9, 1);
+    try {
+        ctx.decode(many.data(), 9, 0);
+        FAIL("expected context_full");
+    } catch (const Error& e) {
+        CHECK(e.status() == Status::context_full);
+    }
+    const int32_t one = 1;
+    CHECK_THROWS_AS(ctx.decode(&one, 1, 3), Error);  // gap after position 0
+    CHECK_THROWS_AS(ctx.decode(&one, 1, 0, true), Error);  // all logits not enabled
+}
+
+TEST_CASE("unknown architectures are refused by name") {
+    try {
+        Model::load(model_path("bert-F16"));
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.status() == Status::unsupported);
+        CHECK(std::string(e.what()).find("'bert'") != std::string::npos);
+    }
+}
+
+TEST_CASE("loading maps the weights without copying them") {
+    auto model = Model::load(model_path("llama-Q4_K_M"));
+    const gguf::File& f = model->file();
+    const auto& L = model->layers()[0];
+    CHECK(L.wq.data == f.find_tensor("blk.0.attn_q.weight")->data);
+    CHECK(L.wq.type == GgmlType::Q4_K);
+    CHECK(model->output().type == GgmlType::Q6_K);
+    CHECK_FALSE(model->tied_output());
+    auto qwen = Model::load(model_path("qwen2-F16"));
+    CHECK(qwen->tied_output());
+    CHECK(qwen->output().data == qwen->token_embd().data);
+}
+
+}  // TEST_SUITE
