@@ -1,0 +1,114 @@
+// llamas-kbench: micro-benchmark of the matrix-product kernels.
+//   llamas-kbench [--path scalar|avx2|avx512] [--threads N] [--rows R] [--cols C]
+//                 [--tokens T1,T2,...] [--types q4_0,q8_0,...]
+// For each weight type and token count it times matmul on random weights and prints the weight
+// bandwidth (GB/s, what bounds generation) and the arithmetic rate (GFLOP/s, what bounds
+// prompt processing). LLAMAS_CPU chooses the path matmul uses; --path sets it for this run.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/thread_pool.h"
+#include "kernels.h"
+#include "ops/matmul.h"
+#include "quant/quantize.h"
+#include "util/error.h"
+
+using namespace llamas;
+
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+        const size_t end = s.find(',', start);
+        const std::string part = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (!part.empty()) out.push_back(part);
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int threads = 1;
+    int64_t rows = 4096, cols = 4096;
+    std::string types = "f32,f16,bf16,q8_0,q4_0,q4_1,q5_0,q5_1,iq4_nl,q2_K,q3_K,q4_K,q5_K,q6_K,iq4_xs";
+    std::string tokens = "1,64";
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+        if (a == "--threads" && v) threads = std::atoi(argv[++i]);
+        else if (a == "--rows" && v) rows = std::atoll(argv[++i]);
+        else if (a == "--cols" && v) cols = std::atoll(argv[++i]);
+        else if (a == "--types" && v) types = argv[++i];
+        else if (a == "--tokens" && v) tokens = argv[++i];
+        else if (a == "--path" && v) setenv("LLAMAS_CPU", argv[++i], 1);
+        else {
+            std::fprintf(stderr, "usage: %s [--path P] [--threads N] [--rows R] [--cols C] [--tokens T,...] [--types t,...]\n",
+                         argv[0]);
+            return 2;
+        }
+    }
+    try {
+        const Kernels& k = kernels();
+        std::printf("path %s, %d thread(s), %lld x %lld weights\n", k.name, threads, static_cast<long long>(rows),
+                    static_cast<long long>(cols));
+        std::printf("%-8s %7s %10s %10s %10s\n", "type", "tokens", "ms/call", "GB/s(w)", "GFLOP/s");
+        ThreadPool pool(threads);
+        std::mt19937 rng(42);
+        std::normal_distribution<float> dist(0.0f, 0.05f);
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (const std::string& tname : split(types)) {
+            GgmlType t;
+            if (!type_from_name(tname, &t)) {
+                std::fprintf(stderr, "unknown type %s\n", tname.c_str());
+                return 2;
+            }
+            const size_t rb = row_size(t, cols);
+            std::vector<uint8_t> w(rb * static_cast<size_t>(rows));
+            for (int64_t r = 0; r < rows; ++r) {
+                for (float& x : row) x = dist(rng);
+                quantize_row(t, row.data(), w.data() + r * rb, cols);
+            }
+            const WeightView wv{t, cols, rows, rb, w.data()};
+            for (const std::string& ts : split(tokens)) {
+                const int64_t nt = std::atoll(ts.c_str());
+                std::vector<float> x(static_cast<size_t>(cols * nt));
+                for (float& v : x) v = dist(rng) * 20.0f;
+                std::vector<float> y(static_cast<size_t>(rows * nt));
+                std::vector<uint8_t> scratch(matmul_scratch_bytes(wv, nt) + 64);
+                matmul(wv, x.data(), nt, y.data(), scratch.data(), pool);  // warm-up
+                int iters = 0;
+                const auto t0 = std::chrono::steady_clock::now();
+                double elapsed = 0;
+                do {
+                    matmul(wv, x.data(), nt, y.data(), scratch.data(), pool);
+                    ++iters;
+                    elapsed = seconds_since(t0);
+                } while (elapsed < 0.5 && iters < 1000);
+                const double per_call = elapsed / iters;
+                const double gbs = static_cast<double>(w.size()) / per_call / 1e9;
+                const double gflops = 2.0 * static_cast<double>(rows) * cols * nt / per_call / 1e9;
+                std::printf("%-8s %7lld %10.3f %10.2f %10.2f\n", tname.c_str(), static_cast<long long>(nt),
+                            per_call * 1e3, gbs, gflops);
+                std::fflush(stdout);
+            }
+        }
+    } catch (const Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
