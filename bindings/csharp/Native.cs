@@ -1,0 +1,209 @@
+// The raw P/Invoke layer of the C# binding of llamas.
+//
+// Loading: the P/Invoke declarations name "libllamas.so.0". When LLAMAS_LIBRARY is set, that
+// file is dlopen'ed first (RTLD_GLOBAL); the dynamic loader then answers the runtime's own
+// dlopen("libllamas.so.0") with the already-loaded library, whose soname it is. Without
+// LLAMAS_LIBRARY, the system search path is used.
+//
+// Mono resolves a P/Invoke when it compiles the calling method (and remembers a failure), so
+// EnsureLoaded must run before any method that calls into libllamas is compiled: the public
+// entry points (Model's constructor, Library, the option defaults) call EnsureLoaded and then a
+// separate, non-inlined method that makes the calls. Everything else needs a Model first.
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Llamas
+{
+    internal static class Native
+    {
+        const string Lib = "libllamas.so.0";
+        const int RTLD_NOW = 2, RTLD_GLOBAL = 0x100;
+
+        [DllImport("libdl.so.2", EntryPoint = "dlopen")] static extern IntPtr dlopen_dl(byte[] file, int flags);
+        [DllImport("libdl.so.2", EntryPoint = "dlerror")] static extern IntPtr dlerror_dl();
+        [DllImport("libc.so.6", EntryPoint = "dlopen")] static extern IntPtr dlopen_c(byte[] file, int flags);
+        [DllImport("libc.so.6", EntryPoint = "dlerror")] static extern IntPtr dlerror_c();
+
+        static readonly object loadLock = new object();
+        static bool loaded;
+
+        /// <summary>Where the library comes from: $LLAMAS_LIBRARY, else the system search path.</summary>
+        public static string LibraryPath
+        {
+            get
+            {
+                string p = Environment.GetEnvironmentVariable("LLAMAS_LIBRARY");
+                return string.IsNullOrEmpty(p) ? Lib : p;
+            }
+        }
+
+        /// <summary>Loads the library once; every public entry point calls this first.</summary>
+        public static void EnsureLoaded()
+        {
+            if (loaded) return;
+            lock (loadLock)
+            {
+                if (loaded) return;
+                string path = Environment.GetEnvironmentVariable("LLAMAS_LIBRARY");
+                if (!string.IsNullOrEmpty(path))
+                {
+                    byte[] file = Utf8(path);
+                    IntPtr h, err;
+                    try { h = dlopen_dl(file, RTLD_NOW | RTLD_GLOBAL); err = h == IntPtr.Zero ? dlerror_dl() : IntPtr.Zero; }
+                    catch (DllNotFoundException) { h = dlopen_c(file, RTLD_NOW | RTLD_GLOBAL); err = h == IntPtr.Zero ? dlerror_c() : IntPtr.Zero; }
+                    if (h == IntPtr.Zero)
+                        throw new DllNotFoundException("llamas: cannot load " + path + ": " + FromUtf8(err));
+                }
+                Probe(); // resolves the library now, so a failure shows here
+                loaded = true;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static void Probe() { llamas_version(); }
+
+        public static byte[] Utf8(string s)
+        {
+            if (s == null) return null;
+            int n = Encoding.UTF8.GetByteCount(s);
+            byte[] b = new byte[n + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);
+            return b;
+        }
+
+        public static string FromUtf8(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return null;
+            int n = 0;
+            while (Marshal.ReadByte(p, n) != 0) n++;
+            return FromUtf8(p, n);
+        }
+
+        public static string FromUtf8(IntPtr p, int n)
+        {
+            if (p == IntPtr.Zero || n == 0) return "";
+            byte[] b = new byte[n];
+            Marshal.Copy(p, b, 0, n);
+            return Encoding.UTF8.GetString(b);
+        }
+
+        /// <summary>The exception for a failed status; call it on the thread of the failed call.</summary>
+        public static LlamasException Error(int status)
+        {
+            string msg = FromUtf8(llamas_last_error());
+            if (string.IsNullOrEmpty(msg)) msg = FromUtf8(llamas_status_string(status));
+            return new LlamasException((Status)status, msg);
+        }
+
+        public static void Check(int status)
+        {
+            if (status != 0) throw Error(status);
+        }
+
+        public delegate int TextCall(byte[] buffer, UIntPtr capacity, out UIntPtr length);
+
+        /// <summary>Calls f with growing buffers until the text fits (BUFFER_TOO_SMALL rule).</summary>
+        public static string ReadText(TextCall f)
+        {
+            int capacity = 256;
+            while (true)
+            {
+                byte[] buf = new byte[capacity];
+                UIntPtr len;
+                int status = f(buf, (UIntPtr)capacity, out len);
+                int n = (int)len.ToUInt64();
+                if (status == 0 && n < capacity) return Encoding.UTF8.GetString(buf, 0, n);
+                if (status != 0 && status != (int)Status.BufferTooSmall) throw Error(status);
+                capacity = Math.Max(n + 1, capacity * 2);
+            }
+        }
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int PieceCallback(IntPtr piece, UIntPtr length, int token, IntPtr userData);
+
+        [DllImport(Lib)] public static extern IntPtr llamas_version();
+        [DllImport(Lib)] public static extern int llamas_version_number();
+        [DllImport(Lib)] public static extern IntPtr llamas_status_string(int status);
+        [DllImport(Lib)] public static extern IntPtr llamas_last_error();
+        [DllImport(Lib)] public static extern IntPtr llamas_cpu_path();
+        [DllImport(Lib)] public static extern int llamas_set_cpu_path(byte[] name);
+
+        [DllImport(Lib)] public static extern void llamas_model_options_init(out ModelOptionsNative options);
+        [DllImport(Lib)] public static extern int llamas_model_load(byte[] path, ref ModelOptionsNative options, out ModelHandle model);
+        [DllImport(Lib)] public static extern void llamas_model_free(IntPtr model);
+        [DllImport(Lib)] public static extern IntPtr llamas_model_architecture(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_n_vocab(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_n_ctx_train(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_n_embd(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_n_embd_out(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_bos(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_eos(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_is_eog(ModelHandle model, int token);
+        [DllImport(Lib)] public static extern IntPtr llamas_model_chat_template(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_meta(ModelHandle model, byte[] key, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_tokenize(ModelHandle model, byte[] text, UIntPtr textLength, int flags, int[] tokens, UIntPtr capacity, out UIntPtr count);
+        [DllImport(Lib)] public static extern int llamas_detokenize(ModelHandle model, int[] tokens, UIntPtr nTokens, int flags, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+
+        [DllImport(Lib)] public static extern void llamas_context_options_init(out ContextOptions options);
+        [DllImport(Lib)] public static extern int llamas_context_create(ModelHandle model, ref ContextOptions options, out ContextHandle context);
+        [DllImport(Lib)] public static extern void llamas_context_free(IntPtr context);
+        [DllImport(Lib)] public static extern int llamas_context_n_ctx(ContextHandle context);
+        [DllImport(Lib)] public static extern int llamas_context_n_past(ContextHandle context);
+        [DllImport(Lib)] public static extern int llamas_decode(ContextHandle context, int[] tokens, UIntPtr n);
+        [DllImport(Lib)] public static extern IntPtr llamas_logits(ContextHandle context);
+        [DllImport(Lib)] public static extern int llamas_kv_clear(ContextHandle context);
+        [DllImport(Lib)] public static extern int llamas_kv_remove(ContextHandle context, int p0, int p1);
+        [DllImport(Lib)] public static extern int llamas_kv_keep_shift(ContextHandle context, int nKeep, int nDiscard);
+        [DllImport(Lib)] public static extern void llamas_context_cancel(ContextHandle context);
+
+        [DllImport(Lib)] public static extern void llamas_sampler_options_init(out SamplerOptions options);
+        [DllImport(Lib)] public static extern int llamas_sampler_create(ModelHandle model, ref SamplerOptions options, out SamplerHandle sampler);
+        [DllImport(Lib)] public static extern void llamas_sampler_free(IntPtr sampler);
+        [DllImport(Lib)] public static extern int llamas_sampler_set_logit_bias(SamplerHandle sampler, int token, float bias);
+        [DllImport(Lib)] public static extern int llamas_sample(SamplerHandle sampler, ContextHandle context, out int token);
+        [DllImport(Lib)] public static extern void llamas_sampler_reset(SamplerHandle sampler);
+
+        [DllImport(Lib)] public static extern void llamas_generate_options_init(out GenerateOptionsNative options);
+        [DllImport(Lib)] public static extern int llamas_generate(ContextHandle context, SamplerHandle sampler, byte[] prompt, ref GenerateOptionsNative options, PieceCallback callback, IntPtr userData, out int nGenerated);
+
+        [DllImport(Lib)] public static extern int llamas_chat_apply_template(ModelHandle model, byte[] templateText, ChatMessageNative[] messages, UIntPtr n, int addGenerationPrompt, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_apply_chatml(ChatMessageNative[] messages, UIntPtr n, int addGenerationPrompt, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+
+        [DllImport(Lib)] public static extern void llamas_embed_options_init(out EmbedOptionsNative options);
+        [DllImport(Lib)] public static extern int llamas_embed(ContextHandle context, IntPtr[] texts, UIntPtr n, ref EmbedOptionsNative options, float[] output, UIntPtr capacity);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ModelOptionsNative
+    {
+        public UIntPtr StructSize;
+        public int UseMmap;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct GenerateOptionsNative
+    {
+        public UIntPtr StructSize;
+        public int MaxTokens;
+        public int ParseSpecial;
+        public int SkipSpecial;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct EmbedOptionsNative
+    {
+        public UIntPtr StructSize;
+        public int Pooling;
+        public int Normalize;
+        public int Dims;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct ChatMessageNative
+    {
+        public IntPtr Role;
+        public IntPtr Content;
+    }
+}
