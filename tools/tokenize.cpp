@@ -6,8 +6,10 @@
 //   --raw      add no BOS/EOS (or CLS/SEP)
 //   --special  parse special-token text such as <|im_start|> into single tokens
 //   --pieces   print "id<TAB>piece" lines instead (control bytes and broken UTF-8 escaped)
+//   --time     also report on stderr how long tokenizing took (model loading excluded), in MB/s
 #include <cerrno>
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -22,7 +24,7 @@
 namespace {
 
 int usage() {
-    std::fprintf(stderr, "usage: llamas-tokenize [--raw] [--special] [--pieces] MODEL.gguf [TEXTFILE]\n");
+    std::fprintf(stderr, "usage: llamas-tokenize [--raw] [--special] [--pieces] [--time] MODEL.gguf [TEXTFILE]\n");
     return 2;
 }
 
@@ -62,13 +64,14 @@ std::string printable(const std::string& piece) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool raw = false, special = false, pieces = false;
+    bool raw = false, special = false, pieces = false, timing = false;
     const char* model = nullptr;
     const char* textfile = nullptr;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--raw")) raw = true;
         else if (!std::strcmp(argv[i], "--special")) special = true;
         else if (!std::strcmp(argv[i], "--pieces")) pieces = true;
+        else if (!std::strcmp(argv[i], "--time")) timing = true;
         else if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) return usage(), 0;
         else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             std::fprintf(stderr, "error: unknown option '%s'\n", argv[i]);
@@ -96,7 +99,12 @@ int main(int argc, char** argv) {
 
         const auto file = llamas::gguf::File::open(model);
         const llamas::Tokenizer tok(*file);
+        const auto t0 = std::chrono::steady_clock::now();
         const std::vector<int32_t> ids = tok.encode(text, !raw, special);
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (timing)
+            std::fprintf(stderr, "%zu bytes -> %zu tokens in %.3f s: %.2f MB/s\n", text.size(), ids.size(), secs,
+                         secs > 0 ? text.size() / 1e6 / secs : 0.0);
 
         std::string out;
         if (pieces) {

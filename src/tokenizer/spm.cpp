@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <queue>
 
 #include "tokenizer/unicode.h"
 
@@ -10,8 +9,10 @@ namespace llamas::tok {
 
 namespace {
 
+constexpr std::string_view k_space_mark = "\xE2\x96\x81";
+
 struct Symbol {
-    uint32_t begin, len;  // bytes of the text; len 0 once merged into its left neighbour
+    uint32_t begin, len;  // bytes of the segment; len 0 once merged into its left neighbour
     int32_t prev, next;
 };
 
@@ -21,14 +22,17 @@ struct Candidate {
     uint32_t len;  // left.len + right.len when queued: any change to either makes it stale
 };
 
-// Highest score first; among equal scores the leftmost pair.
-struct CandidateOrder {
-    bool operator()(const Candidate& a, const Candidate& b) const {
-        return a.score < b.score || (a.score == b.score && a.left > b.left);
-    }
-};
+// Heap order: highest score first; among equal scores the leftmost pair.
+bool lower_priority(const Candidate& a, const Candidate& b) {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+}
 
 }  // namespace
+
+struct SpmModel::Scratch {
+    std::vector<Symbol> syms;
+    std::vector<Candidate> heap;
+};
 
 SpmModel::SpmModel(const Vocab& vocab) : vocab_(vocab) {
     for (int b = 0; b < 256; ++b) {
@@ -41,12 +45,47 @@ SpmModel::SpmModel(const Vocab& vocab) : vocab_(vocab) {
         }
         byte_token_[b] = id;
     }
+    split_at_spaces_ = true;
+    for (const std::string& t : vocab_.text) {
+        for (size_t p = t.find(k_space_mark, 1); p != std::string::npos; p = t.find(k_space_mark, p + 1)) {
+            if (p < 3 || t.compare(p - 3, 3, k_space_mark) != 0) {
+                split_at_spaces_ = false;
+                break;
+            }
+        }
+        if (!split_at_spaces_) break;
+    }
 }
 
 void SpmModel::encode(std::string_view text, std::vector<int32_t>& out) const {
+    Scratch scratch;
+    if (!split_at_spaces_) {
+        encode_segment(text, scratch, out);
+        return;
+    }
+    // Cut before every space mark that follows something other than a space mark, walking the
+    // same character chunks the merge starts from.
+    size_t seg = 0;
+    bool prev_is_mark = false;
+    for (size_t off = 0; off < text.size();) {
+        const size_t len = std::min(utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
+        const bool is_mark = text.substr(off, len) == k_space_mark;
+        if (is_mark && !prev_is_mark && off > seg) {
+            encode_segment(text.substr(seg, off - seg), scratch, out);
+            seg = off;
+        }
+        prev_is_mark = is_mark;
+        off += len;
+    }
+    encode_segment(text.substr(seg), scratch, out);
+}
+
+void SpmModel::encode_segment(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const {
     if (text.empty()) return;
-    std::vector<Symbol> syms;
-    syms.reserve(text.size());
+    std::vector<Symbol>& syms = scratch.syms;
+    std::vector<Candidate>& heap = scratch.heap;
+    syms.clear();
+    heap.clear();
     for (size_t off = 0; off < text.size();) {
         const uint32_t len = static_cast<uint32_t>(std::min(utf8_len(static_cast<uint8_t>(text[off])), text.size() - off));
         const int32_t idx = static_cast<int32_t>(syms.size());
@@ -54,19 +93,20 @@ void SpmModel::encode(std::string_view text, std::vector<int32_t>& out) const {
         off += len;
     }
 
-    std::priority_queue<Candidate, std::vector<Candidate>, CandidateOrder> queue;
     auto consider = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
         const uint32_t len = syms[left].len + syms[right].len;
         const int32_t id = vocab_.find(text.substr(syms[left].begin, len));
         if (id == k_no_token) return;
-        queue.push(Candidate{vocab_.score[static_cast<size_t>(id)], left, right, len});
+        heap.push_back(Candidate{vocab_.score[static_cast<size_t>(id)], left, right, len});
+        std::push_heap(heap.begin(), heap.end(), lower_priority);
     };
     for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) consider(i - 1, i);
 
-    while (!queue.empty()) {
-        const Candidate c = queue.top();
-        queue.pop();
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), lower_priority);
+        const Candidate c = heap.back();
+        heap.pop_back();
         Symbol& l = syms[c.left];
         Symbol& r = syms[c.right];
         if (l.len == 0 || r.len == 0 || l.len + r.len != c.len) continue;

@@ -17,7 +17,14 @@ public:
     void encode(std::string_view text, std::vector<int32_t>& out) const;
 
 private:
+    struct Scratch;
+    void encode_segment(std::string_view seg, Scratch& scratch, std::vector<int32_t>& out) const;
+
     const Vocab& vocab_;
+    // True when no token has a U+2581 right after another character: then no merge can cross the
+    // start of a space run and each such segment can be merged on its own (same result, much
+    // faster on long texts than one priority queue over everything).
+    bool split_at_spaces_ = false;
     int32_t byte_token_[256];  // <0xNN>, else the single-byte token, else k_no_token
 };
 

@@ -152,9 +152,9 @@ Tokenizer::Tokenizer(const gguf::File& f) : vocab_(std::make_unique<Vocab>()) {
     }
     v.ids.reserve(n);
     for (size_t i = 0; i < n; ++i) {
-        auto [it, fresh] = v.ids.emplace(v.text[i], static_cast<int32_t>(i));
-        if (!fresh)
-            fail(Status::bad_format, "duplicate token in vocabulary: '%s' has ids %d and %zu", v.text[i].c_str(), it->second, i);
+        const int32_t before = v.ids.insert(v.text, static_cast<int32_t>(i));
+        if (before != tok::k_no_token)
+            fail(Status::bad_format, "duplicate token in vocabulary: '%s' has ids %d and %zu", v.text[i].c_str(), before, i);
     }
     if (const gguf::KeyValue* kv = f.find("tokenizer.ggml.scores")) {
         if (kv->type != gguf::ValueType::ARRAY || (kv->arr_type != gguf::ValueType::F32 && kv->arr_type != gguf::ValueType::I32))
