@@ -5,6 +5,6 @@ cd "$(dirname "$0")"
 source ../common.sh
 llamas_prepare_library
 export GOFLAGS="${GOFLAGS:--mod=mod}" GOPROXY=off GOTOOLCHAIN=local
-export GOCACHE="${GOCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/go-build}"
+export GOCACHE="${GOCACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/go-build}"
 go vet ./...
 exec go test -count=1 -v ./... "$@"
