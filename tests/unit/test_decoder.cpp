@@ -10,7 +10,9 @@
 #include "engine/context.h"
 #include "engine/model.h"
 #include "engine/prompt_run.h"
+#include "alloc_watch.h"
 #include "gguf/gguf.h"
+#include "gguf/writer.h"
 #include "test_data.h"
 #include "test_decoder_conformance.h"
 #include "util/error.h"
@@ -61,14 +63,12 @@ double range_of(const float* a, int64_t n) {
 
 TEST_SUITE("decoder") {
 
-// Every decoder model file against the reference outputs, fed the reference's token ids (the
-// tokenizer is tested on its own, and end to end through llamas-dump in test_decoder_dump.cpp).
-TEST_CASE("forward pass matches the reference outputs on every decoder model") {
-    std::vector<std::string> stems = test::decoder_model_stems();
-    if (under_sanitizer()) {
-        stems = {"llama-F32", "llama-Q4_K_M", "llama-Q5_1", "qwen2-Q8_0", "qwen3-F16", "gemma2-Q4_K_M",
-                 "gemma3-F16", "phi3-Q4_K_M", "kjv-tiny-Q8_0"};
-    }
+// The decoder alone, fed the reference's token ids, on one file per architecture (every file
+// goes through llamas-dump, tokenizer included, in test_decoder_dump.cpp).
+TEST_CASE("forward pass matches the reference outputs given the reference tokens") {
+    std::vector<std::string> stems = {"llama-F32", "llama-Q5_1", "qwen2-Q8_0", "qwen3-Q4_K_M", "gemma2-F16",
+                                      "gemma3-Q4_K_M", "phi3-Q4_K_M", "kjv-tiny-Q4_K_M"};
+    if (under_sanitizer()) stems = {"llama-F32", "gemma3-Q4_K_M", "phi3-Q4_K_M"};
     for (const std::string& stem : stems) {
         CAPTURE(stem);
         const auto ref = reference(stem);
@@ -189,6 +189,61 @@ TEST_CASE("unknown architectures are refused by name") {
         CHECK(e.status() == Status::unsupported);
         CHECK(std::string(e.what()).find("'bert'") != std::string::npos);
     }
+}
+
+// A copy of a model file with one tensor left out or replaced by a mis-shaped one.
+std::vector<uint8_t> altered_model(const std::string& stem, const std::string& drop, const std::string& reshape) {
+    auto src = gguf::File::open(model_path(stem));
+    gguf::Writer w;
+    w.copy_metadata(*src);
+    for (const gguf::TensorInfo& t : src->tensors()) {
+        if (t.name == drop) continue;
+        if (t.name == reshape) {
+            const int64_t ne[2] = {t.ne[0], t.ne[1] / 2};
+            w.add_tensor_ref(t.name, t.type, 2, ne, t.data, t.n_bytes / 2);
+        } else {
+            w.add_tensor_ref(t.name, t.type, t.n_dims, t.ne, t.data, t.n_bytes);
+        }
+    }
+    return w.to_bytes();
+}
+
+TEST_CASE("a missing or mis-shaped tensor is an error naming it") {
+    {
+        const auto bytes = altered_model("qwen3-Q4_K_M", "blk.1.attn_k_norm.weight", "");
+        try {
+            Model m(gguf::File::from_memory(bytes.data(), bytes.size()));
+            FAIL("expected an error");
+        } catch (const Error& e) {
+            CHECK(e.status() == Status::bad_format);
+            CHECK(std::string(e.what()).find("'blk.1.attn_k_norm.weight' is missing") != std::string::npos);
+        }
+    }
+    {
+        const auto bytes = altered_model("phi3-F16", "", "blk.0.ffn_up.weight");
+        try {
+            Model m(gguf::File::from_memory(bytes.data(), bytes.size()));
+            FAIL("expected an error");
+        } catch (const Error& e) {
+            CHECK(e.status() == Status::bad_format);
+            CHECK(std::string(e.what()).find("'blk.0.ffn_up.weight' has shape [256, 768") != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("decoding allocates nothing") {
+    auto model = Model::load(model_path("gemma3-Q4_K_M"));
+    ContextParams cp;
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    Context ctx(*model, cp);
+    const int32_t prompt[] = {2, 100, 200, 300, 400, 500, 600, 700, 800, 900};
+    ctx.decode(prompt, 10, 0);  // first use builds lazy tables (GELU)
+    test::AllocWatch watch;
+    int32_t next = 5;
+    for (int i = 0; i < 20; ++i) next = argmax(ctx.decode(&next, 1, 10 + i), ctx.n_vocab());
+    ctx.decode(prompt, 10, 30);
+    CHECK(watch.count() == 0);
 }
 
 TEST_CASE("loading maps the weights without copying them") {
