@@ -22,15 +22,25 @@ public:
     void encode(std::string_view text, std::vector<int32_t>& out) const;
 
     const PreTokenizerConfig& config() const { return config_; }
-    size_t n_merges() const { return merges_.size(); }
+    size_t n_merges() const { return n_merges_; }
 
 private:
     struct Merge {
         int32_t rank;
         int32_t result;  // interned symbol of left+right
     };
+    // (left, right) symbol pair -> merge, open addressing (the lookup is the merge loop's hot spot).
+    struct MergeSlot {
+        uint64_t key;
+        Merge merge;
+    };
+    static constexpr uint64_t k_empty = ~0ull;
+    const Merge* find_merge(int32_t left, int32_t right) const;
+    void add_merge(int32_t left, int32_t right, Merge m);
+
+    struct Scratch;
     int32_t intern(std::string_view text);
-    void encode_word(const std::string& bytes, std::vector<int32_t>& out) const;
+    void encode_word(const std::string& bytes, Scratch& scratch, std::vector<int32_t>& out) const;
 
     const Vocab& vocab_;
     PreTokenizerConfig config_;
@@ -39,7 +49,8 @@ private:
     std::deque<std::string> sym_text_;
     std::unordered_map<std::string_view, int32_t> sym_id_;
     std::vector<int32_t> sym_token_;  // vocab id of each symbol, or k_no_token
-    std::unordered_map<uint64_t, Merge> merges_;
+    std::vector<MergeSlot> merges_;
+    size_t merge_mask_ = 0, n_merges_ = 0;
     int32_t byte_sym_[256];
     // What the reference emits for a byte of a symbol that is not a token: the tokens of the single
     // bytes of its byte-level encoding (usually one ASCII token, or nothing).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_map>
 
 #include "tokenizer/unicode.h"
 
@@ -65,19 +66,42 @@ void SpmModel::encode(std::string_view text, std::vector<int32_t>& out) const {
     }
     // Cut before every space mark that follows something other than a space mark, walking the
     // same character chunks the merge starts from.
+    // Long texts repeat their words: remember the tokens of short segments for the rest of this
+    // call (local, so encoding stays thread-safe; merging is deterministic, so results are equal).
+    const bool use_memo = text.size() > 4096;
+    std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> seen;  // segment -> range in `memo`
+    std::vector<int32_t> memo;
+    auto run = [&](std::string_view seg) {
+        if (!use_memo || seg.size() > 32) {
+            encode_segment(seg, scratch, out);
+            return;
+        }
+        auto it = seen.find(seg);
+        if (it != seen.end()) {
+            out.insert(out.end(), memo.begin() + it->second.first, memo.begin() + it->second.second);
+            return;
+        }
+        const size_t start = out.size();
+        encode_segment(seg, scratch, out);
+        if (seen.size() < 65536) {
+            const uint32_t m0 = static_cast<uint32_t>(memo.size());
+            memo.insert(memo.end(), out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
+            seen.emplace(seg, std::make_pair(m0, static_cast<uint32_t>(memo.size())));
+        }
+    };
     size_t seg = 0;
     bool prev_is_mark = false;
     for (size_t off = 0; off < text.size();) {
         const size_t len = std::min(utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
         const bool is_mark = text.substr(off, len) == k_space_mark;
         if (is_mark && !prev_is_mark && off > seg) {
-            encode_segment(text.substr(seg, off - seg), scratch, out);
+            run(text.substr(seg, off - seg));
             seg = off;
         }
         prev_is_mark = is_mark;
         off += len;
     }
-    encode_segment(text.substr(seg), scratch, out);
+    run(text.substr(seg));
 }
 
 void SpmModel::encode_segment(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const {

@@ -229,6 +229,33 @@ TEST_CASE("random text and random bytes never crash; byte-level BPE round-trips 
     }
 }
 
+TEST_CASE("long texts (word memo) tokenize like their words one by one") {
+    // Single spaces between plain words: both SentencePiece and the GPT-2 style regexes cut there,
+    // so the tokens of the whole text are the tokens of its words concatenated.
+    std::mt19937 rng(7);
+    const char* syllables[] = {"the", "ka", "lo", "ri", "ment", "ing", "qu", "ax", "zz", "ed", "Th", "ion", "s", "x"};
+    std::uniform_int_distribution<int> n_syl(1, 4), syl(0, static_cast<int>(std::size(syllables)) - 1);
+    std::vector<std::string> words;
+    std::string text;
+    while (text.size() < 20000) {
+        std::string w;
+        for (int k = n_syl(rng); k > 0; --k) w += syllables[syl(rng)];
+        words.push_back(w);
+        text += (text.empty() ? "" : " ") + w;
+    }
+    for (const std::string& file : {vocab_file("gpt-2"), vocab_file("llama-spm"), std::string("models/qwen2-F16.gguf")}) {
+        CAPTURE(file);
+        const Tokenizer& tok = tokenizer_for(file);
+        std::vector<int32_t> expect;
+        for (size_t i = 0; i < words.size(); ++i) {
+            const std::string piece = (i == 0 || tok.kind() == llamas::TokenizerKind::spm ? "" : " ") + words[i];
+            const std::vector<int32_t> ids = tok.encode(piece, false);
+            expect.insert(expect.end(), ids.begin(), ids.end());
+        }
+        CHECK(tok.encode(text, false) == expect);
+    }
+}
+
 TEST_CASE("special tokens: defaults, flags and parsing") {
     const Tokenizer& spm = tokenizer_for(vocab_file("llama-spm"));
     CHECK(spm.kind() == llamas::TokenizerKind::spm);
