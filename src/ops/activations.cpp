@@ -27,9 +27,29 @@ const std::vector<float>& gelu_table() {
     return table;
 }
 
-inline float silu_f32(float x) { return x / (1.0f + std::exp(-x)); }
-
 }  // namespace
+
+float exp_approx(float x) {
+    // e^x = 2^n * e^b with n = round(x / ln 2) and b = x - n ln 2 (ln 2 split in two parts).
+    const float r = 0x1.8p23f;
+    const float z = std::fma(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+    const uint32_t e = f32_bits(z) << 23;
+    const float k = f32_from_bits(e + f32_bits(1.0f));
+    const float u = b * b;
+    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                             u, 0x1.ffffecp-1f * b);
+    if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
+    // Near overflow / underflow: scale in two steps.
+    const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+    const float s1 = f32_from_bits(g + 0x7f000000u);
+    const float s2 = f32_from_bits(e - g);
+    if (std::fabs(n) > 192.0f) return s1 * s1;
+    return std::fma(s2, j, s2) * s1;
+}
+
+float silu(float x) { return x / (1.0f + exp_approx(-x)); }
 
 float gelu(float x) {
     if (x <= -10.0f) return 0.0f;
@@ -39,7 +59,7 @@ float gelu(float x) {
 
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n) {
     if (act == FfnActivation::silu) {
-        for (int64_t i = 0; i < n; ++i) out[i] = silu_f32(gate[i]) * up[i];
+        for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
     } else {
         const float* table = gelu_table().data();
         for (int64_t i = 0; i < n; ++i) {

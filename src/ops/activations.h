@@ -7,6 +7,14 @@ namespace llamas {
 // The gated feed-forward: act(gate) * up, with act SiLU (SwiGLU) or tanh-GELU (GeGLU).
 enum class FfnActivation { silu, gelu };
 
+// e^x as the reference's vectorised CPU code computes it (ggml_v_expf: a range reduction and a
+// degree-5 polynomial evaluated with fused multiply-adds, within 1.5 ulp), so that SiLU rounds
+// like the reference's and the 8-bit activation blocks after it quantize the same.
+float exp_approx(float x);
+
+// x / (1 + e^-x) with exp_approx.
+float silu(float x);
+
 // tanh-approximated GELU evaluated like ggml: the input rounded to fp16 indexes a table of
 // fp16-rounded results (inputs beyond +-10 pass through / give 0).
 float gelu(float x);
@@ -18,7 +26,7 @@ void gated_activation(FfnActivation act, const float* gate, const float* up, flo
 void softcap(float* x, int64_t n, float cap);
 
 // In-place softmax of n values; the sum is accumulated in double. Entries equal to -INFINITY
-// become 0. Returns nothing; all-masked rows are not allowed (the caller guarantees one entry).
+// become 0.
 void softmax(float* x, int64_t n);
 
 }  // namespace llamas
