@@ -1,4 +1,5 @@
 // Choosing the kernel table: which ISA paths this CPU runs, and the LLAMAS_CPU override.
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -155,10 +156,17 @@ const Kernels& select_kernels(const char* name) {
 
 const Kernels& scalar_kernels() { return tables().tables[0]; }
 
+namespace {
+std::atomic<const Kernels*> g_override{nullptr};  // set by use_kernels() (llamas_set_cpu_path)
+}  // namespace
+
 const Kernels& kernels() {
+    if (const Kernels* k = g_override.load(std::memory_order_acquire)) return *k;
     // A throwing initializer leaves the static uninitialized, so a bad LLAMAS_CPU keeps failing.
     static const Kernels& chosen = choose_default();
     return chosen;
 }
+
+void use_kernels(const char* name) { g_override.store(&select_kernels(name), std::memory_order_release); }
 
 }  // namespace llamas

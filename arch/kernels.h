@@ -58,6 +58,9 @@ const Kernels& scalar_kernels();
 // The table of a named path ("scalar", "avx2", "avx512", "neon"); throws Error(unsupported) if
 // the name is unknown, the path is not compiled in, or this CPU cannot run it.
 const Kernels& select_kernels(const char* name);
+// Makes kernels() return the named path from now on (select_kernels' errors apply). Contexts
+// created earlier may keep the table they started with.
+void use_kernels(const char* name);
 // Names of the paths this build and this CPU can run, scalar first, best last.
 std::vector<const char*> runnable_kernel_paths();
 

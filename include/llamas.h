@@ -206,7 +206,7 @@ LLAMAS_API void llamas_sampler_free(llamas_sampler* sampler);
 LLAMAS_API llamas_status llamas_sampler_set_logit_bias(llamas_sampler* sampler, int32_t token, float bias);
 /* Picks a token from the context's current logits and records it for the penalties. */
 LLAMAS_API llamas_status llamas_sample(llamas_sampler* sampler, llamas_context* context, int32_t* out_token);
-/* Clears the penalty window (start of a new conversation); the RNG keeps its state. */
+/* Clears the penalty window and restarts the random stream from the seed (a new conversation). */
 LLAMAS_API void llamas_sampler_reset(llamas_sampler* sampler);
 
 /* ---- generation --------------------------------------------------------------------------- */

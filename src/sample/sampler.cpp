@@ -49,6 +49,17 @@ void Sampler::reset() {
     rng_.reseed(params_.seed);
 }
 
+void Sampler::set_logit_bias(int32_t token, float bias) {
+    if (token < 0) fail(Status::invalid_argument, "logit bias for negative token id %d", token);
+    for (auto& [tok, delta] : params_.logit_bias) {
+        if (tok == token) {
+            delta = bias;
+            return;
+        }
+    }
+    params_.logit_bias.emplace_back(token, bias);
+}
+
 void Sampler::accept(int32_t token) {
     if (token < 0 || token >= kMaxTokenId || (n_vocab_ > 0 && token >= n_vocab_)) {
         fail(Status::invalid_argument, "accept: token id %d out of range", token);

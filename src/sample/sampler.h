@@ -48,6 +48,9 @@ public:
     // Forgets the penalty window and restarts the random stream from the seed.
     void reset();
 
+    // Adds (or replaces) a bias for one token: added to its logit before everything else.
+    void set_logit_bias(int32_t token, float bias);
+
     const SamplerParams& params() const { return params_; }
 
     // The tokens the last sampling draw chose among (after every filter), for tests and

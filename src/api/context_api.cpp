@@ -1,0 +1,131 @@
+// Contexts: creation, decoding, logits, KV cache edits, cancellation.
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "api/guard.h"
+#include "api/handles.h"
+#include "engine/kv_shift.h"
+
+using namespace llamas;
+using llamas::api::guard;
+
+namespace llamas::api {
+
+// Decodes after what the cache holds, in n_batch pieces, checking the cancel flag between them.
+void decode_appending(llamas_context* c, const int32_t* tokens, size_t n) {
+    Context& ctx = *c->ctx;
+    const int64_t n_past = ctx.kv_cache().n_past();
+    if (static_cast<int64_t>(n) > ctx.n_ctx() - n_past)
+        fail(Status::context_full, "%zu tokens do not fit: the context holds %lld of %lld positions", n,
+             (long long)n_past, (long long)ctx.n_ctx());
+    const int32_t n_vocab = static_cast<int32_t>(ctx.n_vocab());
+    for (size_t i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            fail(Status::invalid_argument, "token %d at index %zu is out of range [0, %d)", tokens[i], i, n_vocab);
+    c->logits = nullptr;
+    const size_t step = static_cast<size_t>(ctx.params().n_batch);
+    for (size_t done = 0; done < n; done += step) {
+        if (c->cancel.load(std::memory_order_relaxed)) fail(Status::cancelled, "cancelled");
+        const size_t chunk = std::min(step, n - done);
+        c->logits = ctx.decode(tokens + done, static_cast<int64_t>(chunk), ctx.kv_cache().n_past());
+    }
+}
+
+}  // namespace llamas::api
+
+extern "C" {
+
+LLAMAS_API void llamas_context_options_init(llamas_context_options* o) {
+    if (!o) return;
+    std::memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->n_batch = 512;
+    o->kv_type = LLAMAS_KV_F16;
+}
+
+LLAMAS_API llamas_status llamas_context_create(llamas_model* model, const llamas_context_options* options,
+                                               llamas_context** out_context) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(model, "model is NULL");
+        LLAMAS_CHECK_ARG(out_context, "out_context is NULL");
+        const llamas_context_options o = api::read_options(options, llamas_context_options_init);
+        LLAMAS_CHECK_ARG(o.n_ctx >= 0, "n_ctx must not be negative");
+        LLAMAS_CHECK_ARG(o.n_batch > 0, "n_batch must be positive");
+        LLAMAS_CHECK_ARG(o.n_threads >= 0 && o.n_threads <= 512, "n_threads must be in 0..512");
+        ContextParams p;
+        p.n_ctx = o.n_ctx;
+        p.n_batch = o.n_batch;
+        p.n_threads = o.n_threads > 0 ? o.n_threads : std::max(1u, std::thread::hardware_concurrency());
+        switch (o.kv_type) {
+            case LLAMAS_KV_F16: p.kv_type = GgmlType::F16; break;
+            case LLAMAS_KV_F32: p.kv_type = GgmlType::F32; break;
+            case LLAMAS_KV_Q8_0: p.kv_type = GgmlType::Q8_0; break;
+            default: return api::error(LLAMAS_ERR_INVALID_ARGUMENT, "unknown kv_type " + std::to_string(o.kv_type));
+        }
+        auto c = std::make_unique<llamas_context>();
+        c->owner = model;
+        c->ctx = std::make_unique<Context>(*model->model, p);
+        *out_context = c.release();
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API void llamas_context_free(llamas_context* c) { delete c; }
+
+LLAMAS_API int32_t llamas_context_n_ctx(const llamas_context* c) {
+    return c ? static_cast<int32_t>(c->ctx->n_ctx()) : 0;
+}
+LLAMAS_API int32_t llamas_context_n_past(const llamas_context* c) {
+    return c ? static_cast<int32_t>(c->ctx->kv_cache().n_past()) : 0;
+}
+
+LLAMAS_API llamas_status llamas_decode(llamas_context* c, const int32_t* tokens, size_t n_tokens) {
+    llamas_status s = guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        LLAMAS_CHECK_ARG(tokens || n_tokens == 0, "tokens is NULL");
+        api::decode_appending(c, tokens, n_tokens);
+        return LLAMAS_OK;
+    });
+    if (c) c->cancel.store(false);
+    return s;
+}
+
+LLAMAS_API const float* llamas_logits(const llamas_context* c) { return c ? c->logits : nullptr; }
+
+LLAMAS_API llamas_status llamas_kv_clear(llamas_context* c) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        c->ctx->kv_cache().clear();
+        c->logits = nullptr;
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_kv_remove(llamas_context* c, int32_t p0, int32_t p1) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        kv_remove_range(*c->ctx, p0, p1);
+        c->logits = nullptr;
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_kv_keep_shift(llamas_context* c, int32_t n_keep, int32_t n_discard) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        LLAMAS_CHECK_ARG(n_keep >= 0 && n_discard >= 0, "n_keep and n_discard must not be negative");
+        const int64_t n_past = c->ctx->kv_cache().n_past();
+        LLAMAS_CHECK_ARG(static_cast<int64_t>(n_keep) + n_discard <= n_past,
+                         "n_keep + n_discard exceeds the tokens in the cache");
+        kv_remove_range(*c->ctx, n_keep, static_cast<int64_t>(n_keep) + n_discard);
+        c->logits = nullptr;
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API void llamas_context_cancel(llamas_context* c) {
+    if (c) c->cancel.store(true);  // lock-free atomic store: safe from a signal handler
+}
+
+}  // extern "C"
