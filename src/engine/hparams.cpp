@@ -69,10 +69,16 @@ HParams read_hparams(const gguf::File& file) {
 
     hp.n_embd = keys.req("embedding_length");
     hp.n_layer = keys.req("block_count");
+    // Every layer has several tensors: this bounds what a hostile block_count can make us allocate.
+    if (static_cast<uint64_t>(hp.n_layer) > file.tensors().size()) {
+        fail(Status::bad_format, "%s.block_count = %lld, but the file has only %zu tensors", hp.arch_name.c_str(),
+             (long long)hp.n_layer, file.tensors().size());
+    }
     hp.n_ff = keys.req("feed_forward_length");
     hp.n_head = keys.req("attention.head_count");
     hp.n_head_kv = keys.opt("attention.head_count_kv", hp.n_head);
-    hp.n_ctx_train = keys.opt("context_length", 2048);
+    hp.n_ctx_train = keys.opt("context_length", 0);
+    if (hp.n_ctx_train == 0) hp.n_ctx_train = 2048;
     if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0) {
         fail(Status::bad_format, "%s.attention.head_count_kv = %lld does not divide head_count = %lld", hp.arch_name.c_str(),
              (long long)hp.n_head_kv, (long long)hp.n_head);

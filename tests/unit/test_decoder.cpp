@@ -231,6 +231,16 @@ TEST_CASE("a missing or mis-shaped tensor is an error naming it") {
     }
 }
 
+TEST_CASE("a block_count beyond the file's tensors is refused before allocating for it") {
+    auto src = gguf::File::open(model_path("llama-Q8_0"));
+    gguf::Writer w;
+    w.copy_metadata(*src);
+    w.set_u32("llama.block_count", 2000000000u);
+    for (const gguf::TensorInfo& t : src->tensors()) w.add_tensor_ref(t.name, t.type, t.n_dims, t.ne, t.data, t.n_bytes);
+    const auto bytes = w.to_bytes();
+    CHECK_THROWS_WITH_AS(Model(gguf::File::from_memory(bytes.data(), bytes.size())), doctest::Contains("block_count"), Error);
+}
+
 TEST_CASE("decoding allocates nothing") {
     auto model = Model::load(model_path("gemma3-Q4_K_M"));
     ContextParams cp;
