@@ -20,7 +20,7 @@ struct RenderOptions {
     int max_depth = 200;                  // nested evaluation frames (expressions, blocks, macros)
     int64_t max_steps = 20'000'000;       // evaluation steps in total
     int64_t max_loop_iterations = 1'000'000;  // for-loop iterations in total, and range() length
-    // Time strftime_now() formats; unset: the current time.
+    // Time strftime_now() formats, taken as UTC; unset: the current local time.
     std::optional<std::time_t> now;
 };
 

@@ -291,9 +291,14 @@ private:
         g.emplace_back("dict", Value::func(make_dict));
         g.emplace_back("strftime_now", Value::func([this](CallArgs& a) -> Value {
             if (a.pos.empty() || !a.pos[0].is_string()) fail(Status::bad_format, "chat template: strftime_now() needs a format");
+            // A fixed time (tests, reproducible prompts) is read as UTC; the current one as local.
             const std::time_t t = opts_.now ? *opts_.now : std::time(nullptr);
             std::tm tm{};
-            localtime_r(&t, &tm);
+            if (opts_.now) {
+                gmtime_r(&t, &tm);
+            } else {
+                localtime_r(&t, &tm);
+            }
             char buf[256];
             const size_t n = std::strftime(buf, sizeof buf, a.pos[0].str().c_str(), &tm);
             return Value(std::string(buf, n));

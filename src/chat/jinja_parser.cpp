@@ -134,25 +134,32 @@ private:
         const bool is_expr = kind == '{';
         tokens_.push_back(Token{is_expr ? Tok::ExprBegin : Tok::StmtBegin, "", 0, 0, line_});
         const size_t first_token = tokens_.size();
+        int brackets = 0;
         while (true) {
             while (pos < src_.size() && is_space(src_[pos])) {
                 line_ += src_[pos] == '\n';
                 ++pos;
             }
             if (pos >= src_.size()) error(is_expr ? "unterminated {{" : "unterminated {%");
-            // Closing delimiter, optionally with '-' or '+'.
+            // Closing delimiter, optionally with '-' or '+'; like Jinja's lexer, only outside
+            // open brackets, so {'a': {'b': 1}} inside {{ }} works.
             const char* closer = is_expr ? "}}" : "%}";
-            if ((src_[pos] == '-' || src_[pos] == '+') && src_.compare(pos + 1, 2, closer) == 0) {
+            if (brackets == 0 && (src_[pos] == '-' || src_[pos] == '+') && src_.compare(pos + 1, 2, closer) == 0) {
                 strip_next = src_[pos] == '-';
                 pos += 3;
                 break;
             }
-            if (src_.compare(pos, 2, closer) == 0) {
+            if (brackets == 0 && src_.compare(pos, 2, closer) == 0) {
                 strip_next = false;
                 pos += 2;
                 break;
             }
             pos = lex_token(pos);
+            const Token& last = tokens_.back();
+            if (last.kind == Tok::Op) {
+                if (last.text == "(" || last.text == "[" || last.text == "{") ++brackets;
+                if ((last.text == ")" || last.text == "]" || last.text == "}") && brackets > 0) --brackets;
+            }
         }
         tokens_.push_back(Token{is_expr ? Tok::ExprEnd : Tok::StmtEnd, "", 0, 0, line_});
         after_block = !is_expr;
@@ -425,7 +432,7 @@ private:
             const Token& t = peek();
             if (t.kind == Tok::Eof) {
                 if (!ends.empty()) {
-                    std::string msg = std::string("missing {% ") + ends[0] + " %}";
+                    std::string msg = std::string("missing {% ") + ends.back() + " %}";
                     error(msg.c_str());
                 }
                 return body;

@@ -145,7 +145,8 @@ TEST_SUITE("chat") {
 
 TEST_CASE("llama.cpp's chat template cases render as llama.cpp expects") {
     for (const Case& c : kCases) {
-        CAPTURE(c.name);
+        const std::string name = c.name;
+        CAPTURE(name);
         std::string out;
         try {
             out = llamas::apply_chat_template(c.tmpl, kConversation, true, c.bos, c.eos);
