@@ -6,8 +6,9 @@
  *  - Every fallible call returns a llamas_status. On failure, llamas_last_error() gives the
  *    reason as text (per thread). No C++ exception, abort(), exit() or signal ever escapes.
  *  - Option structs start with `struct_size`; fill them with the matching *_init() function,
- *    then change fields. New fields are only ever appended; the library reads only the fields
- *    that the caller's struct_size covers.
+ *    then change fields. New fields are only ever appended, beyond the previous sizeof (never in
+ *    tail padding); the library reads only the fields that the caller's struct_size covers and
+ *    gives the others their defaults.
  *  - Freeing NULL is a no-op. Output pointers are left untouched on failure unless documented.
  *
  * Thread safety (call by call):
