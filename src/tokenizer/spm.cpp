@@ -35,7 +35,7 @@ struct SpmModel::Scratch {
     std::vector<Candidate> heap;
 };
 
-SpmModel::SpmModel(const Vocab& vocab) : vocab_(vocab) {
+SpmModel::SpmModel(const Vocab& vocab, int32_t unk) : vocab_(vocab), unk_(unk) {
     for (int b = 0; b < 256; ++b) {
         char hex[8];
         std::snprintf(hex, sizeof hex, "<0x%02X>", b);
@@ -149,11 +149,15 @@ void SpmModel::encode_segment(std::string_view text, Scratch& scratch, std::vect
             out.push_back(id);
             continue;
         }
-        // Every merged symbol is a token, so only single characters get here.
-        for (uint32_t b = s.begin; b < s.begin + s.len; ++b) {
-            const int32_t bt = byte_token_[static_cast<uint8_t>(text[b])];
-            if (bt != k_no_token) out.push_back(bt);
+        // Every merged symbol is a token, so only single characters get here: their bytes, or
+        // the unknown token when the vocabulary lacks a byte token (the reference aborts there).
+        bool all_bytes = true;
+        for (uint32_t b = s.begin; b < s.begin + s.len; ++b) all_bytes &= byte_token_[static_cast<uint8_t>(text[b])] != k_no_token;
+        if (!all_bytes) {
+            if (unk_ != k_no_token) out.push_back(unk_);
+            continue;
         }
+        for (uint32_t b = s.begin; b < s.begin + s.len; ++b) out.push_back(byte_token_[static_cast<uint8_t>(text[b])]);
     }
 }
 

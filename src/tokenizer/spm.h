@@ -12,7 +12,8 @@ namespace llamas::tok {
 
 class SpmModel {
 public:
-    explicit SpmModel(const Vocab& vocab);
+    // `unk` stands for a character that has neither a token nor byte tokens for all its bytes.
+    SpmModel(const Vocab& vocab, int32_t unk);
     // Appends the tokens of `text`, whose spaces must already be escaped as U+2581. Thread-safe.
     void encode(std::string_view text, std::vector<int32_t>& out) const;
 
@@ -25,6 +26,7 @@ private:
     // start of a space run and each such segment can be merged on its own (same result, much
     // faster on long texts than one priority queue over everything).
     bool split_at_spaces_ = false;
+    int32_t unk_;
     int32_t byte_token_[256];  // <0xNN>, else the single-byte token, else k_no_token
 };
 

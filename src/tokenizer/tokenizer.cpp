@@ -184,14 +184,13 @@ Tokenizer::Tokenizer(const gguf::File& f) : vocab_(std::make_unique<Vocab>()) {
     }
 
     // --- the algorithm ---
+    load_special_ids(f);
     if (kind_ == TokenizerKind::spm) {
-        spm_ = std::make_unique<tok::SpmModel>(v);
+        spm_ = std::make_unique<tok::SpmModel>(v, unk_);
     } else if (kind_ == TokenizerKind::bpe) {
         const gguf::KeyValue& merges = require_array(f, "tokenizer.ggml.merges", gguf::ValueType::STRING, true);
         bpe_ = std::make_unique<tok::BpeModel>(v, merges.arr_strings, pre_config);
     }
-
-    load_special_ids(f);
     if (kind_ == TokenizerKind::wordpiece) {
         lowercase_ = f.get_bool("tokenizer.ggml.normalizer.lowercase", true);
         strip_accents_ = f.get_bool("tokenizer.ggml.normalizer.strip_accents", lowercase_);
@@ -290,9 +289,11 @@ void Tokenizer::detect_special_by_text(std::string_view) {
                                         "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
                                         "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
                                         "<end_of_utterance>"};
-    static const char* const k_eog[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
-                                        "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-                                        "<|end_of_text|>", "<end_of_utterance>"};
+    static const char* const k_eog[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>",
+                                        "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>",
+                                        "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>",
+                                        "<turn|>", "<|tool_response>",
+                                        "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "[e~["};
     auto make_control = [&](int32_t id) { v.attr[id] |= tok::attr_control; };
     if (eot_ == no_token) {
         for (const char* t : k_eot) {
@@ -319,6 +320,21 @@ void Tokenizer::detect_special_by_text(std::string_view) {
             make_control(id);
         }
     }
+    // Harmony-style vocabularies end turns with <|return|>/<|call|> (or <|flush|>/<|calls|>): their
+    // <|end|> is not an end of generation; with <|tool_response>, </s> is an ordinary token.
+    auto has = [&](const char* t) {
+        const int32_t id = v.find(t);
+        return id != tok::k_no_token && std::find(eog_.begin(), eog_.end(), id) != eog_.end();
+    };
+    auto drop = [&](const char* t, uint32_t new_attr) {
+        const int32_t id = v.find(t);
+        if (id == tok::k_no_token) return;
+        eog_.erase(std::remove(eog_.begin(), eog_.end(), id), eog_.end());
+        v.attr[id] = new_attr;
+    };
+    if ((has("<|return|>") && has("<|call|>") && has("<|end|>")) || (has("<|calls|>") && has("<|flush|>") && has("<|end|>")))
+        drop("<|end|>", tok::attr_user_defined);
+    if (has("<|tool_response>") && has("</s>")) drop("</s>", tok::attr_normal);
     for (int32_t id : {eos_, eot_, eom_})
         if (id != no_token) eog_.push_back(id);
     std::sort(eog_.begin(), eog_.end());

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gguf/gguf.h"
@@ -254,6 +255,18 @@ TEST_CASE("long texts (word memo) tokenize like their words one by one") {
         }
         CHECK(tok.encode(text, false) == expect);
     }
+}
+
+TEST_CASE("one tokenizer encodes from many threads at once") {
+    const Tokenizer& tok = tokenizer_for(vocab_file("deepseek-llm"));
+    std::string text;
+    for (int i = 0; i < 200; ++i) text += "Thread " + std::to_string(i) + ": na\xC3\xAFve caf\xC3\xA9, \xE6\x97\xA5\xE6\x9C\xAC 12345\n";
+    const std::vector<int32_t> expect = tok.encode(text, true);
+    std::vector<std::vector<int32_t>> got(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < got.size(); ++t) threads.emplace_back([&, t] { got[t] = tok.encode(text, true); });
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) CHECK(g == expect);
 }
 
 TEST_CASE("special tokens: defaults, flags and parsing") {
