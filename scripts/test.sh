@@ -16,5 +16,10 @@ BUILD_DIR=$root/build-asan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -D
 (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    LLAMAS_TEST_SANITIZER=1 ctest --output-on-failure -j"$jobs")
 
+echo "== TSan build: the threaded tests"
+TARGETS="c-threads llamas-tests" BUILD_DIR=$root/build-tsan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=thread
+(cd "$root/build-tsan" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+   ctest --output-on-failure -R "c-threads|kernels")
+
 echo "== fuzzers (bounded)"
 "$root/tests/fuzz/run.sh"
