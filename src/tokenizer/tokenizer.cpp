@@ -284,16 +284,18 @@ void Tokenizer::load_special_ids(const gguf::File& f) {
 void Tokenizer::detect_special_by_text(std::string_view) {
     Vocab& v = *vocab_;
     const int32_t n = n_vocab();
+    // DeepSeek's end of sentence, <｜end▁of▁sentence｜> (split so "\x9C" does not swallow the "e").
+    static const char* const k_deepseek_end = "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>";
     // End-of-turn tokens that converters did not declare (the reference's list).
     static const char* const k_eot[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
                                         "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
-                                        "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+                                        k_deepseek_end,
                                         "<end_of_utterance>"};
     static const char* const k_eog[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>",
                                         "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>",
                                         "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>",
                                         "<turn|>", "<|tool_response>",
-                                        "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "[e~["};
+                                        k_deepseek_end, "[e~["};
     auto make_control = [&](int32_t id) { v.attr[id] |= tok::attr_control; };
     if (eot_ == no_token) {
         for (const char* t : k_eot) {

@@ -312,6 +312,14 @@ TEST_CASE("special tokens: defaults, flags and parsing") {
     CHECK(gpt2.encode("<|endoftext|>", false, false).size() > 1);
     CHECK(gpt2.is_eog(50256));
 
+    const Tokenizer& ds = tokenizer_for(vocab_file("deepseek-llm"));
+    const int32_t ds_end = ds.find_token("<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>");
+    REQUIRE(ds_end != Tokenizer::no_token);
+    CHECK(ds.eot() == ds_end);
+    CHECK(ds.is_eog(ds_end));
+    CHECK(ds.add_bos());
+    CHECK(ds.encode("hi", true).front() == ds.bos());
+
     const Tokenizer& bert = tokenizer_for(vocab_file("bert-bge"));
     CHECK(bert.kind() == llamas::TokenizerKind::wordpiece);
     CHECK(bert.cls() == 101);
