@@ -218,12 +218,17 @@ namespace Llamas
             return handle;
         }
 
-        public void Dispose() { Handle.Dispose(); }
+        volatile bool disposed;
+
+        /// <summary>Frees the model now, or when its last context/sampler is disposed.</summary>
+        public void Dispose() { disposed = true; Handle.Dispose(); }
 
         ModelHandle H
         {
-            get { if (Handle.IsClosed) throw new ObjectDisposedException("Model"); return Handle; }
+            get { if (disposed) throw new ObjectDisposedException("Model"); return Handle; }
         }
+
+        internal void ThrowIfDisposed() { if (disposed) throw new ObjectDisposedException("Model"); }
 
         public string Architecture { get { return Native.FromUtf8(Native.llamas_model_architecture(H)); } }
         public int NVocab { get { return Native.llamas_model_n_vocab(H); } }
@@ -302,6 +307,7 @@ namespace Llamas
 
         public Sampler(Model model, SamplerOptions options)
         {
+            model.ThrowIfDisposed();
             int status = Native.llamas_sampler_create(model.Handle, ref options, out Handle);
             if (status != 0) { var e = Native.Error(status); Handle.Dispose(); throw e; }
             Handle.Own(model.Handle);
@@ -338,6 +344,7 @@ namespace Llamas
 
         public Context(Model model, ContextOptions options)
         {
+            model.ThrowIfDisposed();
             this.model = model;
             int status = Native.llamas_context_create(model.Handle, ref options, out Handle);
             if (status != 0) { var e = Native.Error(status); Handle.Dispose(); throw e; }

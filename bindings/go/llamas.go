@@ -8,7 +8,7 @@
 //	defer m.Close()
 //	ctx, err := m.NewContext(nil)
 //	defer ctx.Close()
-//	s, err := m.NewSampler(&llamas.SamplerOptions{Temperature: 0})
+//	s, err := m.GreedySampler() // or m.NewSampler(&opts), opts from DefaultSamplerOptions()
 //	defer s.Close()
 //	_, err = ctx.Generate("Once upon a time", s, nil, func(piece string, token int32) bool {
 //		fmt.Print(piece)
@@ -342,8 +342,8 @@ const (
 	KVQ8_0 KVType = C.LLAMAS_KV_Q8_0
 )
 
-// ContextOptions; DefaultContextOptions gives the library's defaults (NCtx 0: the model's,
-// at most 4096; NThreads 0: all cores).
+// ContextOptions; a zero field means the library's default (NCtx: the model's, at most 4096;
+// NBatch: 512; NThreads: all cores; KVType: F16).
 type ContextOptions struct {
 	NCtx, NBatch, NThreads int
 	KVType                 KVType
@@ -371,7 +371,9 @@ func (m *Model) NewContext(opts *ContextOptions) (*Context, error) {
 	C.lgo_context_options_init(&o)
 	if opts != nil {
 		o.n_ctx = C.int32_t(opts.NCtx)
-		o.n_batch = C.int32_t(opts.NBatch)
+		if opts.NBatch != 0 {
+			o.n_batch = C.int32_t(opts.NBatch)
+		}
 		o.n_threads = C.int32_t(opts.NThreads)
 		o.kv_type = C.int32_t(opts.KVType)
 	}
@@ -454,20 +456,11 @@ func (c *Context) Cancel() {
 	}
 }
 
-// GenerateOptions; DefaultGenerateOptions gives the library's defaults.
+// GenerateOptions; the zero value means the library's defaults.
 type GenerateOptions struct {
-	MaxTokens    int
-	ParseSpecial bool
-	SkipSpecial  bool
-}
-
-// DefaultGenerateOptions returns the library's default generation options.
-func DefaultGenerateOptions() GenerateOptions {
-	var o C.llamas_generate_options
-	if load() == nil {
-		C.lgo_generate_options_init(&o)
-	}
-	return GenerateOptions{MaxTokens: int(o.max_tokens), ParseSpecial: o.parse_special != 0, SkipSpecial: o.skip_special != 0}
+	MaxTokens    int  // stop after this many tokens; 0: the library's default (256)
+	ParseSpecial bool // parse special-token text in the prompt
+	KeepSpecial  bool // pass control tokens to the callback too (skipped by default)
 }
 
 // Generate evaluates prompt after what the context holds and samples with s until an
@@ -480,9 +473,11 @@ func (c *Context) Generate(prompt string, s *Sampler, opts *GenerateOptions, fn 
 	var o C.llamas_generate_options
 	C.lgo_generate_options_init(&o)
 	if opts != nil {
-		o.max_tokens = C.int32_t(opts.MaxTokens)
+		if opts.MaxTokens != 0 {
+			o.max_tokens = C.int32_t(opts.MaxTokens)
+		}
 		o.parse_special = cBool(opts.ParseSpecial)
-		o.skip_special = cBool(opts.SkipSpecial)
+		o.skip_special = cBool(!opts.KeepSpecial)
 	}
 	cprompt := C.CString(prompt)
 	defer C.free(unsafe.Pointer(cprompt))
@@ -608,8 +603,8 @@ func (c *Context) EmbedWithOptions(texts []string, opts EmbedOptions) ([][]float
 
 // ---- sampling -----------------------------------------------------------------------------
 
-// SamplerOptions mirror llamas_sampler_options; DefaultSamplerOptions gives the library's
-// defaults. Temperature <= 0 means greedy.
+// SamplerOptions mirror llamas_sampler_options. Start from DefaultSamplerOptions() (the
+// library's defaults; a zero TopP or TypicalP is not "off"). Temperature <= 0 means greedy.
 type SamplerOptions struct {
 	Temperature      float32
 	TopK             int

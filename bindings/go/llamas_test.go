@@ -109,8 +109,7 @@ func TestGreedyGenerationMatchesReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	opts := DefaultGenerateOptions()
-	opts.MaxTokens = 16
+	opts := GenerateOptions{MaxTokens: 16}
 	var got []int32
 	var text strings.Builder
 	n, err := ctx.Generate(ref.Prompt, s, &opts, func(piece string, token int32) bool {
