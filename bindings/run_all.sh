@@ -37,5 +37,6 @@ for lang in "${langs[@]}"; do
         failed=$((failed + 1)); failed_names+=("$lang"); echo "=== bindings/$lang: FAILED ($((SECONDS - start)) s)"
     fi
 done
-echo "bindings: $passed passed, $failed failed${failed_names:+ (${failed_names[*]})}"
+[ "$failed" = 0 ] || echo "failed bindings: ${failed_names[*]}"
+echo "bindings: $passed passed, $failed failed"
 [ "$failed" = 0 ]
