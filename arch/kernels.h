@@ -22,14 +22,16 @@ struct TypeKernels {
     // (vec_dot_type). Writes the result to *s.
     void (*vec_dot)(int64_t n, float* s, const void* w, const void* a) = nullptr;
     // Optional tile product (null when the table has none; then callers loop over vec_dot):
-    // nw (1..4) weight rows, w_stride bytes apart, with na (1..4) activation rows, a_stride
-    // bytes apart: s[j*s_stride + i] = dot(weight row i, activation row j). Each weight block is
-    // loaded once for all na activation rows. Results equal vec_dot's up to float rounding.
+    // nw (1..kGemmMaxRows) weight rows, w_stride bytes apart, with na (>= 1, any number)
+    // activation rows, a_stride bytes apart: s[j*s_stride + i] = dot(weight row i, activation
+    // row j). Weight blocks are decoded once per call and reused across the activation rows,
+    // so callers should pass many activation rows (a few dozen) per call. Results equal
+    // vec_dot's up to float rounding.
     void (*gemm)(int64_t n, const void* w, size_t w_stride, int nw, const void* a, size_t a_stride,
                  int na, float* s, size_t s_stride) = nullptr;
 };
 
-// The largest tile gemm() accepts in each direction.
+// The most weight rows gemm() takes per call.
 constexpr int kGemmMaxRows = 4;
 
 struct Kernels {

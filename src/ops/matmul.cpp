@@ -13,6 +13,7 @@ namespace {
 // Activation rows kept hot together: a weight tile is reused across this many bytes of
 // converted activations before moving on (sized to stay in L2).
 constexpr size_t kActivationBlockBytes = 256 * 1024;
+constexpr int64_t kMaxTokenBlock = 64;
 
 const TypeKernels& checked_kernels(const WeightView& w) {
     const Kernels& k = kernels();
@@ -69,7 +70,8 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
     int64_t chunk_rows = (n_rows + target_chunks - 1) / target_chunks;
     chunk_rows = std::max<int64_t>(kGemmMaxRows, (chunk_rows + kGemmMaxRows - 1) / kGemmMaxRows * kGemmMaxRows);
     const int64_t n_chunks = (n_rows + chunk_rows - 1) / chunk_rows;
-    const int64_t token_block = std::max<int64_t>(kGemmMaxRows, static_cast<int64_t>(kActivationBlockBytes / act_row));
+    const int64_t token_block =
+        std::min<int64_t>(kMaxTokenBlock, std::max<int64_t>(4, static_cast<int64_t>(kActivationBlockBytes / act_row)));
     std::atomic<int64_t> next_chunk{0};
 
     auto work = [&](int, int) {
@@ -83,11 +85,8 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
                 if (tk.gemm && t1 - t0 > 1) {
                     for (int64_t r = r0; r < r1; r += kGemmMaxRows) {
                         const int nw = static_cast<int>(std::min<int64_t>(kGemmMaxRows, r1 - r));
-                        for (int64_t t = t0; t < t1; t += kGemmMaxRows) {
-                            const int na = static_cast<int>(std::min<int64_t>(kGemmMaxRows, t1 - t));
-                            tk.gemm(n, w.data + r * w.row_bytes, w.row_bytes, nw, act + t * act_row, act_row, na,
-                                    y + t * n_rows + r, static_cast<size_t>(n_rows));
-                        }
+                        tk.gemm(n, w.data + r * w.row_bytes, w.row_bytes, nw, act + t0 * act_row, act_row,
+                                static_cast<int>(t1 - t0), y + t0 * n_rows + r, static_cast<size_t>(n_rows));
                     }
                 } else {
                     for (int64_t r = r0; r < r1; ++r) {
