@@ -41,30 +41,7 @@ inline __m512 join_scales(float a, float b) {
     return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 
-// Two 32-element blocks per register: lanes 0..7 the first block, 8..15 the second.
-template <class Block, __m256i (*Decode)(const Block&)>
-void avx512_dot_32_q8_0(int64_t n, float* s, const void* vw, const void* va) {
-    const auto* x = static_cast<const Block*>(vw);
-    const auto* y = static_cast<const block_q8_0*>(va);
-    const int64_t nb = n / 32;
-    __m512 acc = _mm512_setzero_ps();
-    int64_t ib = 0;
-    for (; ib + 2 <= nb; ib += 2) {
-        const __m512i wq = join(Decode(x[ib]), Decode(x[ib + 1]));
-        const __m512i yq = join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[ib].qs)),
-                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[ib + 1].qs)));
-        const __m512 d = join_scales(h2f(x[ib].d) * h2f(y[ib].d), h2f(x[ib + 1].d) * h2f(y[ib + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_s8s8_512(wq, yq)), acc);
-    }
-    float sum = hsum_f32_16(acc);
-    if (ib < nb) {
-        float tail;
-        x86_dot_32_q8_0<Block, Decode>(32, &tail, x + ib, y + ib);
-        sum += tail;
-    }
-    *s = sum;
-}
-
+// Tiles with two 32-element blocks per register: lanes 0..7 the first block, 8..15 the second.
 template <class Block, __m256i (*Decode)(const Block&)>
 void avx512_gemm_32_q8_0_tile(int64_t n, const void* vw, size_t w_stride, int nw, const void* va, size_t a_stride,
                               int na, float* s, size_t s_stride) {
@@ -184,10 +161,8 @@ void fill_avx512_kernels(Kernels& k) {
     fill_x86_256(k);
     auto& t = k.types;
     auto at = [&](GgmlType g) -> TypeKernels& { return t[static_cast<uint32_t>(g)]; };
-    at(GgmlType::Q8_0).vec_dot = avx512_dot_32_q8_0<block_q8_0, decode_q8_0>;
-    at(GgmlType::Q4_0).vec_dot = avx512_dot_32_q8_0<block_q4_0, decode_q4_0>;
-    at(GgmlType::Q5_0).vec_dot = avx512_dot_32_q8_0<block_q5_0, decode_q5_0>;
-    at(GgmlType::IQ4_NL).vec_dot = avx512_dot_32_q8_0<block_iq4_nl, decode_iq4_nl>;
+    // Single-row products of the 32-element types keep the 256-bit loop: joining two blocks per
+    // 512-bit register measured slower there (llamas-kbench, 1 token). The tiles gain from it.
     at(GgmlType::Q8_0).gemm = avx512_gemm_32_q8_0<block_q8_0, decode_q8_0>;
     at(GgmlType::Q4_0).gemm = avx512_gemm_32_q8_0<block_q4_0, decode_q4_0>;
     at(GgmlType::Q5_0).gemm = avx512_gemm_32_q8_0<block_q5_0, decode_q5_0>;
