@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,6 +15,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "test_data.h"
@@ -377,6 +380,40 @@ TEST_CASE("streaming detokenizer emits whole UTF-8 characters only") {
     CHECK(d.push(spm.find_token("<0xFF>")) == "\xFF");
     CHECK(d.push(spm.find_token("<0xE2>")).empty());
     CHECK(d.flush() == "\xE2");
+}
+
+TEST_CASE("llamas-tokenize prints the ids, pieces and clear errors") {
+    const std::string exe = llamas::test::tool_path("llamas-tokenize");
+    REQUIRE_MESSAGE(fs::exists(exe), "llamas-tokenize is not built: " << exe);
+    const std::string model = llamas::test::data_path("models/llama-F16.gguf");
+    const fs::path dir = fs::temp_directory_path() / ("llamas-tok-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string in = (dir / "in.txt").string(), out = (dir / "out.txt").string(), err = (dir / "err.txt").string();
+    {
+        std::ofstream f(in, std::ios::binary);
+        f << "Hello world\n\xFF";
+    }
+    auto run = [&](const std::string& args) {
+        return std::system((exe + " " + args + " > " + out + " 2> " + err).c_str());
+    };
+    const Tokenizer& tok = tokenizer_for("models/llama-F16.gguf");
+    const std::string text = llamas::test::read_text(in);
+
+    REQUIRE(run(model + " " + in) == 0);
+    CHECK(llamas::test::read_text(out) == show(tok.encode(text, true)).substr(1) + "\n");
+    REQUIRE(run("--raw " + model + " < " + in) == 0);  // stdin
+    CHECK(llamas::test::read_text(out) == show(tok.encode(text, false)).substr(1) + "\n");
+    REQUIRE(run("--pieces --raw " + model + " " + in) == 0);
+    const std::string pieces = llamas::test::read_text(out);
+    CHECK(pieces.find("\\xFF") != std::string::npos);  // broken UTF-8 is escaped, not printed raw
+    CHECK(pieces.find("\\n") != std::string::npos);
+    CHECK(std::count(pieces.begin(), pieces.end(), '\n') == static_cast<long>(tok.encode(text, false).size()));
+
+    CHECK(run(model + " " + (dir / "missing.txt").string()) != 0);
+    CHECK(llamas::test::read_text(err).rfind("error: ", 0) == 0);
+    CHECK(run(in + " " + in) != 0);  // not a GGUF file
+    CHECK(llamas::test::read_text(err).rfind("error: ", 0) == 0);
+    fs::remove_all(dir);
 }
 
 TEST_CASE("unknown tokenizer model or pre-tokenizer is an error naming it") {
