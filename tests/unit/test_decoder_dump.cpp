@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <sys/wait.h>
@@ -25,14 +26,23 @@ int run(const std::string& cmd) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-std::string scratch_dir() {
-    static std::string dir = [] {
+// A temporary directory for the outputs, removed when the test binary exits.
+struct ScratchDir {
+    std::string path;
+    ScratchDir() {
         char tmpl[] = "/tmp/llamas-dump-test-XXXXXX";
-        const char* d = mkdtemp(tmpl);
-        REQUIRE(d != nullptr);
-        return std::string(d);
-    }();
-    return dir;
+        if (const char* d = mkdtemp(tmpl)) path = d;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+};
+
+std::string scratch_dir() {
+    static ScratchDir dir;
+    REQUIRE_MESSAGE(!dir.path.empty(), "cannot create a temporary directory");
+    return dir.path;
 }
 
 std::string dump_tool() {
