@@ -20,7 +20,7 @@ for t in $targets; do
   # -max_len keeps inputs small enough for many executions per second; the GGUF header
   # region (metadata, tensor infos) is what the reader parses.
   log=$build/$t.log
-  if ! "$build/$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  if ! "$build/tests/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$build/$t-" -print_final_stats=1 "$corpus" >"$log" 2>&1; then
     tail -60 "$log"
     echo "fuzzer $t found a failure (artifacts in $build)"; exit 1
