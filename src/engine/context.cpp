@@ -74,7 +74,8 @@ const float* Context::decode(const int32_t* tokens, int64_t n, int64_t pos0, boo
     kv_.remove_from(pos0);
     for (int64_t done = 0; done < n; done += params_.n_batch) {
         const int64_t chunk = std::min(params_.n_batch, n - done);
-        forward(tokens + done, chunk, pos0 + done, all_logits);
+        const bool last_chunk = done + chunk == n;
+        forward(tokens + done, chunk, pos0 + done, all_logits, last_chunk);
         kv_.set_n_past(pos0 + done + chunk);
     }
     return logits_.data();

@@ -46,8 +46,9 @@ public:
     ThreadPool& pool() { return *pool_; }
 
 private:
-    // One pass of n <= n_batch tokens; writes logits for the last token or for all tokens.
-    void forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits);
+    // One pass of n <= n_batch tokens; writes logits for the last token or for all tokens
+    // (none when want_logits is false: an inner chunk of a long input).
+    void forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits, bool want_logits);
 
     const Model& model_;
     ContextParams params_;

@@ -31,7 +31,7 @@ void add_rows(float* x, const float* y, int64_t n) {
 
 }  // namespace
 
-void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits) {
+void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits, bool want_logits) {
     const HParams& hp = model_.hparams();
     const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
     ThreadPool& pool = *pool_;
@@ -145,6 +145,7 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
     }
 
     // ---- output: final norm and logits for the tokens that need them ----
+    if (!want_logits) return;
     const int64_t first = all_logits ? 0 : n - 1;
     const int64_t n_out = n - first;
     for (int64_t t = 0; t < n_out; ++t) {
