@@ -1,6 +1,7 @@
 // llamas-gguf: inspect a GGUF file.
 //   llamas-gguf info FILE    header, metadata (long arrays abbreviated), tensor table
 //   llamas-gguf stats FILE   JSON: per tensor type, ne, n, sum, sumsq of the dequantized values
+#include <cctype>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -104,8 +105,10 @@ int stats(const gguf::File& f) {
         }
         std::string ne;
         for (uint32_t d = 0; d < t.n_dims; ++d) ne += (d ? ", " : "") + std::to_string(t.ne[d]);
+        std::string type = type_info(t.type).name;  // the reference files write "Q4_K", "BF16"
+        for (char& c : type) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         std::printf("%s\n  %s: {\"type\": \"%s\", \"ne\": [%s], \"n\": %" PRIu64 ", \"sum\": %.17g, \"sumsq\": %.17g}",
-                    first ? "" : ",", json_string(t.name).c_str(), type_info(t.type).name, ne.c_str(), t.n_elements, sum, sumsq);
+                    first ? "" : ",", json_string(t.name).c_str(), type.c_str(), ne.c_str(), t.n_elements, sum, sumsq);
         first = false;
     }
     std::printf("\n}\n");
