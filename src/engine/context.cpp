@@ -52,6 +52,10 @@ Context::~Context() = default;
 
 const float* Context::decode(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits) {
     const int64_t n_vocab = model_.hparams().n_vocab;
+    if (model_.hparams().embedder) {
+        fail(Status::unsupported, "'%s' is an embedding model: it has no logits to decode (embed texts instead)",
+             model_.hparams().arch_name.c_str());
+    }
     if (n <= 0) fail(Status::invalid_argument, "decode needs at least one token");
     if (pos0 < 0 || pos0 > kv_.n_past()) {
         fail(Status::invalid_argument, "decode at position %lld, but the cache holds %lld positions", (long long)pos0,

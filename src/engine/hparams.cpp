@@ -16,6 +16,8 @@ const char* arch_name(Arch a) {
         case Arch::gemma2: return "gemma2";
         case Arch::gemma3: return "gemma3";
         case Arch::phi3: return "phi3";
+        case Arch::gemma_embedding: return "gemma-embedding";
+        case Arch::bert: return "bert";
     }
     return "?";
 }
@@ -23,7 +25,8 @@ const char* arch_name(Arch a) {
 namespace {
 
 bool parse_arch(std::string_view name, Arch* out) {
-    for (Arch a : {Arch::llama, Arch::qwen2, Arch::qwen3, Arch::gemma2, Arch::gemma3, Arch::phi3}) {
+    for (Arch a : {Arch::llama, Arch::qwen2, Arch::qwen3, Arch::gemma2, Arch::gemma3, Arch::phi3, Arch::gemma_embedding,
+                   Arch::bert}) {
         if (name == arch_name(a)) {
             *out = a;
             return true;
@@ -62,7 +65,8 @@ HParams read_hparams(const gguf::File& file) {
     const std::string_view name = file.get_string("general.architecture");
     hp.arch_name = std::string(name);
     if (!parse_arch(name, &hp.arch)) {
-        fail(Status::unsupported, "unsupported model architecture '%s' (llamas decodes llama, qwen2, qwen3, gemma2, gemma3, phi3)",
+        fail(Status::unsupported, "unsupported model architecture '%s' (llamas runs llama, qwen2, qwen3, gemma2, gemma3, phi3, "
+             "gemma-embedding, bert)",
              hp.arch_name.c_str());
     }
     const Keys keys{file, hp.arch_name};
@@ -93,6 +97,7 @@ HParams read_hparams(const gguf::File& file) {
              hp.arch_name.c_str(), (long long)hp.head_dim_k, (long long)hp.head_dim_v);
     }
     hp.norm_eps = keys.optf("attention.layer_norm_rms_epsilon", 1e-5f);
+    if (hp.arch == Arch::bert) hp.norm_eps = keys.optf("attention.layer_norm_epsilon", 1e-12f);  // LayerNorm
 
     hp.n_rot = keys.opt("rope.dimension_count", hp.head_dim_k);
     if (hp.n_rot <= 0 || hp.n_rot > hp.head_dim_k || hp.n_rot % 2 != 0) {
@@ -171,6 +176,34 @@ HParams read_hparams(const gguf::File& file) {
             hp.final_softcap = keys.optf("final_logit_softcapping", 0.0f);
             if (hp.n_layer == 62) hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
             break;
+        case Arch::gemma_embedding:
+            // Gemma 3 blocks run bidirectionally; the sliding layers see a window centred on
+            // each token. The reference's default pattern is 6 (five sliding layers, one global).
+            hp.rope_layout = RopeLayout::neox;
+            hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
+            hp.post_norms = true;
+            hp.qk_norm = true;
+            hp.ffn_act = FfnActivation::gelu;
+            hp.scale_q_first = true;
+            hp.causal = false;
+            hp.swa_symmetric = true;
+            hp.n_swa = keys.opt("attention.sliding_window", 0);
+            if (hp.n_swa > 0) set_swa_pattern(keys.opt("attention.sliding_window_pattern", 6));
+            hp.rope_base_swa = keys.optf("rope.freq_base_swa", 10000.0f);
+            hp.embedder = true;
+            hp.pooling = static_cast<Pooling>(keys.opt("pooling_type", 1));
+            break;
+        case Arch::bert:
+            // Post-LayerNorm encoder with absolute positions (no RoPE) and biases everywhere.
+            hp.causal = file.get_bool(keys.k("attention.causal"), false);
+            hp.ffn_act = FfnActivation::gelu;
+            hp.embedder = true;
+            hp.pooling = static_cast<Pooling>(keys.opt("pooling_type", 1));
+            break;
+    }
+    if (hp.embedder && static_cast<int>(hp.pooling) > static_cast<int>(Pooling::last)) {
+        fail(Status::unsupported, "%s: pooling type %d is not supported (none, mean, cls and last are)", hp.arch_name.c_str(),
+             static_cast<int>(hp.pooling));
     }
     if (hp.attn_softcap < 0 || hp.final_softcap < 0) fail(Status::bad_format, "%s: negative soft-capping value", hp.arch_name.c_str());
     return hp;

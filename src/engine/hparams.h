@@ -14,7 +14,10 @@ namespace gguf {
 class File;
 }
 
-enum class Arch { llama, qwen2, qwen3, gemma2, gemma3, phi3 };
+enum class Arch { llama, qwen2, qwen3, gemma2, gemma3, phi3, gemma_embedding, bert };
+
+// How an embedding model turns its per-token outputs into one vector (values of ARCH.pooling_type).
+enum class Pooling { none = 0, mean = 1, cls = 2, last = 3 };
 
 struct HParams {
     Arch arch = Arch::llama;
@@ -54,6 +57,12 @@ struct HParams {
     bool fused_qkv = false;   // attn_qkv holds q, k, v rows in that order (phi3)
     bool fused_gate_up = false;  // ffn_up holds gate rows then up rows (phi3)
     FfnActivation ffn_act = FfnActivation::silu;
+
+    // Embedding models (gemma-embedding, bert): an encoder pass over whole texts, no KV cache
+    // and no logits; see engine/embedder.h.
+    bool embedder = false;
+    Pooling pooling = Pooling::none;  // the model's own pooling (ARCH.pooling_type)
+    bool swa_symmetric = false;       // window: key j visible from query i when |i - j| <= n_swa / 2
 
     int64_t n_embd_k_gqa() const { return head_dim_k * n_head_kv; }
     int64_t n_embd_v_gqa() const { return head_dim_v * n_head_kv; }

@@ -1,5 +1,7 @@
 #include "engine/model.h"
 
+#include "engine/embed_weights.h"
+
 #include "gguf/gguf.h"
 #include "kernels.h"
 #include "quant/dequantize.h"
@@ -26,6 +28,15 @@ Model::Model(std::unique_ptr<gguf::File> file) : file_(std::move(file)) {
     if (!can_dequantize(token_embd_.type)) {
         fail(Status::unsupported, "tensor 'token_embd.weight' has type %s, which llamas cannot decode", type_info(token_embd_.type).name);
     }
+    if (hp_.embedder) {
+        bind_embedder();
+    } else {
+        bind_decoder();
+    }
+}
+
+void Model::bind_decoder() {
+    const int64_t n_embd = hp_.n_embd;
     output_norm_ = vector("output_norm.weight", n_embd, true);
     output_ = matrix("output.weight", n_embd, hp_.n_vocab, false);
     if (!output_.data) {
@@ -112,7 +123,8 @@ const float* Model::vector(const std::string& name, int64_t n, bool required) {
 }
 
 std::vector<const WeightView*> Model::matrices() const {
-    std::vector<const WeightView*> out{&output_};
+    std::vector<const WeightView*> out;
+    if (output_.data) out.push_back(&output_);  // embedding models have none
     for (const LayerWeights& L : layers_) {
         for (const WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
             if (w->data) out.push_back(w);

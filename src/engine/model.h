@@ -16,6 +16,8 @@ namespace gguf {
 class File;
 }
 
+struct EmbedWeights;  // engine/embed_weights.h
+
 struct LayerWeights {
     const float* attn_norm = nullptr;
     WeightView wq{}, wk{}, wv{};  // separate projections (wq.data == nullptr when fused)
@@ -56,11 +58,16 @@ public:
     const float* output_norm() const { return output_norm_; }
     const float* rope_freqs() const { return rope_freqs_; }  // n_rot/2 factors or null
     const std::vector<LayerWeights>& layers() const { return layers_; }
+    // The weights only embedding models have (dense projections, BERT's positions and
+    // LayerNorms); null for decoders.
+    const EmbedWeights* embed_weights() const { return embed_.get(); }
 
     // Every matrix the forward pass multiplies (for sizing scratch).
     std::vector<const WeightView*> matrices() const;
 
 private:
+    void bind_decoder();   // output norm/matrix and the decoder blocks (model.cpp)
+    void bind_embedder();  // embedding models (embed_weights.cpp)
     WeightView matrix(const std::string& name, int64_t n_cols, int64_t n_rows, bool required);
     const float* vector(const std::string& name, int64_t n, bool required);
 
@@ -73,6 +80,7 @@ private:
     const float* output_norm_ = nullptr;
     const float* rope_freqs_ = nullptr;
     std::vector<LayerWeights> layers_;
+    std::unique_ptr<EmbedWeights> embed_;
     std::vector<std::unique_ptr<float[]>> converted_;  // non-F32 vectors widened once
 };
 

@@ -1,0 +1,84 @@
+// Model::bind_embedder: the tensors of embedding models. gemma-embedding is a Gemma 3 decoder
+// stack (bound by bind_decoder) plus optional dense projections; BERT has its own layout.
+#include <string>
+
+#include "engine/embed_weights.h"
+#include "engine/model.h"
+#include "gguf/gguf.h"
+#include "quant/dequantize.h"
+#include "util/error.h"
+
+namespace llamas {
+
+void Model::bind_embedder() {
+    embed_ = std::make_unique<EmbedWeights>();
+    EmbedWeights& ew = *embed_;
+    const int64_t E = hp_.n_embd;
+    ew.n_embd_out = E;
+
+    if (hp_.arch == Arch::gemma_embedding) {
+        bind_decoder();
+        // sentence-transformers Dense modules: dense_2 widens, dense_3 narrows back. Their
+        // shapes come from the tensors; each must chain onto the previous output.
+        if (const gguf::TensorInfo* t = file_->find_tensor("dense_2.weight")) {
+            ew.dense_2 = matrix("dense_2.weight", E, t->ne[1], true);
+            ew.dense_2_b = vector("dense_2.bias", ew.dense_2.n_rows, false);
+            ew.n_embd_out = ew.dense_2.n_rows;
+        }
+        if (const gguf::TensorInfo* t = file_->find_tensor("dense_3.weight")) {
+            ew.dense_3 = matrix("dense_3.weight", ew.n_embd_out, t->ne[1], true);
+            ew.n_embd_out = ew.dense_3.n_rows;
+        }
+        return;
+    }
+
+    if (hp_.arch != Arch::bert) fail(Status::internal, "bind_embedder: %s is not an embedding architecture", hp_.arch_name.c_str());
+    auto rows_table = [&](const char* name, bool required) -> WeightView {
+        const gguf::TensorInfo* t = file_->find_tensor(name);
+        if (!t) {
+            if (required) fail(Status::bad_format, "bert model: tensor '%s' is missing", name);
+            return WeightView{};
+        }
+        if (t->ne[0] != E || t->ne[1] <= 0 || t->ne[2] != 1 || t->ne[3] != 1) {
+            fail(Status::bad_format, "tensor '%s' has shape [%lld, %lld], expected rows of %lld", name, (long long)t->ne[0],
+                 (long long)t->ne[1], (long long)E);
+        }
+        if (!can_dequantize(t->type) || E % type_info(t->type).block_size != 0) {
+            fail(Status::unsupported, "tensor '%s' has type %s, which llamas cannot decode", name, type_info(t->type).name);
+        }
+        return WeightView{t->type, E, t->ne[1], row_size(t->type, E), t->data};
+    };
+    ew.position_embd = rows_table("position_embd.weight", true);
+    ew.token_types = rows_table("token_types.weight", false);
+    ew.tok_norm = vector("token_embd_norm.weight", E, true);
+    ew.tok_norm_b = vector("token_embd_norm.bias", E, true);
+    // Positions beyond the table cannot be embedded: the context is bounded by it.
+    if (hp_.n_ctx_train > ew.position_embd.n_rows) hp_.n_ctx_train = ew.position_embd.n_rows;
+
+    const int64_t n_q = hp_.n_embd_q(), n_kv = hp_.n_embd_k_gqa(), F = hp_.n_ff;
+    layers_.resize(static_cast<size_t>(hp_.n_layer));
+    ew.bert_layers.resize(static_cast<size_t>(hp_.n_layer));
+    for (int64_t il = 0; il < hp_.n_layer; ++il) {
+        LayerWeights& L = layers_[static_cast<size_t>(il)];
+        BertLayerWeights& B = ew.bert_layers[static_cast<size_t>(il)];
+        const std::string p = "blk." + std::to_string(il) + ".";
+        L.wq = matrix(p + "attn_q.weight", E, n_q, true);
+        L.wk = matrix(p + "attn_k.weight", E, n_kv, true);
+        L.wv = matrix(p + "attn_v.weight", E, n_kv, true);
+        L.bq = vector(p + "attn_q.bias", n_q, true);
+        L.bk = vector(p + "attn_k.bias", n_kv, true);
+        L.bv = vector(p + "attn_v.bias", n_kv, true);
+        L.wo = matrix(p + "attn_output.weight", n_q, E, true);
+        L.bo = vector(p + "attn_output.bias", E, true);
+        B.attn_out_norm = vector(p + "attn_output_norm.weight", E, true);
+        B.attn_out_norm_b = vector(p + "attn_output_norm.bias", E, true);
+        L.ffn_up = matrix(p + "ffn_up.weight", E, F, true);
+        B.ffn_up_b = vector(p + "ffn_up.bias", F, true);
+        L.ffn_down = matrix(p + "ffn_down.weight", F, E, true);
+        B.ffn_down_b = vector(p + "ffn_down.bias", E, true);
+        B.out_norm = vector(p + "layer_output_norm.weight", E, true);
+        B.out_norm_b = vector(p + "layer_output_norm.bias", E, true);
+    }
+}
+
+}  // namespace llamas

@@ -1,0 +1,40 @@
+// The weights only embedding models have, bound by Model::bind_embedder() (embed_weights.cpp).
+// The blocks' q/k/v/output and FFN matrices live in Model::layers() like a decoder's; what BERT
+// adds (absolute positions, token types, LayerNorm biases, FFN biases) and the sentence-
+// transformers dense projections after pooling (EmbeddingGemma) are here.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "ops/matmul.h"
+
+namespace llamas {
+
+// One BERT block's LayerNorms (post-norm: after the attention residual and after the FFN
+// residual) and FFN biases.
+struct BertLayerWeights {
+    const float* attn_out_norm = nullptr;
+    const float* attn_out_norm_b = nullptr;
+    const float* out_norm = nullptr;
+    const float* out_norm_b = nullptr;
+    const float* ffn_up_b = nullptr;
+    const float* ffn_down_b = nullptr;
+};
+
+struct EmbedWeights {
+    // BERT input: token + token type 0 + absolute position, then a LayerNorm.
+    WeightView position_embd{};  // n_ctx_train rows of n_embd (read row by row)
+    WeightView token_types{};    // n_token_types rows; the reference always adds row 0
+    const float* tok_norm = nullptr;
+    const float* tok_norm_b = nullptr;
+    std::vector<BertLayerWeights> bert_layers;
+
+    // Dense projections applied to the pooled vector, in order (absent: data == nullptr).
+    WeightView dense_2{};
+    const float* dense_2_b = nullptr;
+    WeightView dense_3{};
+
+    int64_t n_embd_out = 0;  // length of the final embedding
+};
+
+}  // namespace llamas
