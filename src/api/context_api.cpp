@@ -16,7 +16,8 @@ namespace llamas::api {
 void decode_appending(llamas_context* c, const int32_t* tokens, size_t n) {
     Context& ctx = *c->ctx;
     const int64_t n_past = ctx.kv_cache().n_past();
-    if (static_cast<int64_t>(n) > ctx.n_ctx() - n_past)
+    // Compared unsigned: a huge n (SIZE_MAX from a caller's bad arithmetic) must not wrap negative.
+    if (n > static_cast<size_t>(ctx.n_ctx() - n_past))
         fail(Status::context_full, "%zu tokens do not fit: the context holds %lld of %lld positions", n,
              (long long)n_past, (long long)ctx.n_ctx());
     const int32_t n_vocab = static_cast<int32_t>(ctx.n_vocab());

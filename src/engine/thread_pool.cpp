@@ -1,6 +1,7 @@
 #include "engine/thread_pool.h"
 
 #include <exception>
+#include <system_error>
 
 #include "util/error.h"
 
@@ -28,10 +29,23 @@ inline void cpu_relax() {
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
     if (n_threads < 1) fail(Status::invalid_argument, "thread pool needs at least 1 thread, got %d", n_threads);
     workers_.reserve(static_cast<size_t>(n_threads - 1));
-    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+    try {
+        for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+    } catch (const std::system_error& e) {
+        // Out of threads or stack space: stop the workers already started (destroying a
+        // joinable std::thread would call std::terminate) and report it as a status.
+        const size_t started = workers_.size();
+        shutdown();
+        fail(Status::out_of_memory, "cannot start worker thread %zu of %d: %s", started + 1, n_threads - 1, e.what());
+    } catch (...) {
+        shutdown();
+        throw;
+    }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { shutdown(); }
+
+void ThreadPool::shutdown() {
     stop_.store(true, std::memory_order_seq_cst);
     generation_.fetch_add(1, std::memory_order_seq_cst);
     {

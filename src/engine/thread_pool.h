@@ -41,6 +41,7 @@ private:
 
     void dispatch(Trampoline fn, void* ctx);
     void worker_main(int thread_index);
+    void shutdown();  // stops and joins the started workers
     void wait_for_workers();
 
     int n_threads_;

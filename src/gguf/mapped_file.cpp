@@ -12,7 +12,9 @@
 namespace llamas {
 
 MappedFile::MappedFile(const std::string& path, bool use_mmap) : path_(path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO (or a device) named like a model must not wait forever for a
+    // writer; it is refused below as not a regular file. Regular files ignore the flag.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) fail(Status::io, "cannot open '%s': %s", path.c_str(), std::strerror(errno));
     struct stat st;
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -4,7 +4,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 data=${LLAMAS_TEST_DATA:-$root/../shared}
-build=$root/build-fuzz
+export LLAMAS_TEST_DATA=$data  # the targets that load vocabularies or models find them here
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLAMAS_FUZZ=ON \
   -DLLAMAS_SANITIZE=address -DLLAMAS_TESTS=ON >/dev/null

@@ -1,0 +1,87 @@
+// libFuzzer target: model loading plus one short evaluation on mutated models. The base is
+// ../shared/models/kjv-tiny-Q8_0.gguf; the input is a window spliced into its header region
+// (header, metadata and tensor infos: the first ~48 KB), so tensor data stays intact:
+//   input = [u32 offset][payload]  ->  file = orig[0, off) + payload + orig[off + 64, end)
+// with off = offset % header size. A payload of exactly 64 bytes copied from the original leaves
+// the file unchanged; longer or shorter payloads shift everything after them. (A plain mutated
+// prefix would keep libFuzzer's mutations in the first few dozen bytes: every prefix of the
+// original is the same file, so the shortest one wins.) A model that loads must then survive a
+// context with a tiny KV cache and the evaluation of three tokens. Any outcome but success or a
+// llamas::Error is a bug.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/model.h"
+#include "fuzz_paths.h"
+#include "gguf/gguf.h"
+#include "util/error.h"
+
+namespace {
+
+constexpr size_t kWindow = 64;
+
+struct Base {
+    std::vector<uint8_t> bytes;
+    size_t header = 0;  // where the tensor data starts
+};
+
+const Base& base() {
+    static const Base b = [] {
+        const std::string path = llamas::fuzz::data_dir() + "/models/kjv-tiny-Q8_0.gguf";
+        Base out;
+        out.bytes = llamas::fuzz::read_file(path);
+        if (out.bytes.empty()) llamas::fuzz::missing_data(path);
+        out.header = llamas::gguf::File::from_memory(out.bytes.data(), out.bytes.size())->data_offset();
+        return out;
+    }();
+    return b;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    (void)base();
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const bool verbose = std::getenv("LLAMAS_FUZZ_VERBOSE") != nullptr;  // to read a reproducer's outcome
+    if (size < 4) return 0;
+    const Base& b = base();
+    uint32_t offset = 0;
+    std::memcpy(&offset, data, 4);
+    const size_t off = offset % b.header;
+    const size_t resume = std::min(off + kWindow, b.bytes.size());
+    std::vector<uint8_t> file;
+    file.reserve(b.bytes.size() + size);
+    file.insert(file.end(), b.bytes.begin(), b.bytes.begin() + static_cast<std::ptrdiff_t>(off));
+    file.insert(file.end(), data + 4, data + size);
+    file.insert(file.end(), b.bytes.begin() + static_cast<std::ptrdiff_t>(resume), b.bytes.end());
+    try {
+        llamas::Model model(llamas::gguf::File::from_memory(file.data(), file.size()));
+        file = {};  // the model holds its own copy; nothing may point into this one
+        llamas::ContextParams p;
+        p.n_ctx = 8;
+        p.n_batch = 2;
+        p.n_threads = 1;
+        llamas::Context ctx(model, p);
+        const int64_t n_vocab = ctx.n_vocab();
+        const int32_t tokens[3] = {1 % static_cast<int32_t>(n_vocab), static_cast<int32_t>(n_vocab - 1), 0};
+        (void)ctx.decode(tokens, 2, 0);                  // one full batch
+        const float* logits = ctx.decode(tokens + 2, 1, 2);  // and one more token after it
+        volatile float sink = logits[0] + logits[n_vocab - 1];
+        (void)sink;
+    } catch (const llamas::Error& e) {
+        if (verbose) std::fprintf(stderr, "fuzz-model: %s\n", e.what());
+        return 0;
+    }
+    if (verbose) std::fprintf(stderr, "fuzz-model: loaded and evaluated\n");
+    return 0;
+}
