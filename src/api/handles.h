@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/context.h"
+#include "engine/embedder.h"
 #include "engine/model.h"
 #include "llamas.h"
 #include "sample/sampler.h"
@@ -20,6 +21,9 @@ struct llamas_model {
 struct llamas_context {
     llamas_model* owner = nullptr;
     std::unique_ptr<llamas::Context> ctx;
+    // Embedding models: made on the first llamas_embed, sharing ctx's thread pool (declared
+    // after ctx so that it is destroyed first).
+    std::unique_ptr<llamas::Embedder> embedder;
     const float* logits = nullptr;  // after the last decoded token; null when the cache changed
     std::atomic<bool> cancel{false};
 };

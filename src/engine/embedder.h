@@ -4,6 +4,7 @@
 // products are GEMMs over all their tokens. No KV cache and no output matrix are involved.
 // Every buffer is sized once, in the constructor, for `capacity` tokens per pass.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -38,6 +39,10 @@ public:
     void embed(const int32_t* const* tokens, const int64_t* lengths, int64_t n_texts, Pooling pooling, float* out);
     void embed(const std::vector<std::vector<int32_t>>& texts, Pooling pooling, float* out);
 
+    // When set, embed() checks this flag before each pass and throws Error(cancelled) once it
+    // is true (the flag is the caller's to clear).
+    void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
+
     // The per-token outputs of the last pass (before pooling): rows of n_embd floats, one per
     // token of the packed batch. For tests and --pooling none.
     const float* last_hidden() const { return x_.get(); }
@@ -56,6 +61,7 @@ private:
     ThreadPool& pool_;
     int64_t capacity_ = 0;
     int64_t n_embd_out_ = 0;
+    const std::atomic<bool>* cancel_ = nullptr;
 
     std::vector<TextSpan> spans_;  // texts of the current pass
     std::unique_ptr<int32_t[]> tok_, pos_;
