@@ -142,3 +142,17 @@ def test_model_is_shareable_across_threads(data):
         for t in threads:
             t.join()
         assert len(results) == 4 and all(r == results[0] for r in results)
+
+
+def test_cancel_from_another_thread(data):
+    with llamas.Model(data / "models/qwen2-Q8_0.gguf") as model, model.context(n_ctx=256) as ctx:
+        got = []
+        with pytest.raises(llamas.LlamasError) as info:
+            for piece in ctx.generate("Once upon a time", max_tokens=200, temperature=0):
+                got.append(piece)
+                if len(got) == 2:
+                    ctx.cancel()  # generation runs on the iterator's worker thread
+        assert info.value.status == 7  # LLAMAS_ERR_CANCELLED
+        assert 2 <= len(got) < 200
+        # the flag cleared: the context generates again
+        assert len(list(ctx.generate(" and", max_tokens=2, temperature=0))) == 2
