@@ -19,12 +19,14 @@
 pub mod sys;
 
 use std::any::Any;
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 
 /// A token id.
 pub type Token = i32;
@@ -491,7 +493,7 @@ impl Model {
             check(self.api, (self.api.llamas_context_create)(self.ptr.as_ptr(), &o, &mut out))?;
         }
         let ptr = NonNull::new(out).ok_or_else(|| Error::new(ErrorKind::Internal, "context_create returned NULL"))?;
-        Ok(Context { ptr, model: self })
+        Ok(Context { raw: Arc::new(RawContext { ptr, api: self.api }), model: self, not_sync: PhantomData })
     }
 
     /// Creates a sampler.
@@ -537,14 +539,45 @@ impl fmt::Debug for Model {
 // ---- context -----------------------------------------------------------------------------
 
 /// One conversation's state, freed on drop. It borrows its model, which therefore outlives it.
+/// `Send` (one thread at a time, any thread) but not `Sync`.
 pub struct Context<'m> {
-    ptr: NonNull<sys::llamas_context>,
+    raw: Arc<RawContext>,
     model: &'m Model,
+    not_sync: PhantomData<Cell<()>>,
 }
 
-// SAFETY: the C API allows a context to be used by one thread at a time, from any thread; the
-// model it borrows is Sync. It is not Sync: its methods are not safe to call concurrently.
-unsafe impl Send for Context<'_> {}
+/// The C context, freed when the Context and all its Cancellers are gone.
+struct RawContext {
+    ptr: NonNull<sys::llamas_context>,
+    api: &'static sys::Api,
+}
+
+// SAFETY: the C API lets any thread use a context (one at a time) and lets any thread call
+// llamas_context_cancel at any time. Through RawContext's sharing (Arc), only Canceller calls
+// it concurrently, and only llamas_context_cancel; everything else goes through &mut Context.
+unsafe impl Send for RawContext {}
+unsafe impl Sync for RawContext {}
+
+impl Drop for RawContext {
+    fn drop(&mut self) {
+        unsafe { (self.api.llamas_context_free)(self.ptr.as_ptr()) }
+    }
+}
+
+/// Stops the generation or decode running in a context, from any thread. Keeps the C context
+/// alive while it exists (the model outlives it by its lifetime).
+#[derive(Clone)]
+pub struct Canceller<'m> {
+    raw: Arc<RawContext>,
+    _model: PhantomData<&'m Model>,
+}
+
+impl Canceller<'_> {
+    /// Makes the running (or next) call in the context return `ErrorKind::Cancelled`.
+    pub fn cancel(&self) {
+        unsafe { (self.raw.api.llamas_context_cancel)(self.raw.ptr.as_ptr()) }
+    }
+}
 
 struct PieceSink<'f> {
     on_piece: &'f mut dyn FnMut(&str, Token) -> bool,
@@ -571,25 +604,34 @@ impl<'m> Context<'m> {
         self.model.api
     }
 
+    fn ptr(&self) -> *mut sys::llamas_context {
+        self.raw.ptr.as_ptr()
+    }
+
+    /// A handle that cancels this context's running call from another thread.
+    pub fn canceller(&self) -> Canceller<'m> {
+        Canceller { raw: Arc::clone(&self.raw), _model: PhantomData }
+    }
+
     pub fn model(&self) -> &'m Model {
         self.model
     }
     pub fn n_ctx(&self) -> usize {
-        unsafe { (self.api().llamas_context_n_ctx)(self.ptr.as_ptr()) as usize }
+        unsafe { (self.api().llamas_context_n_ctx)(self.ptr()) as usize }
     }
     /// Number of tokens in the KV cache.
     pub fn n_past(&self) -> usize {
-        unsafe { (self.api().llamas_context_n_past)(self.ptr.as_ptr()) as usize }
+        unsafe { (self.api().llamas_context_n_past)(self.ptr()) as usize }
     }
 
     /// Evaluates tokens after those already in the cache.
     pub fn decode(&mut self, tokens: &[Token]) -> Result<()> {
-        unsafe { check(self.api(), (self.api().llamas_decode)(self.ptr.as_ptr(), tokens.as_ptr(), tokens.len())) }
+        unsafe { check(self.api(), (self.api().llamas_decode)(self.ptr(), tokens.as_ptr(), tokens.len())) }
     }
 
     /// The logits after the last evaluated token (None before any decode).
     pub fn logits(&self) -> Option<&[f32]> {
-        let p = unsafe { (self.api().llamas_logits)(self.ptr.as_ptr()) };
+        let p = unsafe { (self.api().llamas_logits)(self.ptr()) };
         if p.is_null() {
             None
         } else {
@@ -600,15 +642,15 @@ impl<'m> Context<'m> {
     }
 
     pub fn kv_clear(&mut self) -> Result<()> {
-        unsafe { check(self.api(), (self.api().llamas_kv_clear)(self.ptr.as_ptr())) }
+        unsafe { check(self.api(), (self.api().llamas_kv_clear)(self.ptr())) }
     }
     /// Drops positions `[p0, p1)` (`p1 < 0`: to the end).
     pub fn kv_remove(&mut self, p0: i32, p1: i32) -> Result<()> {
-        unsafe { check(self.api(), (self.api().llamas_kv_remove)(self.ptr.as_ptr(), p0, p1)) }
+        unsafe { check(self.api(), (self.api().llamas_kv_remove)(self.ptr(), p0, p1)) }
     }
     /// Keeps the first `n_keep` tokens and drops the `n_discard` after them.
     pub fn kv_keep_shift(&mut self, n_keep: i32, n_discard: i32) -> Result<()> {
-        unsafe { check(self.api(), (self.api().llamas_kv_keep_shift)(self.ptr.as_ptr(), n_keep, n_discard)) }
+        unsafe { check(self.api(), (self.api().llamas_kv_keep_shift)(self.ptr(), n_keep, n_discard)) }
     }
 
     /// Evaluates `prompt` after what the context holds, then samples until an
@@ -633,7 +675,7 @@ impl<'m> Context<'m> {
         let mut n = 0i32;
         let status = unsafe {
             (api.llamas_generate)(
-                self.ptr.as_ptr(),
+                self.ptr(),
                 sampler.ptr.as_ptr(),
                 cprompt.as_ptr(),
                 &o,
@@ -669,16 +711,10 @@ impl<'m> Context<'m> {
         unsafe {
             check(
                 api,
-                (api.llamas_embed)(self.ptr.as_ptr(), ptrs.as_ptr(), ptrs.len(), &o, flat.as_mut_ptr(), flat.len()),
+                (api.llamas_embed)(self.ptr(), ptrs.as_ptr(), ptrs.len(), &o, flat.as_mut_ptr(), flat.len()),
             )?;
         }
         Ok(flat.chunks(width.max(1)).map(|c| c.to_vec()).collect())
-    }
-}
-
-impl Drop for Context<'_> {
-    fn drop(&mut self) {
-        unsafe { (self.api().llamas_context_free)(self.ptr.as_ptr()) }
     }
 }
 
@@ -698,7 +734,7 @@ impl Sampler<'_> {
     /// Picks a token from the context's current logits.
     pub fn sample(&mut self, context: &mut Context<'_>) -> Result<Token> {
         let mut tok = 0;
-        unsafe { check(self.api, (self.api.llamas_sample)(self.ptr.as_ptr(), context.ptr.as_ptr(), &mut tok))? };
+        unsafe { check(self.api, (self.api.llamas_sample)(self.ptr.as_ptr(), context.ptr(), &mut tok))? };
         Ok(tok)
     }
     /// Adds `bias` to a token's logit before sampling (`f32::NEG_INFINITY` bans it).

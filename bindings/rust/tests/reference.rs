@@ -13,6 +13,8 @@ fn thread_safety_markers() {
     assert_sync::<Model>();
     assert_send::<Context<'static>>();
     assert_send::<Sampler<'static>>();
+    assert_send::<Canceller<'static>>();
+    assert_sync::<Canceller<'static>>();
 }
 
 #[test]
@@ -138,4 +140,36 @@ fn model_is_shared_between_threads() {
             assert_eq!(h.join().unwrap(), want);
         }
     });
+}
+
+#[test]
+fn cancel_from_another_thread() {
+    let model = Model::load(data_dir().join("models/qwen2-Q8_0.gguf")).unwrap();
+    let mut ctx = model.new_context(&ContextOptions { n_ctx: 256, ..Default::default() }).unwrap();
+    let mut sampler = model.new_sampler(&SamplerOptions::greedy()).unwrap();
+    let canceller = ctx.canceller();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            rx.recv().unwrap();
+            canceller.cancel();
+            done_tx.send(()).unwrap();
+        });
+        let mut n = 0;
+        let err = ctx
+            .generate(&mut sampler, "Once upon a time", &GenerateOptions { max_tokens: 200, ..Default::default() }, |_, _| {
+                n += 1;
+                if n == 2 {
+                    tx.send(()).unwrap();
+                    done_rx.recv().unwrap(); // the cancel has been requested
+                }
+                true
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled);
+        assert!((2..200).contains(&n));
+    });
+    // The flag cleared when the call returned.
+    ctx.generate(&mut sampler, " and", &GenerateOptions { max_tokens: 2, ..Default::default() }, |_, _| true).unwrap();
 }
