@@ -325,3 +325,32 @@ func TestLoadFree100TimesDoesNotGrow(t *testing.T) {
 	}
 	t.Logf("RSS %d -> %d KiB", before, after)
 }
+
+func TestCancelFromAnotherGoroutine(t *testing.T) {
+	m := loadModel(t, "qwen2-Q8_0.gguf")
+	defer m.Close()
+	ctx, err := m.NewContext(&ContextOptions{NCtx: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	s, _ := m.GreedySampler()
+	defer s.Close()
+	n := 0
+	_, err = ctx.Generate("Once upon a time", s, &GenerateOptions{MaxTokens: 200}, func(string, int32) bool {
+		n++
+		if n == 2 {
+			done := make(chan struct{})
+			go func() { ctx.Cancel(); close(done) }()
+			<-done
+		}
+		return true
+	})
+	if !errors.Is(err, ErrCancelled) || n < 2 || n >= 200 {
+		t.Fatalf("err %v after %d pieces", err, n)
+	}
+	// The flag cleared when the call returned.
+	if _, err := ctx.Generate(" and", s, &GenerateOptions{MaxTokens: 2}, func(string, int32) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+}

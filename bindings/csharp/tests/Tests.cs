@@ -156,6 +156,33 @@ static class Tests
         model.Dispose();
     }
 
+    static void CancelFromAnotherThread()
+    {
+        using (var model = new Model(Data("models/qwen2-Q8_0.gguf")))
+        using (var ctx = model.CreateContext())
+        using (var sampler = model.CreateSampler(SamplerOptions.Greedy))
+        {
+            int n = 0;
+            try
+            {
+                ctx.Generate("Once upon a time", sampler, 200, (text, token) =>
+                {
+                    if (++n == 2)
+                    {
+                        var t = new System.Threading.Thread(ctx.Cancel);
+                        t.Start();
+                        t.Join();
+                    }
+                    return true;
+                });
+                throw new Exception("no exception");
+            }
+            catch (LlamasException e) { Check(e.Status == Status.Cancelled, "status " + e.Status); }
+            Check(n >= 2 && n < 200, "pieces before the cancel: " + n);
+            Check(ctx.Generate(" and", sampler, 2, (text, token) => true) == 2, "generate after a cancel");
+        }
+    }
+
     static long RssKiB()
     {
         foreach (string line in File.ReadAllLines("/proc/self/status"))
@@ -197,6 +224,7 @@ static class Tests
             new KeyValuePair<string, Action>("embeddings_match_reference", EmbeddingsMatchReference),
             new KeyValuePair<string, Action>("missing_model_throws_with_library_message", MissingModelThrowsWithLibraryMessage),
             new KeyValuePair<string, Action>("errors_and_disposal", ErrorsAndDisposal),
+            new KeyValuePair<string, Action>("cancel_from_another_thread", CancelFromAnotherThread),
             new KeyValuePair<string, Action>("load_free_100_times_does_not_grow", LoadFree100TimesDoesNotGrow),
         };
         int passed = 0, failed = 0;
