@@ -3,7 +3,12 @@
 // and the finishing steps (Matryoshka truncation, normalisation), and the errors.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -75,9 +80,104 @@ std::vector<std::string> sample_texts() {
             "In the beginning was the word, and the word was with the reader, who turned the page slowly."};
 }
 
+int run(const std::string& cmd) {
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// A temporary directory removed when the test binary exits.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/llamas-embed-test-XXXXXX";
+        if (const char* d = mkdtemp(tmpl)) path = d;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+};
+
+const std::string& temp_dir() {
+    static TempDir dir;
+    REQUIRE_MESSAGE(!dir.path.empty(), "cannot create a temporary directory");
+    return dir.path;
+}
+
+std::string tool(const std::string& name) {
+    const std::string t = llamas::test::tool_path(name);
+    REQUIRE_MESSAGE(std::ifstream(t).good(), name << " not built at " << t);
+    return t;
+}
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
 }  // namespace
 
 TEST_SUITE("embed") {
+
+TEST_CASE("llamas-dump --embed writes the reference's records") {
+    const std::string dir = temp_dir();
+    for (const std::string& stem : embed_stems()) {
+        CAPTURE(stem);
+        REQUIRE(run(tool("llamas-dump") + " --embed --threads 2 --model " + q(llamas::test::data_path("models/" + stem + ".gguf")) +
+                    " --prompts " + q(llamas::test::data_path("reference/embed_prompts.txt")) + " --out " +
+                    q(dir + "/" + stem)) == 0);
+        const std::vector<EmbedRecord> ref = read_embed_records(stem);
+        REQUIRE(ref.size() >= 5);
+        std::ifstream in(dir + "/" + stem + ".jsonl");
+        size_t k = 0;
+        for (std::string line; std::getline(in, line); ++k) {
+            REQUIRE(k < ref.size());
+            const nlohmann::json j = nlohmann::json::parse(line);
+            CHECK(j.at("prompt").get<std::string>() == ref[k].prompt);
+            CHECK(j.at("tokens").get<std::vector<int32_t>>() == ref[k].tokens);
+            const std::vector<float> e = j.at("embedding").get<std::vector<float>>();
+            REQUIRE(e.size() == ref[k].embedding.size());
+            CHECK(j.at("n_embd").get<size_t>() == e.size());
+            CHECK(cosine(e.data(), ref[k].embedding.data(), e.size()) >= 0.999);
+        }
+        CHECK(k == ref.size());
+    }
+}
+
+TEST_CASE("llamas-embed prints one JSON array per line") {
+    const std::string dir = temp_dir();
+    const std::string model = llamas::test::data_path("models/bert-Q8_0.gguf");
+    const std::string prompts = llamas::test::data_path("reference/embed_prompts.txt");
+    const std::vector<EmbedRecord> ref = read_embed_records("bert-Q8_0");
+    REQUIRE(ref.size() >= 5);
+    REQUIRE(run(tool("llamas-embed") + " -m " + q(model) + " --normalize -t 2 " + q(prompts) + " > " + q(dir + "/n.txt")) == 0);
+    REQUIRE(run(tool("llamas-embed") + " -m " + q(model) + " --dims 16 < " + q(prompts) + " > " + q(dir + "/d.txt")) == 0);
+    std::ifstream n_in(dir + "/n.txt"), d_in(dir + "/d.txt");
+    size_t k = 0;
+    for (std::string line, dline; std::getline(n_in, line); ++k) {
+        REQUIRE(k < ref.size());
+        const std::vector<float> v = nlohmann::json::parse(line).get<std::vector<float>>();
+        REQUIRE(v.size() == ref[k].embedding.size());
+        double norm = 0;
+        for (float x : v) norm += static_cast<double>(x) * x;
+        CHECK(std::sqrt(norm) == doctest::Approx(1.0).epsilon(1e-4));
+        CHECK(cosine(v.data(), ref[k].embedding.data(), v.size()) >= 0.999);
+        REQUIRE(std::getline(d_in, dline));
+        const std::vector<float> d = nlohmann::json::parse(dline).get<std::vector<float>>();
+        REQUIRE(d.size() == 16);
+        // Not normalised: the reference's own first 16 values (8-bit rounding noise aside).
+        CHECK(cosine(d.data(), ref[k].embedding.data(), 16) >= 0.995);
+        double dn = 0, rn = 0;
+        for (size_t i = 0; i < 16; ++i) {
+            dn += static_cast<double>(d[i]) * d[i];
+            rn += static_cast<double>(ref[k].embedding[i]) * ref[k].embedding[i];
+        }
+        CHECK(std::sqrt(dn / rn) == doctest::Approx(1.0).epsilon(0.02));
+    }
+    CHECK(k == ref.size());
+    const std::string quiet = " < /dev/null > /dev/null 2> " + q(dir + "/err.txt");
+    CHECK(run(tool("llamas-embed") + " -m " + q(llamas::test::data_path("models/kjv-tiny-Q8_0.gguf")) + quiet) == 1);
+    CHECK(llamas::test::read_text(dir + "/err.txt").find("does not produce embeddings") != std::string::npos);
+    CHECK(run(tool("llamas-embed") + " -m " + q(model) + " --dims 9999" + quiet) == 2);
+    CHECK(run(tool("llamas-embed") + " -m " + q(model) + " --pooling max" + quiet) == 2);
+}
 
 TEST_CASE("embeddings meet the reference's cosine tolerance on every embedding model") {
     for (const std::string& stem : embed_stems()) {
