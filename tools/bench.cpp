@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/context.h"
+#include "engine/embed_bench.h"
 #include "engine/model.h"
 #include "gguf/gguf.h"
 #include "quant/quant_policy.h"
@@ -337,6 +338,23 @@ ModelInfo describe(const std::string& path, const llamas::gguf::File& f) {
     return m;
 }
 
+// --embed: documents of n_prompt tokens, as many per call as fill -b tokens (one packed pass),
+// t/s over all their tokens; also the latency of one document embedded alone (engine/embed_bench).
+TestResult run_embed_test(const llamas::Model& model, const ModelInfo& info, int n_prompt, int n_threads,
+                          const Options& o, llamas::EmbedBenchResult* detail) {
+    llamas::EmbedBenchParams p;
+    p.n_tokens = n_prompt;
+    p.n_batch = std::max(o.n_batch, n_prompt);
+    p.n_threads = n_threads;
+    p.reps = o.reps;
+    *detail = llamas::run_embed_bench(model, p);
+    TestResult r{&info, n_prompt, 0, n_threads, p.n_batch, detail->samples_ns, detail->samples_ts, 0, 0, 0, now_iso8601()};
+    r.avg_ts = mean(r.samples_ts);
+    r.stddev_ts = stddev(r.samples_ts);
+    r.avg_ns = mean(r.samples_ns);
+    return r;
+}
+
 uint64_t weight_bytes_per_token(const llamas::Model& model) {
     uint64_t bytes = 0;
     for (const llamas::WeightView* w : model.matrices()) {
@@ -364,8 +382,7 @@ int main(int argc, char** argv) {
                 if (o.embed && !embedding) {
                     die("--embed needs an embedding model; '" + path + "' is a '" + arch + "' decoder");
                 }
-                if (o.embed) die("embedding benchmarks are not implemented yet ('" + path + "', architecture '" + arch + "')");
-                if (embedding) die("'" + path + "' is an embedding model (architecture '" + arch + "'); use --embed");
+                if (embedding && !o.embed) die("'" + path + "' is an embedding model (architecture '" + arch + "'); use --embed");
             }
             std::unique_ptr<llamas::Model> model = llamas::Model::load(path);
             ModelInfo info = describe(path, model->file());
@@ -381,12 +398,30 @@ int main(int argc, char** argv) {
             for (int t : o.threads) {
                 for (int p : o.n_prompt) {
                     if (p == 0) continue;
+                    if (o.embed) {
+                        llamas::EmbedBenchResult d;
+                        TestResult r = run_embed_test(*model, info, p, t, o, &d);
+                        const double p50 = d.latency_percentile_ns(50) / 1e6, p99 = d.latency_percentile_ns(99) / 1e6;
+                        if (o.output == "md") {
+                            print_md_row(r);
+                            std::fprintf(stderr, "  embd pp%d: %d documents per call; one document alone: P50 %.2f ms, P99 %.2f ms\n",
+                                         p, d.n_docs, p50, p99);
+                        } else {
+                            nlohmann::json j = to_json(r);
+                            j["embeddings"] = true;
+                            j["n_docs"] = d.n_docs;
+                            j["latency_p50_ms"] = p50;
+                            j["latency_p99_ms"] = p99;
+                            results.push_back(j);
+                        }
+                        continue;
+                    }
                     TestResult r = run_test(*model, info, p, 0, t, o, rng);
                     if (o.output == "md") print_md_row(r);
                     else results.push_back(to_json(r));
                 }
                 for (int n : o.n_gen) {
-                    if (n == 0) continue;
+                    if (n == 0 || o.embed) continue;  // an embedding model generates nothing
                     TestResult r = run_test(*model, info, 0, n, t, o, rng);
                     if (o.output == "md") print_md_row(r);
                     else results.push_back(to_json(r));
