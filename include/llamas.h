@@ -10,6 +10,9 @@
  *    tail padding); the library reads only the fields that the caller's struct_size covers and
  *    gives the others their defaults.
  *  - Freeing NULL is a no-op. Output pointers are left untouched on failure unless documented.
+ *  - Zero in an option field means "the default" wherever zero is not a meaningful value.
+ *  - A context or sampler must be freed before the model it was created from. Using any handle
+ *    after freeing it is undefined, as with free().
  *
  * Thread safety (call by call):
  *  - A llamas_model is immutable after loading: any number of threads may use it at once,
@@ -146,7 +149,7 @@ typedef enum llamas_kv_type { LLAMAS_KV_F16 = 0, LLAMAS_KV_F32 = 1, LLAMAS_KV_Q8
 typedef struct llamas_context_options {
     size_t struct_size; /* sizeof(llamas_context_options), set by llamas_context_options_init */
     int32_t n_ctx;      /* context length in tokens; 0 (default): min(model's, 4096) */
-    int32_t n_batch;    /* most tokens evaluated in one pass; default 512 */
+    int32_t n_batch;    /* most tokens evaluated in one pass; 0 (default): 512 */
     int32_t n_threads;  /* worker threads; 0 (default): the number of cores */
     int32_t kv_type;    /* llamas_kv_type; default LLAMAS_KV_F16 */
 } llamas_context_options;
@@ -166,8 +169,8 @@ LLAMAS_API int32_t llamas_context_n_past(const llamas_context* context);
  * LLAMAS_ERR_CONTEXT_FULL when they do not fit (nothing is evaluated then);
  * LLAMAS_ERR_INVALID_ARGUMENT for a token id out of range. */
 LLAMAS_API llamas_status llamas_decode(llamas_context* context, const int32_t* tokens, size_t n_tokens);
-/* The n_vocab logits after the last evaluated token (NULL before any decode). Valid until the
- * next call that changes the context. */
+/* The logits after the last evaluated token: llamas_model_n_vocab() floats (NULL before any
+ * decode). Valid until the next call that changes the context. */
 LLAMAS_API const float* llamas_logits(const llamas_context* context);
 
 /* KV cache: drop everything; drop positions [p0, p1) (p1 < 0: to the end) — later positions

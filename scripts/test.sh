@@ -11,6 +11,9 @@ echo "== release build and tests"
 BUILD_DIR=$root/build "$root/scripts/build.sh" -DLLAMAS_WERROR=ON
 (cd "$root/build" && ctest --output-on-failure -j"$jobs")
 
+echo "== bindings (Go, Rust, C#, Python) against build/libllamas.so"
+LLAMAS_BUILD_DIR=$root/build "$root/bindings/run_all.sh"
+
 echo "== ASan+UBSan build and tests"
 BUILD_DIR=$root/build-asan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=address
 (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

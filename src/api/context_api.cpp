@@ -52,11 +52,11 @@ LLAMAS_API llamas_status llamas_context_create(llamas_model* model, const llamas
         LLAMAS_CHECK_ARG(out_context, "out_context is NULL");
         const llamas_context_options o = api::read_options(options, llamas_context_options_init);
         LLAMAS_CHECK_ARG(o.n_ctx >= 0, "n_ctx must not be negative");
-        LLAMAS_CHECK_ARG(o.n_batch > 0, "n_batch must be positive");
+        LLAMAS_CHECK_ARG(o.n_batch >= 0, "n_batch must not be negative");
         LLAMAS_CHECK_ARG(o.n_threads >= 0 && o.n_threads <= 512, "n_threads must be in 0..512");
         ContextParams p;
         p.n_ctx = o.n_ctx;
-        p.n_batch = o.n_batch;
+        p.n_batch = o.n_batch > 0 ? o.n_batch : 512;
         p.n_threads = o.n_threads > 0 ? o.n_threads : std::max(1u, std::thread::hardware_concurrency());
         switch (o.kv_type) {
             case LLAMAS_KV_F16: p.kv_type = GgmlType::F16; break;

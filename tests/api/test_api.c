@@ -187,7 +187,7 @@ static void test_context_and_decode(llamas_model* m) {
     o.kv_type = 7;
     CHECK_FAILS(llamas_context_create(m, &o, &c), LLAMAS_ERR_INVALID_ARGUMENT);
     o.kv_type = LLAMAS_KV_F32;
-    o.n_batch = 0;
+    o.n_batch = -1;
     CHECK_FAILS(llamas_context_create(m, &o, &c), LLAMAS_ERR_INVALID_ARGUMENT);
     o.n_batch = 16;
     CHECK_OK(llamas_context_create(m, &o, &c));
