@@ -10,6 +10,31 @@
 
 namespace llamas {
 
+// Weight rows per group of a packed matrix (see PackedKernels).
+constexpr int kPackRows = 16;
+
+// Optional packed form of a weight type, for the many-token products of prompt processing (and
+// the one-token ones of generation): the matrix is copied once, at load, into groups of
+// kPackRows rows whose blocks are interleaved so that one 512-bit register holds the same few
+// columns of all 16 rows; activations are prepared once per token into a matching layout. The
+// packed format of a type is the same for every table that has one (a model packed under one
+// path stays usable under another; paths without a packed gemm use the original rows).
+struct PackedKernels {
+    // Bytes of the packed copy of an n_rows x n_cols matrix; 0 when that shape isn't packed
+    // (n_rows not a multiple of kPackRows, or n_cols not a whole number of blocks).
+    size_t (*packed_bytes)(int64_t n_cols, int64_t n_rows) = nullptr;
+    // Packs rows [0, n_rows) (row_bytes apart, in the stored type) into out (64-byte aligned).
+    void (*pack)(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* out) = nullptr;
+    // Bytes of one prepared activation row of n_cols values (a multiple of 64).
+    size_t (*act_row_bytes)(int64_t n_cols) = nullptr;
+    // Prepares one activation row (quantized exactly as quantize_activations does).
+    void (*prepare)(const float* x, void* out, int64_t n_cols) = nullptr;
+    // Row groups [g0, g1) of the packed matrix with na prepared activation rows (a_stride bytes
+    // apart): s[t*s_stride + r] = dot(row r, activation row t) for rows r in those groups.
+    void (*gemm)(int64_t n_cols, const void* packed, int64_t g0, int64_t g1, const void* act, size_t a_stride,
+                 int na, float* s, size_t s_stride) = nullptr;
+};
+
 // Per weight type: how activations are prepared and how one weight row meets one activation row.
 struct TypeKernels {
     // The block type the activations are converted to before a product with this weight type
@@ -29,6 +54,7 @@ struct TypeKernels {
     // vec_dot's up to float rounding.
     void (*gemm)(int64_t n, const void* w, size_t w_stride, int nw, const void* a, size_t a_stride,
                  int na, float* s, size_t s_stride) = nullptr;
+    PackedKernels packed;  // all null when this table has no packed form of the type
 };
 
 // The most weight rows gemm() takes per call.
@@ -72,5 +98,7 @@ void fill_scalar_kernels(Kernels& k);
 void fill_avx2_kernels(Kernels& k);
 void fill_avx512_kernels(Kernels& k);
 void fill_neon_kernels(Kernels& k);
+// The packed entries of the AVX-512 table (packed_avx512.cpp).
+void fill_avx512_packed(Kernels& k);
 
 }  // namespace llamas

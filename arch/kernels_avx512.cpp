@@ -170,6 +170,7 @@ void fill_avx512_kernels(Kernels& k) {
     at(GgmlType::F16).vec_dot = avx512_dot_f16;
     at(GgmlType::BF16).vec_dot = avx512_dot_bf16;
     at(GgmlType::BF16).quantize_activations = avx512_convert_bf16;
+    fill_avx512_packed(k);
 }
 
 }  // namespace llamas

@@ -1,6 +1,6 @@
 // llamas-kbench: micro-benchmark of the matrix-product kernels.
 //   llamas-kbench [--path scalar|avx2|avx512] [--threads N] [--rows R] [--cols C]
-//                 [--tokens T1,T2,...] [--types q4_0,q8_0,...]
+//                 [--tokens T1,T2,...] [--types q4_0,q8_0,...] [--no-pack]
 // For each weight type and token count it times matmul on random weights and prints the weight
 // bandwidth (GB/s, what bounds generation) and the arithmetic rate (GFLOP/s, what bounds
 // prompt processing), from the fastest call (thread CPU time when single-threaded, so that
@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     int64_t rows = 4096, cols = 4096;
     std::string types = "f32,f16,bf16,q8_0,q4_0,q4_1,q5_0,q5_1,iq4_nl,q2_K,q3_K,q4_K,q5_K,q6_K,iq4_xs";
     std::string tokens = "1,64";
+    bool pack = true;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -65,8 +66,9 @@ int main(int argc, char** argv) {
         else if (a == "--types" && v) types = argv[++i];
         else if (a == "--tokens" && v) tokens = argv[++i];
         else if (a == "--path" && v) setenv("LLAMAS_CPU", argv[++i], 1);
+        else if (a == "--no-pack") pack = false;
         else {
-            std::fprintf(stderr, "usage: %s [--path P] [--threads N] [--rows R] [--cols C] [--tokens T,...] [--types t,...]\n",
+            std::fprintf(stderr, "usage: %s [--path P] [--threads N] [--rows R] [--cols C] [--tokens T,...] [--types t,...] [--no-pack]\n",
                          argv[0]);
             return 2;
         }
@@ -92,7 +94,11 @@ int main(int argc, char** argv) {
                 for (float& x : row) x = dist(rng);
                 quantize_row(t, row.data(), w.data() + r * rb, cols);
             }
-            const WeightView wv{t, cols, rows, rb, w.data()};
+            WeightView wv{t, cols, rows, rb, w.data()};
+            // The packed copy the model loader would make (unless --no-pack).
+            std::shared_ptr<const void> packed;
+            if (pack) packed = pack_weight(wv);
+            if (wv.packed) std::printf("%-8s (packed)\n", tname.c_str());
             for (const std::string& ts : split(tokens)) {
                 const int64_t nt = std::atoll(ts.c_str());
                 std::vector<float> x(static_cast<size_t>(cols * nt));

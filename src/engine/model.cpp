@@ -32,6 +32,16 @@ Model::Model(std::unique_ptr<gguf::File> file) : file_(std::move(file)) {
         bind_embedder();
     } else {
         bind_decoder();
+        // Packed copies for the kernels' fast products (decoder matrices only; embedding lookups
+        // keep reading token_embd's own rows).
+        std::vector<WeightView*> mats{&output_};
+        for (LayerWeights& L : layers_) {
+            for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) mats.push_back(w);
+        }
+        for (WeightView* w : mats) {
+            if (!w->data) continue;
+            if (auto p = pack_weight(*w)) packed_.push_back(std::move(p));
+        }
     }
 }
 

@@ -82,6 +82,7 @@ private:
     std::vector<LayerWeights> layers_;
     std::unique_ptr<EmbedWeights> embed_;
     std::vector<std::unique_ptr<float[]>> converted_;  // non-F32 vectors widened once
+    std::vector<std::shared_ptr<const void>> packed_;   // the kernels' packed matrices (matmul.h)
 };
 
 }  // namespace llamas

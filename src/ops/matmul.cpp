@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+
+#include <sys/mman.h>
 
 #include "engine/thread_pool.h"
 #include "kernels.h"
@@ -34,17 +37,103 @@ const TypeKernels& checked_kernels(const WeightView& w) {
     return tk;
 }
 
+// Bytes per activation row the scratch holds: the vec_dot_type row, with room for the (slightly
+// larger) prepared rows of a packed product under any table.
+size_t scratch_row_bytes(const TypeKernels& tk, int64_t n_cols) {
+    if (tk.vec_dot_type == GgmlType::F32) return 0;  // float activations are used in place
+    const size_t rs = row_size(tk.vec_dot_type, n_cols);
+    return rs + rs / 4 + 64;
+}
+
 }  // namespace
 
 size_t matmul_scratch_bytes(const WeightView& w, int64_t n_tokens) {
     const TypeKernels& tk = checked_kernels(w);
-    if (tk.vec_dot_type == GgmlType::F32) return 0;  // float activations are used in place
-    return row_size(tk.vec_dot_type, w.n_cols) * static_cast<size_t>(n_tokens);
+    return scratch_row_bytes(tk, w.n_cols) * static_cast<size_t>(n_tokens) + 64;
 }
+
+std::shared_ptr<const void> pack_weight(WeightView& w) {
+    const TypeKernels& tk = checked_kernels(w);
+    const PackedKernels& pk = tk.packed;
+    if (!pk.packed_bytes || !w.data) return nullptr;
+    const size_t bytes = pk.packed_bytes(w.n_cols, w.n_rows);
+    if (bytes == 0) return nullptr;
+    void* mem = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!mem) fail(Status::out_of_memory, "cannot allocate %zu bytes for a packed weight matrix", bytes);
+    std::shared_ptr<const void> owner(mem, [](const void* p) { std::free(const_cast<void*>(p)); });
+    pk.pack(w.data, w.row_bytes, w.n_cols, w.n_rows, mem);
+    w.packed = static_cast<const uint8_t*>(mem);
+#if defined(MADV_PAGEOUT)
+    // The rows just read are now only a fallback: let the kernel reclaim their pages (never
+    // changes their contents, whether file-backed or not).
+    const uintptr_t page = 4096;
+    const uintptr_t lo = (reinterpret_cast<uintptr_t>(w.data) + page - 1) / page * page;
+    const uintptr_t hi = (reinterpret_cast<uintptr_t>(w.data) + w.row_bytes * static_cast<size_t>(w.n_rows)) / page * page;
+    if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
+#endif
+    return owner;
+}
+
+namespace {
+
+// Products with a packed copy (kernels.h, PackedKernels).
+void matmul_packed(const WeightView& w, const PackedKernels& pk, const float* x, int64_t n_tokens, float* y,
+                   void* scratch, ThreadPool& pool) {
+    const int64_t n = w.n_cols;
+    const int n_threads = pool.size();
+    const size_t act_row = pk.act_row_bytes(n);
+    if (act_row > scratch_row_bytes(checked_kernels(w), n)) {
+        fail(Status::internal, "matmul: prepared activation rows outgrow the scratch");
+    }
+    auto* act = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) / 64 * 64);
+    if (n_tokens == 1 || n_threads == 1) {
+        for (int64_t t = 0; t < n_tokens; ++t) pk.prepare(x + t * n, act + t * act_row, n);
+    } else {
+        pool.run([&](int ti, int nt) {
+            for (int64_t t = ti; t < n_tokens; t += nt) pk.prepare(x + t * n, act + t * act_row, n);
+        });
+    }
+
+    const int64_t n_groups = w.n_rows / kPackRows;
+    // Groups in chunks handed out dynamically; a chunk is a whole number of kernel tiles.
+    const int64_t unit = n_tokens == 1 ? 4 : 2;
+    const int64_t target_chunks = static_cast<int64_t>(n_threads) * (n_tokens == 1 ? 2 : 4);
+    int64_t chunk = (n_groups + target_chunks - 1) / target_chunks;
+    chunk = std::max<int64_t>(unit, (chunk + unit - 1) / unit * unit);
+    const int64_t n_chunks = (n_groups + chunk - 1) / chunk;
+    // Tokens per pass over a chunk's weights: as many as keep their activations in L2.
+    const int64_t token_block =
+        std::max<int64_t>(6, static_cast<int64_t>(kActivationBlockBytes / act_row) / 6 * 6);
+    std::atomic<int64_t> next_chunk{0};
+    auto work = [&](int, int) {
+        for (;;) {
+            const int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+            if (c >= n_chunks) return;
+            const int64_t g0 = c * chunk;
+            const int64_t g1 = std::min(n_groups, g0 + chunk);
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+                const int64_t t1 = std::min(n_tokens, t0 + token_block);
+                pk.gemm(n, w.packed, g0, g1, act + t0 * act_row, act_row, static_cast<int>(t1 - t0), y + t0 * w.n_rows,
+                        static_cast<size_t>(w.n_rows));
+            }
+        }
+    };
+    if (n_threads == 1) {
+        work(0, 1);
+    } else {
+        pool.run(work);
+    }
+}
+
+}  // namespace
 
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, void* scratch, ThreadPool& pool) {
     const TypeKernels& tk = checked_kernels(w);
     if (n_tokens <= 0 || w.n_rows <= 0) return;
+    if (w.packed && tk.packed.gemm) {
+        matmul_packed(w, tk.packed, x, n_tokens, y, scratch, pool);
+        return;
+    }
     const int64_t n = w.n_cols;
     const int n_threads = pool.size();
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "quant/types.h"
 
@@ -17,7 +18,15 @@ struct WeightView {
     int64_t n_rows;
     size_t row_bytes;
     const uint8_t* data;
+    // The kernels' packed copy (kernels.h, PackedKernels), or null: made once by pack_weight().
+    const uint8_t* packed = nullptr;
 };
+
+// Packs w for the current kernel table when that table has a packed form of w's type and shape:
+// returns the copy (its owner; w.packed points into it) or null (w unchanged). The original rows
+// stay mapped (other paths, and embedding lookups, read them); their pages are handed back to
+// the OS so that they don't count twice in the resident size.
+std::shared_ptr<const void> pack_weight(WeightView& w);
 
 // Bytes of scratch needed to hold n_tokens activation rows converted to w's vec_dot_type.
 size_t matmul_scratch_bytes(const WeightView& w, int64_t n_tokens);
