@@ -61,7 +61,7 @@ const float* Context::decode(const int32_t* tokens, int64_t n, int64_t pos0, boo
         fail(Status::invalid_argument, "decode at position %lld, but the cache holds %lld positions", (long long)pos0,
              (long long)kv_.n_past());
     }
-    if (pos0 + n > params_.n_ctx) {
+    if (n > params_.n_ctx - pos0) {  // not pos0 + n: that could overflow for a huge n
         fail(Status::context_full, "%lld tokens at position %lld do not fit a context of %lld", (long long)n,
              (long long)pos0, (long long)params_.n_ctx);
     }
