@@ -68,6 +68,17 @@ struct Kernels {
     float (*dot_f32)(int64_t n, const float* a, const float* b) = nullptr;
     void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;  // y += a*x
 
+    // Optional float loops (null: the ops use their own scalar code).
+    // out[i] = silu(gate[i]) * up[i], bit-exact with ops' silu() (exp_approx).
+    void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+    // x[i] = e^(x[i] - max x) (-inf gives 0); returns Σ x[i], accumulated in double.
+    double (*softmax_exp)(float* x, int64_t n) = nullptr;
+    // Attention over an F16 cache, d (a multiple of 16, at most 256) values per head:
+    // out[j] = Σ_i q[i] * k_j[i] for n F16 rows k_j stride bytes apart ...
+    void (*dot_f16_rows)(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) = nullptr;
+    // ... and out[i] += Σ_j w[j] * v_j[i].
+    void (*axpy_f16_rows)(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) = nullptr;
+
     const TypeKernels& of(GgmlType t) const { return types[static_cast<uint32_t>(t)]; }
     // True when products with weights of type t are implemented.
     bool supports(GgmlType t) const {
@@ -100,5 +111,7 @@ void fill_avx512_kernels(Kernels& k);
 void fill_neon_kernels(Kernels& k);
 // The packed entries of the AVX-512 table (packed_avx512.cpp).
 void fill_avx512_packed(Kernels& k);
+// The float loops of the AVX-512 table (float_ops_avx512.cpp).
+void fill_avx512_float_ops(Kernels& k);
 
 }  // namespace llamas

@@ -171,6 +171,7 @@ void fill_avx512_kernels(Kernels& k) {
     at(GgmlType::BF16).vec_dot = avx512_dot_bf16;
     at(GgmlType::BF16).quantize_activations = avx512_convert_bf16;
     fill_avx512_packed(k);
+    fill_avx512_float_ops(k);
 }
 
 }  // namespace llamas

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels.h"
 #include "quant/fp16.h"
 
 namespace llamas {
@@ -59,6 +60,10 @@ float gelu(float x) {
 
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n) {
     if (act == FfnActivation::silu) {
+        if (const auto fast = kernels().silu_mul) {
+            fast(gate, up, out, n);
+            return;
+        }
         for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
     } else {
         const float* table = gelu_table().data();

@@ -7,6 +7,7 @@
 #include "kernels.h"
 #include "ops/activations.h"
 #include "quant/dequantize.h"
+#include "quant/fp16.h"
 #include "util/error.h"
 
 namespace llamas {
@@ -41,7 +42,11 @@ size_t attention_scratch_bytes(const AttentionParams& p, GgmlType kv_type, int64
 void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64_t n_tokens, int64_t pos0,
                const KvLayerView& kv, int64_t n_kv, float* out, int64_t out_stride, void* scratch,
                size_t scratch_bytes, ThreadPool& pool) {
-    const TypeKernels& tk = kernels().of(kv.type);
+    const Kernels& K = kernels();
+    const TypeKernels& tk = K.of(kv.type);
+    // The vectorised F16 path: query rows met with whole runs of cache rows at once.
+    const bool fast_f16 = kv.type == GgmlType::F16 && K.dot_f16_rows && K.axpy_f16_rows && K.softmax_exp &&
+                          p.head_dim % 16 == 0 && p.head_dim <= 256;
     if (!tk.vec_dot || !tk.quantize_activations) fail(Status::unsupported, "no attention kernels for KV type %s", type_info(kv.type).name);
     const ThreadScratch ts = layout(p, kv.type, n_kv);
     if (attention_scratch_bytes(p, kv.type, n_kv, pool.size()) > scratch_bytes) {
@@ -57,6 +62,7 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
         float* scores = reinterpret_cast<float*>(mine + ts.scores);
         void* qconv = mine + ts.query;
         float* vrow = reinterpret_cast<float*>(mine + ts.vrow);
+        float* qf = vrow;  // the F16 path's widened query (that path decodes no V rows)
 
         for (int64_t item = ith; item < n_items; item += nth) {
             const int64_t t = item / p.n_head;
@@ -70,6 +76,26 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
             if (p.n_swa > 0 && qpos - p.n_swa + 1 > lo) lo = qpos - p.n_swa + 1;
 
             tk.quantize_activations(q + t * q_stride + h * p.head_dim, qconv, p.head_dim);
+            const uint8_t* k0 = kv.k + static_cast<size_t>(lo) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
+            const uint8_t* v0 = kv.v + static_cast<size_t>(lo) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
+            float* o = out + t * out_stride + h * p.head_dim;
+            if (fast_f16 && hi > lo) {
+                // The query rounded to F16 (the cache's dot type, as the reference does), widened.
+                fp16_to_f32_row(static_cast<const uint16_t*>(qconv), qf, p.head_dim);
+                K.dot_f16_rows(p.head_dim, qf, k0, kv.row_bytes, hi - lo, scores);
+                const int64_t m = hi - lo;
+                if (p.softcap > 0) {
+                    for (int64_t j = 0; j < m; ++j) scores[j] = std::tanh(scores[j] * inv_cap) * p.softcap * p.score_scale;
+                } else {
+                    for (int64_t j = 0; j < m; ++j) scores[j] *= p.score_scale;
+                }
+                const double sum = K.softmax_exp(scores, m);
+                const float inv_sum = sum > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
+                for (int64_t j = 0; j < m; ++j) scores[j] *= inv_sum;
+                std::memset(o, 0, static_cast<size_t>(p.head_dim) * sizeof(float));
+                K.axpy_f16_rows(p.head_dim, scores, v0, kv.row_bytes, m, o);
+                continue;
+            }
             float max = -INFINITY;
             for (int64_t j = lo; j < hi; ++j) {
                 float s;
@@ -87,7 +113,6 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
             }
             const float inv_sum = sum > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
 
-            float* o = out + t * out_stride + h * p.head_dim;
             std::memset(o, 0, static_cast<size_t>(p.head_dim) * sizeof(float));
             for (int64_t j = lo; j < hi; ++j) {
                 const uint8_t* vsrc = kv.v + static_cast<size_t>(j) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;

@@ -13,6 +13,7 @@
 
 #include "engine/thread_pool.h"
 #include "kernels.h"
+#include "ops/activations.h"
 #include "ops/matmul.h"
 #include "quant/dequantize.h"
 #include "quant/quantize.h"
@@ -166,6 +167,77 @@ TEST_CASE("packed matmul: model-style packing gives vec_dot's products on any th
                 std::vector<float> yn(y1.size(), -7.0f);
                 matmul(w, x.data(), n_tokens, yn.data(), scratch.data(), *pool);
                 CHECK(std::memcmp(yn.data(), y1.data(), y1.size() * sizeof(float)) == 0);
+            }
+        }
+    }
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("kernels") {
+
+TEST_CASE("float loops of every path: SiLU bit-exact, softmax exponentials, F16 attention rows") {
+    for (const char* path : runnable_kernel_paths()) {
+        const Kernels& k = select_kernels(path);
+        INFO(path);
+        if (k.silu_mul) {
+            std::vector<float> g = gauss(1000, 3, 4.0f), u = gauss(1000, 4, 1.0f);
+            // Far tails take exp_approx's two-step scaling and saturation branches.
+            const float tails[] = {-300.0f, -150.0f, -100.0f, -88.5f, 88.5f, 100.0f, 150.0f, 300.0f, 0.0f, -0.0f};
+            for (size_t i = 0; i < sizeof tails / sizeof tails[0]; ++i) g[100 + 7 * i] = tails[i];
+            std::vector<float> out(1000, -1.0f);
+            k.silu_mul(g.data(), u.data(), out.data(), 999);  // a ragged tail
+            int bad = 0;
+            for (size_t i = 0; i < 999; ++i) {
+                const float want = silu(g[i]) * u[i];
+                bad += std::memcmp(&want, &out[i], 4) != 0;
+            }
+            CHECK(bad == 0);
+            CHECK(out[999] == -1.0f);
+        }
+        if (k.softmax_exp) {
+            for (int64_t n : {1, 15, 16, 17, 300}) {
+                std::vector<float> x = gauss(n, 9 + static_cast<uint32_t>(n), 3.0f);
+                if (n > 3) x[2] = -INFINITY;
+                float max = -INFINITY;
+                for (float v : x) max = v > max ? v : max;
+                std::vector<float> got = x;
+                const double sum = k.softmax_exp(got.data(), n);
+                double want_sum = 0;
+                for (int64_t i = 0; i < n; ++i) {
+                    const double want = std::exp(static_cast<double>(x[i] - max));  // the float difference, as computed
+                    want_sum += want;
+                    CHECK(std::fabs(got[i] - want) <= 4e-7 * want + 1e-30);
+                }
+                CHECK(std::fabs(sum - want_sum) <= 1e-6 * want_sum);
+            }
+        }
+        if (k.dot_f16_rows && k.axpy_f16_rows) {
+            for (int64_t d : {16, 64, 128, 256}) {
+                const int64_t n = 37;
+                const size_t stride = static_cast<size_t>(d) * 2 * 3;  // rows of 3 heads, head 1 used
+                std::vector<uint8_t> rows(stride * n);
+                const std::vector<float> vals = gauss(static_cast<int64_t>(rows.size() / 2), 21, 1.0f);
+                quantize_row(GgmlType::F16, vals.data(), rows.data(), static_cast<int64_t>(vals.size()));
+                const uint8_t* head = rows.data() + d * 2;
+                std::vector<float> rowf(static_cast<size_t>(d));
+                const std::vector<float> q = gauss(d, 5, 1.0f), w = gauss(n, 6, 1.0f);
+                std::vector<float> dots(static_cast<size_t>(n)), acc(static_cast<size_t>(d), 0.5f);
+                k.dot_f16_rows(d, q.data(), head, stride, n, dots.data());
+                k.axpy_f16_rows(d, w.data(), head, stride, n, acc.data());
+                std::vector<double> want_acc(static_cast<size_t>(d), 0.5), mag_acc(static_cast<size_t>(d), 0.5);
+                for (int64_t j = 0; j < n; ++j) {
+                    dequantize_row(GgmlType::F16, head + j * stride, rowf.data(), d);
+                    double dot = 0, mag = 0;
+                    for (int64_t i = 0; i < d; ++i) {
+                        dot += static_cast<double>(q[i]) * rowf[i];
+                        mag += std::fabs(static_cast<double>(q[i]) * rowf[i]);
+                        want_acc[i] += static_cast<double>(w[j]) * rowf[i];
+                        mag_acc[i] += std::fabs(static_cast<double>(w[j]) * rowf[i]);
+                    }
+                    CHECK(std::fabs(dots[j] - dot) <= 1e-6 * mag);
+                }
+                for (int64_t i = 0; i < d; ++i) CHECK(std::fabs(acc[i] - want_acc[i]) <= 1e-6 * mag_acc[i]);
             }
         }
     }

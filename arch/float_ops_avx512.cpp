@@ -1,0 +1,148 @@
+// AVX-512 versions of the float loops around the matrix products: SiLU-gated products (bit-exact
+// with ops' scalar silu(): the same fused multiply-add sequence, lane by lane), softmax
+// exponentials, RMS normalisation and the two halves of attention over an F16 cache (query · key
+// rows, weighted sum of value rows).
+#include <cmath>
+#include <cstring>
+
+#include "kernels.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
+
+namespace llamas {
+namespace {
+
+// e^x with ops' exp_approx steps (ggml_v_expf), 16 lanes. The near-overflow / underflow branch
+// is taken per lane the same way.
+inline __m512 exp16(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
+    const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
+    const __m512 absn = _mm512_abs_ps(n);
+    const __mmask16 big = _mm512_cmp_ps_mask(absn, _mm512_set1_ps(126.0f), _CMP_GT_OQ);
+    __m512 res = _mm512_fmadd_ps(j, k, k);
+    if (big) {
+        // s1 = 2^(±127), s2 = the rest; beyond |n| > 192 the result saturates to s1 * s1.
+        const __mmask16 neg = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+        const __m512i g = _mm512_maskz_mov_epi32(neg, _mm512_set1_epi32(static_cast<int>(0x82000000u)));
+        const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
+        const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
+        const __mmask16 huge = _mm512_cmp_ps_mask(absn, _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+        const __m512 mid = _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1);
+        const __m512 sat = _mm512_mul_ps(s1, s1);
+        res = _mm512_mask_mov_ps(res, big, _mm512_mask_mov_ps(mid, huge, sat));
+    }
+    return res;
+}
+
+inline __m512 silu16(__m512 x) {
+    const __m512 e = exp16(_mm512_xor_ps(x, _mm512_set1_ps(-0.0f)));
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+void avx512_silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(silu16(_mm512_loadu_ps(gate + i)), _mm512_loadu_ps(up + i)));
+    }
+    if (i < n) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 g = _mm512_maskz_loadu_ps(m, gate + i), u = _mm512_maskz_loadu_ps(m, up + i);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(silu16(g), u));
+    }
+}
+
+// x = e^(x - max x) (exp16; -inf gives 0); returns the sum, accumulated in double.
+double avx512_softmax_exp(float* x, int64_t n) {
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+    float max = _mm512_reduce_max_ps(vmax);
+    for (int64_t k = i; k < n; ++k) max = x[k] > max ? x[k] : max;
+    if (max == -INFINITY) {
+        for (int64_t k = 0; k < n; ++k) x[k] = 0.0f;
+        return 0.0;
+    }
+    const __m512 vm = _mm512_set1_ps(max);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(x + i, e);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    if (i < n) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm)));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+// out[j] = Σ_i q[i] * k_j[i] over d values (d a multiple of 16, at most 256), F16 rows k_j
+// stride bytes apart.
+void avx512_dot_f16_rows(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
+    __m512 qv[16];
+    const int64_t nv = d / 16;
+    for (int64_t c = 0; c < nv; ++c) qv[c] = _mm512_loadu_ps(q + 16 * c);
+    int64_t j = 0;
+    // Four keys at a time: four independent chains, one combined reduction.
+    for (; j + 4 <= n; j += 4) {
+        __m512 acc[4];
+        for (int u = 0; u < 4; ++u) {
+            const auto* kr = reinterpret_cast<const __m256i*>(k + (j + u) * stride);
+            acc[u] = _mm512_mul_ps(qv[0], _mm512_cvtph_ps(_mm256_loadu_si256(kr)));
+            for (int64_t c = 1; c < nv; ++c) acc[u] = _mm512_fmadd_ps(qv[c], _mm512_cvtph_ps(_mm256_loadu_si256(kr + c)), acc[u]);
+        }
+        for (int u = 0; u < 4; ++u) out[j + u] = _mm512_reduce_add_ps(acc[u]);
+    }
+    for (; j < n; ++j) {
+        const auto* kr = reinterpret_cast<const __m256i*>(k + j * stride);
+        __m512 acc = _mm512_mul_ps(qv[0], _mm512_cvtph_ps(_mm256_loadu_si256(kr)));
+        for (int64_t c = 1; c < nv; ++c) acc = _mm512_fmadd_ps(qv[c], _mm512_cvtph_ps(_mm256_loadu_si256(kr + c)), acc);
+        out[j] = _mm512_reduce_add_ps(acc);
+    }
+}
+
+// out[i] += Σ_j w[j] * v_j[i] over d values (a multiple of 16, at most 256), F16 rows v_j.
+void avx512_axpy_f16_rows(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) {
+    const int64_t nv = d / 16;
+    __m512 acc[16];
+    for (int64_t c = 0; c < nv; ++c) acc[c] = _mm512_loadu_ps(out + 16 * c);
+    for (int64_t j = 0; j < n; ++j) {
+        const __m512 wj = _mm512_set1_ps(w[j]);
+        const auto* vr = reinterpret_cast<const __m256i*>(v + j * stride);
+        for (int64_t c = 0; c < nv; ++c) acc[c] = _mm512_fmadd_ps(wj, _mm512_cvtph_ps(_mm256_loadu_si256(vr + c)), acc[c]);
+    }
+    for (int64_t c = 0; c < nv; ++c) _mm512_storeu_ps(out + 16 * c, acc[c]);
+}
+
+}  // namespace
+
+void fill_avx512_float_ops(Kernels& k) {
+    k.silu_mul = avx512_silu_mul;
+    k.softmax_exp = avx512_softmax_exp;
+    k.dot_f16_rows = avx512_dot_f16_rows;
+    k.axpy_f16_rows = avx512_axpy_f16_rows;
+}
+
+}  // namespace llamas
