@@ -69,7 +69,7 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
         if (w->data) mm = std::max(mm, matmul_scratch_bytes(*w, C));
     }
     mm_scratch_.reset(new uint8_t[mm + 64]);
-    attn_scratch_bytes_ = encoder_attention_scratch_bytes(C, pool.size());
+    attn_scratch_bytes_ = encoder_attention_scratch_bytes(C, hp.head_dim_k, pool.size());
     attn_scratch_.reset(new uint8_t[attn_scratch_bytes_]);
 
     if (hp.arch == Arch::bert) {
