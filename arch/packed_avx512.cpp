@@ -247,6 +247,331 @@ void set32(PackedKernels& p) {
     p.gemm = gemm32<F>;
 }
 
+// ======================= K-quants (Q4_K, Q6_K) =======================
+//
+// Activations are Q8_K rows (as the reference uses), prepared as
+// [nsb x 256 int8][nsb float scales][nsb x 8 float: Σ of each 32 values x scale]
+// [nsb x 16 int32: -32 x Σ of each 16 values].
+
+size_t act_row_bytes_k(int64_t n_cols) { return round64(static_cast<size_t>(n_cols / QK_K) * (256 + 4 + 32 + 64)); }
+
+void prepare_k(const float* x, void* vout, int64_t n_cols) {
+    const int64_t nsb = n_cols / QK_K;
+    auto* q = static_cast<int8_t*>(vout);
+    auto* d = reinterpret_cast<float*>(q + nsb * 256);
+    auto* bsd = d + nsb;
+    auto* o16 = reinterpret_cast<int32_t*>(bsd + nsb * 8);
+    block_q8_K tmp;
+    for (int64_t b = 0; b < nsb; ++b) {
+        g_quantize_q8_k(x + b * QK_K, &tmp, QK_K);
+        std::memcpy(q + b * 256, tmp.qs, 256);
+        d[b] = tmp.d;
+        for (int j = 0; j < 8; ++j) bsd[b * 8 + j] = static_cast<float>(tmp.bsums[2 * j] + tmp.bsums[2 * j + 1]) * tmp.d;
+        for (int g = 0; g < 16; ++g) o16[b * 16 + g] = -32 * tmp.bsums[g];
+    }
+}
+
+template <int T>
+struct KAct {
+    const int8_t* q[T];
+    const float* d[T];
+    const float* bsd[T];
+    const int32_t* o16[T];
+    KAct(const uint8_t* act, size_t a_stride, int64_t nsb) {
+        for (int t = 0; t < T; ++t) {
+            q[t] = reinterpret_cast<const int8_t*>(act + t * a_stride);
+            d[t] = reinterpret_cast<const float*>(q[t] + nsb * 256);
+            bsd[t] = d[t] + nsb;
+            o16[t] = reinterpret_cast<const int32_t*>(bsd[t] + nsb * 8);
+        }
+    }
+};
+
+// ---- Q4_K: per group and super-block: 16 fp16 d, 16 fp16 dmin, 8 x 16 scales, 8 x 16 mins
+// (6-bit, one byte each), then 8 sub-blocks of 32 columns in Q4_0's payload layout.
+
+constexpr size_t kQ4KBytes = 32 + 32 + 128 + 128 + 8 * 256;
+
+inline int q4k_nibble(const block_q4_K& b, int e) {
+    const int chunk = e / 64, l = e % 64;
+    return l < 32 ? (b.qs[32 * chunk + l] & 15) : (b.qs[32 * chunk + l - 32] >> 4);
+}
+
+inline void unpack_scales_k4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            sc[j] = p[j] & 63;
+            mn[j] = p[j + 4] & 63;
+        } else {
+            sc[j] = static_cast<uint8_t>((p[j + 4] & 0xF) | ((p[j - 4] >> 6) << 4));
+            mn[j] = static_cast<uint8_t>((p[j + 4] >> 4) | ((p[j] >> 6) << 4));
+        }
+    }
+}
+
+size_t packed_bytes_q4k(int64_t n_cols, int64_t n_rows) {
+    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
+    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kQ4KBytes;
+}
+
+void pack_q4k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
+    const int64_t nsb = n_cols / QK_K;
+    auto* out = static_cast<uint8_t*>(vout);
+    for (int64_t g = 0; g < n_rows / G; ++g) {
+        for (int64_t b = 0; b < nsb; ++b) {
+            uint8_t* dst = out + (g * nsb + b) * kQ4KBytes;
+            for (int r = 0; r < G; ++r) {
+                const block_q4_K& x =
+                    reinterpret_cast<const block_q4_K*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
+                std::memcpy(dst + 2 * r, &x.d, 2);
+                std::memcpy(dst + 32 + 2 * r, &x.dmin, 2);
+                uint8_t sc[8], mn[8];
+                unpack_scales_k4(x.scales, sc, mn);
+                for (int j = 0; j < 8; ++j) {
+                    dst[64 + 16 * j + r] = sc[j];
+                    dst[192 + 16 * j + r] = mn[j];
+                    for (int i = 0; i < 4; ++i) {
+                        for (int c = 0; c < 4; ++c) {
+                            const int n0 = q4k_nibble(x, 32 * j + 8 * i + c);
+                            const int n1 = q4k_nibble(x, 32 * j + 8 * i + 4 + c);
+                            dst[320 + 256 * j + 64 * i + 4 * r + c] = static_cast<uint8_t>(n0 | (n1 << 4));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+inline __m512 u8x16_to_ps(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+inline __m512 i8x16_to_ps(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+template <int R, int T>
+inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
+                     size_t s_stride) {
+    const KAct<T> a(act, a_stride, nsb);
+    __m512 accf[R][T];
+    for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < T; ++t) accf[r][t] = _mm512_setzero_ps();
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int64_t b = 0; b < nsb; ++b) {
+        __m512 dw[R], dm[R];
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* base = w + r * gs + b * kQ4KBytes;
+            dw[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)));
+            dm[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + 32)));
+        }
+        for (int j = 0; j < 8; ++j) {
+            __m512i acc[R][T];
+            for (int r = 0; r < R; ++r) {
+                for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
+            }
+            for (int i = 0; i < 4; ++i) {
+                __m512i k0[R], k1[R];
+                for (int r = 0; r < R; ++r) {
+                    const __m512i v = _mm512_loadu_si512(w + r * gs + b * kQ4KBytes + 320 + 256 * j + 64 * i);
+                    k0[r] = _mm512_and_si512(v, m4);
+                    k1[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                }
+                for (int t = 0; t < T; ++t) {
+                    const int8_t* aq = a.q[t] + b * 256 + 32 * j + 8 * i;
+                    const __m512i a0 = _mm512_set1_epi32(load_i32(aq));
+                    const __m512i a1 = _mm512_set1_epi32(load_i32(aq + 4));
+                    for (int r = 0; r < R; ++r) {
+                        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], k0[r], a0);
+                        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], k1[r], a1);
+                    }
+                }
+            }
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* base = w + r * gs + b * kQ4KBytes;
+                const __m512 sc = _mm512_mul_ps(u8x16_to_ps(base + 64 + 16 * j), dw[r]);
+                const __m512 mn = _mm512_mul_ps(u8x16_to_ps(base + 192 + 16 * j), dm[r]);
+                for (int t = 0; t < T; ++t) {
+                    const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][t]), _mm512_set1_ps(a.d[t][b]));
+                    accf[r][t] = _mm512_fmadd_ps(sc, x, accf[r][t]);
+                    accf[r][t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(a.bsd[t][b * 8 + j]), accf[r][t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t) {
+        for (int r = 0; r < R; ++r) _mm512_storeu_ps(s + t * s_stride + r * G, accf[r][t]);
+    }
+}
+
+// ---- Q6_K: per group and super-block: 16 fp16 d, 16 x 16 int8 scales, then for each 32
+// columns the low 4 bits in Q4_0's payload layout (8 x 256 bytes) and, after them, the high 2 bits
+// (8 x 128 bytes: for each 16 columns, one register whose byte holds the 2-bit fields of the 4
+// columns of a lane, column c in bits 2c..2c+1).
+
+constexpr size_t kQ6KBytes = 32 + 256 + 8 * 256 + 8 * 128;
+
+inline int q6k_value(const block_q6_K& b, int e) {
+    const int half = e / 128, l = e % 128;
+    const uint8_t* ql = b.ql + 64 * half;
+    const uint8_t* qh = b.qh + 32 * half;
+    const int quarter = l / 32, i = l % 32;
+    const int lo = quarter == 0 ? (ql[i] & 15) : quarter == 1 ? (ql[i + 32] & 15) : quarter == 2 ? (ql[i] >> 4) : (ql[i + 32] >> 4);
+    const int hi = (qh[i] >> (2 * quarter)) & 3;
+    return lo | (hi << 4);
+}
+
+size_t packed_bytes_q6k(int64_t n_cols, int64_t n_rows) {
+    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
+    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kQ6KBytes;
+}
+
+void pack_q6k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
+    const int64_t nsb = n_cols / QK_K;
+    auto* out = static_cast<uint8_t*>(vout);
+    for (int64_t g = 0; g < n_rows / G; ++g) {
+        for (int64_t b = 0; b < nsb; ++b) {
+            uint8_t* dst = out + (g * nsb + b) * kQ6KBytes;
+            std::memset(dst, 0, kQ6KBytes);
+            for (int r = 0; r < G; ++r) {
+                const block_q6_K& x =
+                    reinterpret_cast<const block_q6_K*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
+                std::memcpy(dst + 2 * r, &x.d, 2);
+                for (int sg = 0; sg < 16; ++sg) dst[32 + 16 * sg + r] = static_cast<uint8_t>(x.scales[sg]);
+                for (int p = 0; p < 8; ++p) {
+                    for (int ks = 0; ks < 8; ++ks) {  // 4-column steps of these 32 columns
+                        for (int c = 0; c < 4; ++c) {
+                            const int u = q6k_value(x, 32 * p + 4 * ks + c);
+                            // low nibble: register ks/2, low (even ks) or high (odd ks) half-byte
+                            uint8_t& nb = dst[288 + 256 * p + 64 * (ks / 2) + 4 * r + c];
+                            nb = static_cast<uint8_t>(nb | ((u & 15) << (4 * (ks % 2))));
+                            uint8_t& hb = dst[288 + 2048 + 128 * p + 64 * (ks / 4) + 4 * r + c];
+                            hb = static_cast<uint8_t>(hb | ((u >> 4) << (2 * (ks % 4))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The 2-bit field f (0..3) of every byte of h, moved to bits 4..5 (other bits left for the
+// caller's mask).
+template <int F>
+inline __m512i q6_high(__m512i h) {
+    if (F == 0) return _mm512_slli_epi16(h, 4);
+    if (F == 1) return _mm512_slli_epi16(h, 2);
+    if (F == 2) return h;
+    return _mm512_srli_epi16(h, 2);
+}
+
+template <int R, int T>
+inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
+                     size_t s_stride) {
+    const KAct<T> a(act, a_stride, nsb);
+    __m512 accf[R][T];
+    for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < T; ++t) accf[r][t] = _mm512_setzero_ps();
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    for (int64_t b = 0; b < nsb; ++b) {
+        __m512 dw[R];
+        for (int r = 0; r < R; ++r) {
+            dw[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * kQ6KBytes)));
+        }
+        for (int sg = 0; sg < 16; ++sg) {  // 16-column sub-blocks
+            const int p = sg / 2, half = sg % 2;
+            __m512i acc[R][T];
+            for (int t = 0; t < T; ++t) {
+                const __m512i o = _mm512_set1_epi32(a.o16[t][b * 16 + sg]);
+                for (int r = 0; r < R; ++r) acc[r][t] = o;
+            }
+            for (int q = 0; q < 2; ++q) {  // nibble register 2*half + q: steps 4*half + 2q, +1
+                __m512i u0[R], u1[R];
+                for (int r = 0; r < R; ++r) {
+                    const uint8_t* base = w + r * gs + b * kQ6KBytes + 288;
+                    const __m512i v = _mm512_loadu_si512(base + 256 * p + 64 * (2 * half + q));
+                    const __m512i h = _mm512_loadu_si512(base + 2048 + 128 * p + 64 * half);
+                    const __m512i h0 = q == 0 ? q6_high<0>(h) : q6_high<2>(h);
+                    const __m512i h1 = q == 0 ? q6_high<1>(h) : q6_high<3>(h);
+                    // lo | (h & 0x30) in one ternary-logic op: A | (B & C) = 0xF8 over (A, B, C).
+                    u0[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(v, m4), h0, m30, 0xF8);
+                    u1[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), h1, m30, 0xF8);
+                }
+                for (int t = 0; t < T; ++t) {
+                    const int8_t* aq = a.q[t] + b * 256 + 32 * p + 16 * half + 8 * q;
+                    const __m512i a0 = _mm512_set1_epi32(load_i32(aq));
+                    const __m512i a1 = _mm512_set1_epi32(load_i32(aq + 4));
+                    for (int r = 0; r < R; ++r) {
+                        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], u0[r], a0);
+                        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], u1[r], a1);
+                    }
+                }
+            }
+            for (int r = 0; r < R; ++r) {
+                const __m512 sc = _mm512_mul_ps(i8x16_to_ps(w + r * gs + b * kQ6KBytes + 32 + 16 * sg), dw[r]);
+                for (int t = 0; t < T; ++t) {
+                    const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][t]), _mm512_set1_ps(a.d[t][b]));
+                    accf[r][t] = _mm512_fmadd_ps(sc, x, accf[r][t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t) {
+        for (int r = 0; r < R; ++r) _mm512_storeu_ps(s + t * s_stride + r * G, accf[r][t]);
+    }
+}
+
+// Tile dispatch for the K-quants: kTK tokens by 2 groups, 4 groups for one token.
+constexpr int kTK = 4;
+
+template <template <int, int> class Tile, int R>
+inline void k_rows(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, int na, float* s,
+                   size_t s_stride) {
+    int t0 = 0;
+    for (; t0 + kTK <= na; t0 += kTK) Tile<R, kTK>::run(nsb, w, gs, act + t0 * a_stride, a_stride, s + t0 * s_stride, s_stride);
+    const uint8_t* a = act + t0 * a_stride;
+    float* st = s + t0 * s_stride;
+    switch (na - t0) {
+        case 3: Tile<R, 3>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
+        case 2: Tile<R, 2>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
+        case 1: Tile<R, 1>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
+        default: break;
+    }
+}
+
+template <int R, int T>
+struct TileQ4K {
+    static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
+        tile_q4k<R, T>(nsb, w, gs, a, as, s, ss);
+    }
+};
+
+template <int R, int T>
+struct TileQ6K {
+    static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
+        tile_q6k<R, T>(nsb, w, gs, a, as, s, ss);
+    }
+};
+
+template <template <int, int> class Tile, size_t kBytes>
+void gemm_k(int64_t n_cols, const void* packed, int64_t g0, int64_t g1, const void* act, size_t a_stride, int na,
+            float* s, size_t s_stride) {
+    const int64_t nsb = n_cols / QK_K;
+    const size_t gs = static_cast<size_t>(nsb) * kBytes;
+    const auto* base = static_cast<const uint8_t*>(packed);
+    const auto* a = static_cast<const uint8_t*>(act);
+    int64_t g = g0;
+    if (na == 1) {
+        for (; g + 4 <= g1; g += 4) Tile<4, 1>::run(nsb, base + g * gs, gs, a, a_stride, s + g * G, s_stride);
+    }
+    for (; g + 2 <= g1; g += 2) k_rows<Tile, 2>(nsb, base + g * gs, gs, a, a_stride, na, s + g * G, s_stride);
+    for (; g < g1; ++g) k_rows<Tile, 1>(nsb, base + g * gs, gs, a, a_stride, na, s + g * G, s_stride);
+}
+
 }  // namespace
 
 void fill_avx512_packed(Kernels& k) {
@@ -254,6 +579,18 @@ void fill_avx512_packed(Kernels& k) {
     g_quantize_q8_k = k.of(GgmlType::Q4_K).quantize_activations;
     set32<FmtQ4_0>(k.types[static_cast<uint32_t>(GgmlType::Q4_0)].packed);
     set32<FmtQ8_0>(k.types[static_cast<uint32_t>(GgmlType::Q8_0)].packed);
+    PackedKernels& q4k = k.types[static_cast<uint32_t>(GgmlType::Q4_K)].packed;
+    q4k.packed_bytes = packed_bytes_q4k;
+    q4k.pack = pack_q4k;
+    q4k.act_row_bytes = act_row_bytes_k;
+    q4k.prepare = prepare_k;
+    q4k.gemm = gemm_k<TileQ4K, kQ4KBytes>;
+    PackedKernels& q6k = k.types[static_cast<uint32_t>(GgmlType::Q6_K)].packed;
+    q6k.packed_bytes = packed_bytes_q6k;
+    q6k.pack = pack_q6k;
+    q6k.act_row_bytes = act_row_bytes_k;
+    q6k.prepare = prepare_k;
+    q6k.gemm = gemm_k<TileQ6K, kQ6KBytes>;
 }
 
 }  // namespace llamas
