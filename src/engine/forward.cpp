@@ -90,9 +90,9 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
                 std::memcpy(v_.data() + t * n_kv, row + n_q + n_kv, static_cast<size_t>(n_kv) * sizeof(float));
             }
         } else {
-            mul(L.wq, cur_.data(), q_.data(), n);
-            mul(L.wk, cur_.data(), k_.data(), n);
-            mul(L.wv, cur_.data(), v_.data(), n);
+            const WeightView* ws[3] = {&L.wq, &L.wk, &L.wv};
+            float* ys[3] = {q_.data(), k_.data(), v_.data()};
+            matmul_many(ws, ys, 3, cur_.data(), n, mm_scratch, pool);  // one input, one pass
             add_bias(q_.data(), L.bq, n, n_q);
             add_bias(k_.data(), L.bk, n, n_kv);
             add_bias(v_.data(), L.bv, n, n_kv);
@@ -135,8 +135,9 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
                 gated_activation(hp.ffn_act, row, row + F, up_.data() + t * F, F);
             }
         } else {
-            mul(L.ffn_gate, cur_.data(), gate_.data(), n);
-            mul(L.ffn_up, cur_.data(), up_.data(), n);
+            const WeightView* ws[2] = {&L.ffn_gate, &L.ffn_up};
+            float* ys[2] = {gate_.data(), up_.data()};
+            matmul_many(ws, ys, 2, cur_.data(), n, mm_scratch, pool);
             gated_activation(hp.ffn_act, gate_.data(), up_.data(), up_.data(), n * F);
         }
         mul(L.ffn_down, up_.data(), proj_.data(), n);

@@ -76,13 +76,16 @@ std::shared_ptr<const void> pack_weight(WeightView& w) {
 
 namespace {
 
-// Products with a packed copy (kernels.h, PackedKernels).
-void matmul_packed(const WeightView& w, const PackedKernels& pk, const float* x, int64_t n_tokens, float* y,
-                   void* scratch, ThreadPool& pool) {
-    const int64_t n = w.n_cols;
+// Products with packed copies (kernels.h, PackedKernels) of count matrices that share a type and
+// row length, so one prepared activation set serves them all, in one pass over the pool.
+constexpr int kMaxMany = 4;
+
+void matmul_packed(const WeightView* const* ws, float* const* ys, int count, const PackedKernels& pk, const float* x,
+                   int64_t n_tokens, void* scratch, ThreadPool& pool) {
+    const int64_t n = ws[0]->n_cols;
     const int n_threads = pool.size();
     const size_t act_row = pk.act_row_bytes(n);
-    if (act_row > scratch_row_bytes(checked_kernels(w), n)) {
+    if (act_row > scratch_row_bytes(checked_kernels(*ws[0]), n)) {
         fail(Status::internal, "matmul: prepared activation rows outgrow the scratch");
     }
     auto* act = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) / 64 * 64);
@@ -94,13 +97,17 @@ void matmul_packed(const WeightView& w, const PackedKernels& pk, const float* x,
         });
     }
 
-    const int64_t n_groups = w.n_rows / kPackRows;
-    // Groups in chunks handed out dynamically; a chunk is a whole number of kernel tiles.
+    // Each matrix's row groups in chunks handed out dynamically; a chunk is a whole number of
+    // kernel tiles.
     const int64_t unit = n_tokens == 1 ? 4 : 2;
     const int64_t target_chunks = static_cast<int64_t>(n_threads) * (n_tokens == 1 ? 2 : 4);
-    int64_t chunk = (n_groups + target_chunks - 1) / target_chunks;
+    int64_t total_groups = 0;
+    for (int i = 0; i < count; ++i) total_groups += ws[i]->n_rows / kPackRows;
+    int64_t chunk = (total_groups + target_chunks - 1) / target_chunks;
     chunk = std::max<int64_t>(unit, (chunk + unit - 1) / unit * unit);
-    const int64_t n_chunks = (n_groups + chunk - 1) / chunk;
+    int64_t first_chunk[kMaxMany + 1] = {0};
+    for (int i = 0; i < count; ++i) first_chunk[i + 1] = first_chunk[i] + (ws[i]->n_rows / kPackRows + chunk - 1) / chunk;
+    const int64_t n_chunks = first_chunk[count];
     // Tokens per pass over a chunk's weights: as many as keep their activations in L2.
     const int64_t token_block =
         std::max<int64_t>(6, static_cast<int64_t>(kActivationBlockBytes / act_row) / 6 * 6);
@@ -109,12 +116,15 @@ void matmul_packed(const WeightView& w, const PackedKernels& pk, const float* x,
         for (;;) {
             const int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
             if (c >= n_chunks) return;
-            const int64_t g0 = c * chunk;
-            const int64_t g1 = std::min(n_groups, g0 + chunk);
+            int m = 0;
+            while (c >= first_chunk[m + 1]) ++m;
+            const WeightView& w = *ws[m];
+            const int64_t g0 = (c - first_chunk[m]) * chunk;
+            const int64_t g1 = std::min(w.n_rows / kPackRows, g0 + chunk);
             for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
                 const int64_t t1 = std::min(n_tokens, t0 + token_block);
-                pk.gemm(n, w.packed, g0, g1, act + t0 * act_row, act_row, static_cast<int>(t1 - t0), y + t0 * w.n_rows,
-                        static_cast<size_t>(w.n_rows));
+                pk.gemm(n, w.packed, g0, g1, act + t0 * act_row, act_row, static_cast<int>(t1 - t0),
+                        ys[m] + t0 * w.n_rows, static_cast<size_t>(w.n_rows));
             }
         }
     };
@@ -131,7 +141,9 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
     const TypeKernels& tk = checked_kernels(w);
     if (n_tokens <= 0 || w.n_rows <= 0) return;
     if (w.packed && tk.packed.gemm) {
-        matmul_packed(w, tk.packed, x, n_tokens, y, scratch, pool);
+        const WeightView* ws[1] = {&w};
+        float* ys[1] = {y};
+        matmul_packed(ws, ys, 1, tk.packed, x, n_tokens, scratch, pool);
         return;
     }
     const int64_t n = w.n_cols;
@@ -191,6 +203,25 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
     } else {
         pool.run(work);
     }
+}
+
+}  // namespace llamas
+
+namespace llamas {
+
+void matmul_many(const WeightView* const* w, float* const* y, int count, const float* x, int64_t n_tokens,
+                 void* scratch, ThreadPool& pool) {
+    if (count <= 0 || n_tokens <= 0) return;
+    const TypeKernels& tk = checked_kernels(*w[0]);
+    bool shared = count <= kMaxMany && w[0]->packed && tk.packed.gemm;
+    for (int i = 1; shared && i < count; ++i) {
+        shared = w[i]->type == w[0]->type && w[i]->n_cols == w[0]->n_cols && w[i]->packed && w[i]->n_rows > 0;
+    }
+    if (shared) {
+        matmul_packed(w, y, count, tk.packed, x, n_tokens, scratch, pool);
+        return;
+    }
+    for (int i = 0; i < count; ++i) matmul(*w[i], x, n_tokens, y[i], scratch, pool);
 }
 
 }  // namespace llamas

@@ -38,4 +38,11 @@ size_t matmul_scratch_bytes(const WeightView& w, int64_t n_tokens);
 // length that is not a whole number of blocks.
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, void* scratch, ThreadPool& pool);
 
+// matmul(*w[i], x, n_tokens, y[i], ...) for i < count, the products of one input (q/k/v,
+// gate/up): when the matrices are packed with one type and row length, the activations are
+// prepared once and all products share one pass over the pool. scratch: the largest
+// matmul_scratch_bytes of the matrices.
+void matmul_many(const WeightView* const* w, float* const* y, int count, const float* x, int64_t n_tokens,
+                 void* scratch, ThreadPool& pool);
+
 }  // namespace llamas

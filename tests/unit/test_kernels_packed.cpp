@@ -4,6 +4,7 @@
 // matches it across thread counts.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -239,6 +240,45 @@ TEST_CASE("float loops of every path: SiLU bit-exact, softmax exponentials, F16 
                 }
                 for (int64_t i = 0; i < d; ++i) CHECK(std::fabs(acc[i] - want_acc[i]) <= 1e-6 * mag_acc[i]);
             }
+        }
+    }
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("kernels") {
+
+TEST_CASE("matmul_many: one prepared input for several matrices gives each matmul's result") {
+    ThreadPool two(2);
+    for (bool same_type : {true, false}) {
+        const int64_t n_cols = 512, n_tokens = 7;
+        const int64_t rows[3] = {4 * kPackRows, kPackRows, 3 * kPackRows};
+        const GgmlType types[3] = {GgmlType::Q4_0, same_type ? GgmlType::Q4_0 : GgmlType::Q6_K, GgmlType::Q4_0};
+        std::vector<Matrix> ms;
+        std::vector<WeightView> ws;
+        std::vector<std::shared_ptr<const void>> owners;
+        for (int i = 0; i < 3; ++i) ms.push_back(make_matrix(types[i], n_cols, rows[i], 40 + 10 * static_cast<uint32_t>(i)));
+        for (int i = 0; i < 3; ++i) {
+            ws.push_back(WeightView{types[i], n_cols, rows[i], ms[static_cast<size_t>(i)].rb, ms[static_cast<size_t>(i)].data.data()});
+        }
+        for (WeightView& w : ws) owners.push_back(pack_weight(w));
+        size_t scratch_bytes = 0;
+        for (const WeightView& w : ws) scratch_bytes = std::max(scratch_bytes, matmul_scratch_bytes(w, n_tokens));
+        std::vector<uint8_t> scratch(scratch_bytes);
+        const std::vector<float> x = gauss(n_cols * n_tokens, 8, 1.0f);
+        std::vector<std::vector<float>> want(3), got(3);
+        for (int i = 0; i < 3; ++i) {
+            want[static_cast<size_t>(i)].resize(static_cast<size_t>(rows[i] * n_tokens));
+            got[static_cast<size_t>(i)].assign(static_cast<size_t>(rows[i] * n_tokens), -3.0f);
+            matmul(ws[static_cast<size_t>(i)], x.data(), n_tokens, want[static_cast<size_t>(i)].data(), scratch.data(), two);
+        }
+        const WeightView* wp[3] = {&ws[0], &ws[1], &ws[2]};
+        float* yp[3] = {got[0].data(), got[1].data(), got[2].data()};
+        matmul_many(wp, yp, 3, x.data(), n_tokens, scratch.data(), two);
+        for (int i = 0; i < 3; ++i) {
+            INFO("same type ", same_type, " matrix ", i);
+            CHECK(std::memcmp(got[static_cast<size_t>(i)].data(), want[static_cast<size_t>(i)].data(),
+                              want[static_cast<size_t>(i)].size() * sizeof(float)) == 0);
         }
     }
 }
