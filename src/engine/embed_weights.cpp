@@ -1,6 +1,7 @@
 // Model::bind_embedder: the tensors of embedding models. gemma-embedding is a Gemma 3 decoder
 // stack (bound by bind_decoder) plus optional dense projections; BERT has its own layout.
 #include <string>
+#include <vector>
 
 #include "engine/embed_weights.h"
 #include "engine/model.h"
@@ -11,6 +12,20 @@
 namespace llamas {
 
 void Model::bind_embedder() {
+    bind_embedder_tensors();
+    // Packed copies for the kernels' fast products (token_embd stays as stored: it is only read
+    // row by row).
+    std::vector<WeightView*> mats{&embed_->dense_2, &embed_->dense_3};
+    for (LayerWeights& L : layers_) {
+        for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) mats.push_back(w);
+    }
+    for (WeightView* w : mats) {
+        if (!w->data) continue;
+        if (auto p = pack_weight(*w)) packed_.push_back(std::move(p));
+    }
+}
+
+void Model::bind_embedder_tensors() {
     embed_ = std::make_unique<EmbedWeights>();
     EmbedWeights& ew = *embed_;
     const int64_t E = hp_.n_embd;

@@ -68,6 +68,7 @@ public:
 private:
     void bind_decoder();   // output norm/matrix and the decoder blocks (model.cpp)
     void bind_embedder();  // embedding models (embed_weights.cpp)
+    void bind_embedder_tensors();
     WeightView matrix(const std::string& name, int64_t n_cols, int64_t n_rows, bool required);
     const float* vector(const std::string& name, int64_t n, bool required);
 
