@@ -131,6 +131,7 @@ struct ModelInfo {
     uint64_t n_params = 0;
     uint64_t bytes_per_token = 0;  // weight bytes one decoded token reads (every matrix once)
     double rss_after_load_mib = 0;
+    double load_ms = 0;  // Model::load: mapping, checks, weight repacking
 };
 
 // Architectures whose models produce embeddings rather than next-token logits.
@@ -306,6 +307,7 @@ nlohmann::json to_json(const TestResult& r) {
         {"model_n_params", m.n_params},
         {"weight_bytes_per_token", m.bytes_per_token},
         {"rss_after_load_mb", m.rss_after_load_mib},
+        {"load_ms", m.load_ms},
         {"rss_peak_mb", proc_status_mib("VmHWM")},
         {"n_batch", r.n_batch},
         {"n_threads", r.n_threads},
@@ -384,14 +386,17 @@ int main(int argc, char** argv) {
                 }
                 if (embedding && !o.embed) die("'" + path + "' is an embedding model (architecture '" + arch + "'); use --embed");
             }
+            const auto t_load = std::chrono::steady_clock::now();
             std::unique_ptr<llamas::Model> model = llamas::Model::load(path);
+            const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
             ModelInfo info = describe(path, model->file());
+            info.load_ms = load_ms;
             info.rss_after_load_mib = proc_status_mib("VmRSS");
             info.bytes_per_token = weight_bytes_per_token(*model);
             if (o.output == "md") {
-                std::fprintf(stderr, "%s: %s, %s, %s params, %.1f MiB of weights read per token, RSS after load %.1f MiB\n",
+                std::fprintf(stderr, "%s: %s, %s, %s params, %.1f MiB of weights read per token, loaded in %.0f ms, RSS after load %.1f MiB\n",
                              info.filename.c_str(), (info.arch + " " + info.ftype).c_str(), human_size(info.size_bytes).c_str(),
-                             human_params(info.n_params).c_str(), info.bytes_per_token / 1048576.0, info.rss_after_load_mib);
+                             human_params(info.n_params).c_str(), info.bytes_per_token / 1048576.0, info.load_ms, info.rss_after_load_mib);
                 if (!header_printed) print_md_header();
                 header_printed = true;
             }
@@ -428,8 +433,8 @@ int main(int argc, char** argv) {
                 }
             }
             char line[512];
-            std::snprintf(line, sizeof line, "%s: RSS after load %.1f MiB, peak RSS of the process so far %.1f MiB\n",
-                          info.filename.c_str(), info.rss_after_load_mib, proc_status_mib("VmHWM"));
+            std::snprintf(line, sizeof line, "%s: loaded in %.0f ms, RSS after load %.1f MiB, peak RSS of the process so far %.1f MiB\n",
+                          info.filename.c_str(), info.load_ms, info.rss_after_load_mib, proc_status_mib("VmHWM"));
             footer += line;
         }
     } catch (const llamas::Error& e) {
