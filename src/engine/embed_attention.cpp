@@ -17,40 +17,44 @@ constexpr int64_t kQueryChunk = 32;  // queries of one text and head handled tog
 
 size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-// One thread's scratch: scores for one query, and K and V of one head transposed (head_dim
-// rows of up to max_text keys) for the long-text path.
-struct Slice {
-    size_t scores, kt, vt, total;
+// Scratch: K and V transposed per (text, KV head) for all rows of the pass (head_dim rows of the
+// text's length each, at the text's own offset), then one score row per thread.
+struct Layout {
+    size_t kt, vt, scores, per_thread, total;
 };
 
-Slice slice_layout(int64_t max_text, int64_t head_dim) {
-    Slice s{};
-    s.scores = 0;
-    s.kt = round_up(static_cast<size_t>(max_text) * sizeof(float));
-    s.vt = s.kt + round_up(static_cast<size_t>(max_text * head_dim) * sizeof(float));
-    s.total = s.vt + round_up(static_cast<size_t>(max_text * head_dim) * sizeof(float));
-    return s;
+Layout layout(int64_t max_rows, int64_t n_head_kv, int64_t head_dim, int n_threads) {
+    Layout l{};
+    const size_t kv = round_up(static_cast<size_t>(max_rows * n_head_kv * head_dim) * sizeof(float));
+    l.kt = 0;
+    l.vt = kv;
+    l.scores = 2 * kv;
+    l.per_thread = round_up(static_cast<size_t>(max_rows) * sizeof(float));
+    l.total = l.scores + l.per_thread * static_cast<size_t>(n_threads) + kAlign;
+    return l;
 }
 
 }  // namespace
 
-size_t encoder_attention_scratch_bytes(int64_t max_text, int64_t head_dim, int n_threads) {
-    return slice_layout(max_text, head_dim).total * static_cast<size_t>(n_threads) + kAlign;
+size_t encoder_attention_scratch_bytes(int64_t max_rows, int64_t n_head_kv, int64_t head_dim, int n_threads) {
+    return layout(max_rows, n_head_kv, head_dim, n_threads).total;
 }
 
 void encoder_attention(const EncoderAttentionParams& p, const float* q, int64_t q_stride, const float* k,
                        const float* v, int64_t kv_stride, const TextSpan* texts, int64_t n_texts, float* out,
                        int64_t out_stride, void* scratch, size_t scratch_bytes, ThreadPool& pool) {
-    int64_t max_text = 0;
-    for (int64_t s = 0; s < n_texts; ++s) max_text = texts[s].n > max_text ? texts[s].n : max_text;
-    const int64_t D = p.head_dim;
-    if (encoder_attention_scratch_bytes(max_text, D, pool.size()) > scratch_bytes) {
-        fail(Status::internal, "encoder attention scratch too small for a text of %lld tokens", (long long)max_text);
+    int64_t n_rows = 0;
+    for (int64_t s = 0; s < n_texts; ++s) n_rows += texts[s].n;
+    const int64_t D = p.head_dim, HKV = p.n_head_kv;
+    const Layout L = layout(n_rows, HKV, D, pool.size());
+    if (L.total > scratch_bytes) {
+        fail(Status::internal, "encoder attention scratch too small for %lld rows", (long long)n_rows);
     }
-    const Slice sl = slice_layout(max_text, D);
     uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + kAlign - 1) / kAlign * kAlign);
+    float* kt_all = reinterpret_cast<float*>(base + L.kt);
+    float* vt_all = reinterpret_cast<float*>(base + L.vt);
     const Kernels& kn = kernels();
-    const int64_t group = p.n_head / p.n_head_kv;
+    const int64_t group = p.n_head / HKV;
     const int64_t half = p.n_swa / 2;
 
     // Visible keys of query i (a position in a text of n tokens): [lo, hi).
@@ -66,19 +70,46 @@ void encoder_attention(const EncoderAttentionParams& p, const float* q, int64_t 
             }
         }
     };
+    // Rows of keys longer than a head: transposed K and V make each query cost head_dim long
+    // vector operations instead of one short one per key.
+    auto transposed = [&](const TextSpan& ts) { return ts.n > D; };
+    auto kt_of = [&](const TextSpan& ts, int64_t kh) { return kt_all + ts.start * HKV * D + kh * D * ts.n; };
+    auto vt_of = [&](const TextSpan& ts, int64_t kh) { return vt_all + ts.start * HKV * D + kh * D * ts.n; };
 
-    // Work items: (text, head, chunk of queries), texts in order; each thread takes increasing
-    // item numbers, so it finds an item's text by scanning forward.
+    // Phase 1: transpose, one item per (text, KV head).
+    {
+        std::atomic<int64_t> next{0};
+        const int64_t n_items = n_texts * HKV;
+        pool.run([&](int, int) {
+            for (;;) {
+                const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
+                if (item >= n_items) return;
+                const TextSpan& ts = texts[item / HKV];
+                if (!transposed(ts)) continue;
+                const int64_t kh = item % HKV;
+                float* kt = kt_of(ts, kh);
+                float* vt = vt_of(ts, kh);
+                for (int64_t j = 0; j < ts.n; ++j) {
+                    const float* kr = k + (ts.start + j) * kv_stride + kh * D;
+                    const float* vr = v + (ts.start + j) * kv_stride + kh * D;
+                    for (int64_t d = 0; d < D; ++d) {
+                        kt[d * ts.n + j] = kr[d];
+                        vt[d * ts.n + j] = vr[d];
+                    }
+                }
+            }
+        });
+    }
+
+    // Phase 2: work items (text, head, chunk of queries), texts in order; each thread takes
+    // increasing item numbers, so it finds an item's text by scanning forward.
     auto items_of = [&](int64_t s) { return (texts[s].n + kQueryChunk - 1) / kQueryChunk * p.n_head; };
     int64_t n_items = 0;
     for (int64_t s = 0; s < n_texts; ++s) n_items += items_of(s);
     std::atomic<int64_t> next{0};
 
     pool.run([&](int ith, int) {
-        uint8_t* mine = base + static_cast<size_t>(ith) * sl.total;
-        float* scores = reinterpret_cast<float*>(mine + sl.scores);
-        float* kt = reinterpret_cast<float*>(mine + sl.kt);
-        float* vt = reinterpret_cast<float*>(mine + sl.vt);
+        float* scores = reinterpret_cast<float*>(base + L.scores + static_cast<size_t>(ith) * L.per_thread);
         int64_t s = 0, s_first = 0;
         for (;;) {
             const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
@@ -92,55 +123,40 @@ void encoder_attention(const EncoderAttentionParams& p, const float* q, int64_t 
             const int64_t kh = h / group;
             const float* kbase = k + ts.start * kv_stride + kh * D;
             const float* vbase = v + ts.start * kv_stride + kh * D;
+            const bool tr = transposed(ts);
+            const float* kt = tr ? kt_of(ts, kh) : nullptr;
+            const float* vt = tr ? vt_of(ts, kh) : nullptr;
 
-            // Keys any query of the chunk sees (windows move monotonically with i).
-            int64_t klo, khi, tmp;
-            window(i0, ts.n, &klo, &tmp);
-            window(i1 - 1, ts.n, &tmp, &khi);
-            const int64_t nk = khi - klo;
-            // Long rows of keys: transpose K and V once so that each query costs head_dim long
-            // vector operations instead of one short one per key.
-            const bool transposed = nk > D;
-            if (transposed) {
-                for (int64_t j = 0; j < nk; ++j) {
-                    const float* kr = kbase + (klo + j) * kv_stride;
-                    const float* vr = vbase + (klo + j) * kv_stride;
-                    for (int64_t d = 0; d < D; ++d) {
-                        kt[d * nk + j] = kr[d];
-                        vt[d * nk + j] = vr[d];
-                    }
-                }
-            }
             for (int64_t i = i0; i < i1; ++i) {
                 int64_t lo, hi;
                 window(i, ts.n, &lo, &hi);
                 const int64_t m = hi - lo;
                 const float* qh = q + (ts.start + i) * q_stride + h * D;
-                if (transposed) {
+                if (tr) {
                     std::memset(scores, 0, static_cast<size_t>(m) * sizeof(float));
-                    for (int64_t d = 0; d < D; ++d) kn.axpy_f32(m, qh[d], kt + d * nk + (lo - klo), scores);
+                    for (int64_t d = 0; d < D; ++d) kn.axpy_f32(m, qh[d] * p.score_scale, kt + d * ts.n + lo, scores);
                 } else {
-                    for (int64_t j = 0; j < m; ++j) scores[j] = kn.dot_f32(D, qh, kbase + (lo + j) * kv_stride);
+                    for (int64_t j = 0; j < m; ++j) scores[j] = kn.dot_f32(D, qh, kbase + (lo + j) * kv_stride) * p.score_scale;
                 }
-                float max = -INFINITY;
-                for (int64_t j = 0; j < m; ++j) {
-                    scores[j] *= p.score_scale;
-                    max = scores[j] > max ? scores[j] : max;
-                }
-                double sum = 0;
-                for (int64_t j = 0; j < m; ++j) {
-                    const float e = std::exp(scores[j] - max);
-                    scores[j] = e;
-                    sum += e;
+                double sum;
+                if (kn.softmax_exp) {
+                    sum = kn.softmax_exp(scores, m);
+                } else {
+                    float max = -INFINITY;
+                    for (int64_t j = 0; j < m; ++j) max = scores[j] > max ? scores[j] : max;
+                    sum = 0;
+                    for (int64_t j = 0; j < m; ++j) {
+                        scores[j] = std::exp(scores[j] - max);
+                        sum += scores[j];
+                    }
                 }
                 const float inv = sum > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
-                for (int64_t j = 0; j < m; ++j) scores[j] *= inv;
                 float* o = out + (ts.start + i) * out_stride + h * D;
-                if (transposed) {
-                    for (int64_t d = 0; d < D; ++d) o[d] = kn.dot_f32(m, scores, vt + d * nk + (lo - klo));
+                if (tr) {
+                    for (int64_t d = 0; d < D; ++d) o[d] = kn.dot_f32(m, scores, vt + d * ts.n + lo) * inv;
                 } else {
                     std::memset(o, 0, static_cast<size_t>(D) * sizeof(float));
-                    for (int64_t j = 0; j < m; ++j) kn.axpy_f32(D, scores[j], vbase + (lo + j) * kv_stride, o);
+                    for (int64_t j = 0; j < m; ++j) kn.axpy_f32(D, scores[j] * inv, vbase + (lo + j) * kv_stride, o);
                 }
             }
         }

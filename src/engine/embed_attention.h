@@ -26,8 +26,8 @@ struct EncoderAttentionParams {
     bool swa_symmetric = true; // window: |i - j| <= n_swa / 2; else (causal kind) i - j < n_swa
 };
 
-// Scratch bytes for texts of at most max_text tokens on n_threads threads.
-size_t encoder_attention_scratch_bytes(int64_t max_text, int64_t head_dim, int n_threads);
+// Scratch bytes for passes of at most max_rows rows (all texts together) on n_threads threads.
+size_t encoder_attention_scratch_bytes(int64_t max_rows, int64_t n_head_kv, int64_t head_dim, int n_threads);
 
 // q: rows of n_head * head_dim floats (q_stride apart); k, v: rows of n_head_kv * head_dim
 // (kv_stride apart); out: rows of n_head * head_dim (out_stride apart). Rows are those of the

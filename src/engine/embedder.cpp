@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/embed_weights.h"
+#include "engine/gelu_rows.h"
 #include "engine/layer_norm.h"
 #include "engine/model.h"
 #include "engine/pooling.h"
@@ -57,6 +58,7 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
     proj_ = floats(C * E);
     gate_ = floats(C * F);
     up_ = floats(C * F);
+    half_.reset(new uint16_t[static_cast<size_t>(C * F)]);
     pooled_ = floats(C * E);
     const int64_t d2 = ew->dense_2.data ? ew->dense_2.n_rows : 0;
     const int64_t d3 = ew->dense_3.data ? ew->dense_3.n_rows : 0;
@@ -69,7 +71,7 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
         if (w->data) mm = std::max(mm, matmul_scratch_bytes(*w, C));
     }
     mm_scratch_.reset(new uint8_t[mm + 64]);
-    attn_scratch_bytes_ = encoder_attention_scratch_bytes(C, hp.head_dim_k, pool.size());
+    attn_scratch_bytes_ = encoder_attention_scratch_bytes(C, hp.n_head_kv, hp.head_dim_k, pool.size());
     attn_scratch_.reset(new uint8_t[attn_scratch_bytes_]);
 
     if (hp.arch == Arch::bert) {
@@ -276,7 +278,11 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
     matmul(L.ffn_gate, cur, n, gate, mm, pool_);
     matmul(L.ffn_up, cur, n, up, mm, pool_);
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        gated_activation(hp.ffn_act, gate + r0 * F, up + r0 * F, up + r0 * F, (r1 - r0) * F);
+        if (hp.ffn_act == FfnActivation::gelu) {
+            gelu_mul_row(gate + r0 * F, up + r0 * F, up + r0 * F, (r1 - r0) * F, half_.get() + r0 * F);
+        } else {
+            gated_activation(hp.ffn_act, gate + r0 * F, up + r0 * F, up + r0 * F, (r1 - r0) * F);
+        }
     });
     matmul(L.ffn_down, up, n, proj, mm, pool_);
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
@@ -332,7 +338,8 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
         for (int64_t t = r0; t < r1; ++t) {
             float* u = up + t * F;
-            for (int64_t i = 0; i < F; ++i) u[i] = gelu(u[i] + B.ffn_up_b[i]);
+            for (int64_t i = 0; i < F; ++i) u[i] += B.ffn_up_b[i];
+            gelu_row(u, u, F, half_.get() + t * F);
         }
     });
     matmul(L.ffn_down, up, n, proj, mm, pool_);

@@ -263,7 +263,7 @@ TEST_CASE("encoder attention equals a plain softmax attention within each text")
         p.score_scale = 0.25f;
         p.causal = variant == 2;
         p.n_swa = variant == 1 ? 8 : 0;
-        std::vector<uint8_t> scratch(llamas::encoder_attention_scratch_bytes(150, D, pool.size()));
+        std::vector<uint8_t> scratch(llamas::encoder_attention_scratch_bytes(n, HKV, D, pool.size()));
         llamas::encoder_attention(p, q.data(), H * D, k.data(), v.data(), HKV * D, spans.data(),
                                   static_cast<int64_t>(spans.size()), out.data(), H * D, scratch.data(), scratch.size(), pool);
         double worst = 0;
