@@ -1,6 +1,7 @@
 #include "engine/embedder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/embed_weights.h"
@@ -9,6 +10,7 @@
 #include "engine/model.h"
 #include "engine/pooling.h"
 #include "engine/thread_pool.h"
+#include "kernels.h"
 #include "ops/activations.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
@@ -21,6 +23,18 @@ namespace llamas {
 namespace {
 
 std::unique_ptr<float[]> floats(int64_t n) { return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]); }
+
+// RMSNorm with the sum of squares from the kernels' float dot product (the reference sums in
+// double; the difference is far below the tolerances, and this runs on every row many times).
+void rms_norm_fast(const Kernels& kn, const float* x, const float* w, float* y, int64_t n, float eps) {
+    const float mean = kn.dot_f32(n, x, x) / static_cast<float>(n);
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    if (w) {
+        for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+    } else {
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+    }
+}
 
 RopeParams rope_params(const Model& m, bool swa) {
     const HParams& hp = m.hparams();
@@ -171,7 +185,10 @@ void Embedder::run_pass(const int32_t* const* tokens, const int64_t* lengths, in
     if (model_.output_norm()) {
         const float* w = model_.output_norm();
         float* x = x_.get();
-        parallel_rows(n, [&](int64_t r0, int64_t r1) { rms_norm_rows(x + r0 * E, w, E, r1 - r0, E, hp.norm_eps); });
+        const Kernels& kn = kernels();
+        parallel_rows(n, [&](int64_t r0, int64_t r1) {
+            for (int64_t t = r0; t < r1; ++t) rms_norm_fast(kn, x + t * E, w, x + t * E, E, hp.norm_eps);
+        });
     }
 
     // Pool, then the dense projections on the pooled rows (one GEMM per projection).
@@ -226,16 +243,19 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
     const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
     const bool swa = hp.is_swa(il);
+    const Kernels& kn = kernels();
     void* mm = mm_scratch_.get();
     float *x = x_.get(), *cur = cur_.get(), *q = q_.get(), *k = k_.get(), *v = v_.get();
     float *proj = proj_.get(), *gate = gate_.get(), *up = up_.get();
 
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) rms_norm(x + t * E, L.attn_norm, cur + t * E, E, hp.norm_eps);
+        for (int64_t t = r0; t < r1; ++t) rms_norm_fast(kn, x + t * E, L.attn_norm, cur + t * E, E, hp.norm_eps);
     });
-    matmul(L.wq, cur, n, q, mm, pool_);
-    matmul(L.wk, cur, n, k, mm, pool_);
-    matmul(L.wv, cur, n, v, mm, pool_);
+    {
+        const WeightView* w[3] = {&L.wq, &L.wk, &L.wv};
+        float* y[3] = {q, k, v};
+        matmul_many(w, y, 3, cur, n, mm, pool_);
+    }
 
     const RopeParams rp = rope_params(model_, swa);
     const float* cs = swa ? rope_cs_swa_.data() : rope_cs_.data();
@@ -243,8 +263,12 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
         for (int64_t t = r0; t < r1; ++t) {
             float* qt = q + t * n_q;
             float* kt = k + t * n_kv;
-            if (L.q_norm) rms_norm_rows(qt, L.q_norm, D, hp.n_head, D, hp.norm_eps);
-            if (L.k_norm) rms_norm_rows(kt, L.k_norm, D, hp.n_head_kv, D, hp.norm_eps);
+            if (L.q_norm) {
+                for (int64_t h = 0; h < hp.n_head; ++h) rms_norm_fast(kn, qt + h * D, L.q_norm, qt + h * D, D, hp.norm_eps);
+            }
+            if (L.k_norm) {
+                for (int64_t h = 0; h < hp.n_head_kv; ++h) rms_norm_fast(kn, kt + h * D, L.k_norm, kt + h * D, D, hp.norm_eps);
+            }
             const float* c = cs + static_cast<int64_t>(pos_[static_cast<size_t>(t)]) * hp.n_rot;
             rope_apply(rp, c, qt, hp.n_head, D);
             rope_apply(rp, c, kt, hp.n_head_kv, D);
@@ -270,13 +294,16 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
         for (int64_t t = r0; t < r1; ++t) {
             float* p = proj + t * E;
             float* xt = x + t * E;
-            if (L.attn_post_norm) rms_norm(p, L.attn_post_norm, p, E, hp.norm_eps);
+            if (L.attn_post_norm) rms_norm_fast(kn, p, L.attn_post_norm, p, E, hp.norm_eps);
             for (int64_t i = 0; i < E; ++i) xt[i] += p[i];
-            rms_norm(xt, L.ffn_norm, cur + t * E, E, hp.norm_eps);
+            rms_norm_fast(kn, xt, L.ffn_norm, cur + t * E, E, hp.norm_eps);
         }
     });
-    matmul(L.ffn_gate, cur, n, gate, mm, pool_);
-    matmul(L.ffn_up, cur, n, up, mm, pool_);
+    {
+        const WeightView* w[2] = {&L.ffn_gate, &L.ffn_up};
+        float* y[2] = {gate, up};
+        matmul_many(w, y, 2, cur, n, mm, pool_);
+    }
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
         if (hp.ffn_act == FfnActivation::gelu) {
             gelu_mul_row(gate + r0 * F, up + r0 * F, up + r0 * F, (r1 - r0) * F, half_.get() + r0 * F);
@@ -289,7 +316,7 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
         for (int64_t t = r0; t < r1; ++t) {
             float* p = proj + t * E;
             float* xt = x + t * E;
-            if (L.ffn_post_norm) rms_norm(p, L.ffn_post_norm, p, E, hp.norm_eps);
+            if (L.ffn_post_norm) rms_norm_fast(kn, p, L.ffn_post_norm, p, E, hp.norm_eps);
             for (int64_t i = 0; i < E; ++i) xt[i] += p[i];
         }
     });
@@ -303,9 +330,11 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
     void* mm = mm_scratch_.get();
     float *x = x_.get(), *q = q_.get(), *k = k_.get(), *v = v_.get(), *proj = proj_.get(), *up = up_.get();
 
-    matmul(L.wq, x, n, q, mm, pool_);
-    matmul(L.wk, x, n, k, mm, pool_);
-    matmul(L.wv, x, n, v, mm, pool_);
+    {
+        const WeightView* w[3] = {&L.wq, &L.wk, &L.wv};
+        float* y[3] = {q, k, v};
+        matmul_many(w, y, 3, x, n, mm, pool_);
+    }
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
         for (int64_t t = r0; t < r1; ++t) {
             for (int64_t i = 0; i < n_q; ++i) q[t * n_q + i] += L.bq[i];
