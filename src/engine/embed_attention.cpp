@@ -6,6 +6,7 @@
 
 #include "engine/thread_pool.h"
 #include "kernels.h"
+#include "quant/fp16.h"
 #include "util/error.h"
 
 namespace llamas {
@@ -29,7 +30,7 @@ Layout layout(int64_t max_rows, int64_t n_head_kv, int64_t head_dim, int n_threa
     l.kt = 0;
     l.vt = kv;
     l.scores = 2 * kv;
-    l.per_thread = round_up(static_cast<size_t>(max_rows) * sizeof(float));
+    l.per_thread = round_up(static_cast<size_t>(max_rows) * sizeof(float)) + round_up(static_cast<size_t>(head_dim) * sizeof(float));
     l.total = l.scores + l.per_thread * static_cast<size_t>(n_threads) + kAlign;
     return l;
 }
@@ -72,12 +73,25 @@ void encoder_attention(const EncoderAttentionParams& p, const float* q, int64_t 
     };
     // Rows of keys longer than a head: transposed K and V make each query cost head_dim long
     // vector operations instead of one short one per key.
-    auto transposed = [&](const TextSpan& ts) { return ts.n > D; };
+    // With the kernels' F16-row loops (as for an F16 KV cache), K and V are converted to F16
+    // once and each query costs two calls; otherwise long texts transpose K and V.
+    const bool f16 = kn.dot_f16_rows && kn.axpy_f16_rows && D % 16 == 0 && D <= 256;
+    auto transposed = [&](const TextSpan& ts) { return !f16 && ts.n > D; };
+    auto* k16 = reinterpret_cast<uint16_t*>(kt_all);
+    auto* v16 = reinterpret_cast<uint16_t*>(vt_all);
+    const size_t row16 = static_cast<size_t>(HKV * D) * sizeof(uint16_t);
     auto kt_of = [&](const TextSpan& ts, int64_t kh) { return kt_all + ts.start * HKV * D + kh * D * ts.n; };
     auto vt_of = [&](const TextSpan& ts, int64_t kh) { return vt_all + ts.start * HKV * D + kh * D * ts.n; };
 
-    // Phase 1: transpose, one item per (text, KV head).
-    {
+    // Phase 1: F16 copies of K and V, or transposes, one item per (text, KV head).
+    if (f16) {
+        pool.run([&](int ith, int nth) {
+            for (int64_t r = ith; r < n_rows; r += nth) {
+                f32_to_fp16_row(k + r * kv_stride, k16 + r * HKV * D, HKV * D);
+                f32_to_fp16_row(v + r * kv_stride, v16 + r * HKV * D, HKV * D);
+            }
+        });
+    } else {
         std::atomic<int64_t> next{0};
         const int64_t n_items = n_texts * HKV;
         pool.run([&](int, int) {
@@ -110,6 +124,7 @@ void encoder_attention(const EncoderAttentionParams& p, const float* q, int64_t 
 
     pool.run([&](int ith, int) {
         float* scores = reinterpret_cast<float*>(base + L.scores + static_cast<size_t>(ith) * L.per_thread);
+        float* qs = scores + round_up(static_cast<size_t>(n_rows) * sizeof(float)) / sizeof(float);
         int64_t s = 0, s_first = 0;
         for (;;) {
             const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
@@ -132,7 +147,11 @@ void encoder_attention(const EncoderAttentionParams& p, const float* q, int64_t 
                 window(i, ts.n, &lo, &hi);
                 const int64_t m = hi - lo;
                 const float* qh = q + (ts.start + i) * q_stride + h * D;
-                if (tr) {
+                if (f16) {
+                    for (int64_t d = 0; d < D; ++d) qs[d] = qh[d] * p.score_scale;
+                    const auto* krows = reinterpret_cast<const uint8_t*>(k16 + (ts.start + lo) * HKV * D + kh * D);
+                    kn.dot_f16_rows(D, qs, krows, row16, m, scores);
+                } else if (tr) {
                     std::memset(scores, 0, static_cast<size_t>(m) * sizeof(float));
                     for (int64_t d = 0; d < D; ++d) kn.axpy_f32(m, qh[d] * p.score_scale, kt + d * ts.n + lo, scores);
                 } else {
@@ -152,7 +171,12 @@ void encoder_attention(const EncoderAttentionParams& p, const float* q, int64_t 
                 }
                 const float inv = sum > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
                 float* o = out + (ts.start + i) * out_stride + h * D;
-                if (tr) {
+                if (f16) {
+                    for (int64_t j = 0; j < m; ++j) scores[j] *= inv;
+                    std::memset(o, 0, static_cast<size_t>(D) * sizeof(float));
+                    const auto* vrows = reinterpret_cast<const uint8_t*>(v16 + (ts.start + lo) * HKV * D + kh * D);
+                    kn.axpy_f16_rows(D, scores, vrows, row16, m, o);
+                } else if (tr) {
                     for (int64_t d = 0; d < D; ++d) o[d] = kn.dot_f32(m, scores, vt + d * ts.n + lo) * inv;
                 } else {
                     std::memset(o, 0, static_cast<size_t>(D) * sizeof(float));

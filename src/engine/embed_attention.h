@@ -1,7 +1,8 @@
 // Self-attention of an encoder over a packed batch: many texts side by side in one buffer, each
 // token attending only to the tokens of its own text (a block-diagonal mask), bidirectionally
-// or causally, with an optional sliding window. K and V stay float (no cache): the whole text is
-// in the batch.
+// or causally, with an optional sliding window. No cache: the whole text is in the batch. K and V
+// are rounded to F16 when the kernels have F16-row loops (as an F16 KV cache would hold them),
+// else kept float.
 #pragma once
 #include <cstddef>
 #include <cstdint>
