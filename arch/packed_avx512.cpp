@@ -153,6 +153,9 @@ void prepare32(const float* x, void* vout, int64_t n_cols) {
     }
 }
 
+// Blocks ahead that the one-token tiles prefetch.
+constexpr int64_t kPrefetchBlocks = 16;
+
 // R row groups (gs bytes apart) x T activation rows over all nb blocks.
 template <class F, int R, int T>
 inline void tile32(int64_t nb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
@@ -175,6 +178,12 @@ inline void tile32(int64_t nb, const uint8_t* w, size_t gs, const uint8_t* act, 
         for (int t = 0; t < T; ++t) {
             const __m512i o = _mm512_set1_epi32(ao[t][b]);
             for (int r = 0; r < R; ++r) acc[r][t] = o;
+        }
+        if (T == 1) {
+            // One token: the weights stream from memory once; fetch well ahead of use.
+            for (int r = 0; r < R; ++r) {
+                for (size_t o = 0; o < BB; o += 64) _mm_prefetch(reinterpret_cast<const char*>(w + r * gs + (b + kPrefetchBlocks) * BB + o), _MM_HINT_T0);
+            }
         }
         for (int j = 0; j < 4; ++j) {
             __m512i k0[R], k1[R];
@@ -292,6 +301,15 @@ struct KAct {
 
 constexpr size_t kQ4KBytes = 32 + 32 + 128 + 128 + 8 * 256;
 
+// One-token tiles: the super-block after next of each of the R groups, fetched ahead of use.
+template <int R>
+inline void prefetch_ahead(const uint8_t* w, size_t gs, int64_t b, size_t bytes) {
+    for (int r = 0; r < R; ++r) {
+        const char* p = reinterpret_cast<const char*>(w + r * gs + (b + 2) * bytes);
+        for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+    }
+}
+
 inline int q4k_nibble(const block_q4_K& b, int e) {
     const int chunk = e / 64, l = e % 64;
     return l < 32 ? (b.qs[32 * chunk + l] & 15) : (b.qs[32 * chunk + l - 32] >> 4);
@@ -361,6 +379,7 @@ inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
     }
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nsb; ++b) {
+        if (T == 1) prefetch_ahead<R>(w, gs, b, kQ4KBytes);
         __m512 dw[R], dm[R];
         for (int r = 0; r < R; ++r) {
             const uint8_t* base = w + r * gs + b * kQ4KBytes;
@@ -478,6 +497,7 @@ inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i m30 = _mm512_set1_epi8(0x30);
     for (int64_t b = 0; b < nsb; ++b) {
+        if (T == 1) prefetch_ahead<R>(w, gs, b, kQ6KBytes);
         __m512 dw[R];
         for (int r = 0; r < R; ++r) {
             dw[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * kQ6KBytes)));
@@ -527,6 +547,7 @@ inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
 
 // Tile dispatch for the K-quants: kTK tokens by 2 groups, 4 groups for one token.
 constexpr int kTK = 4;
+constexpr int KR1 = 4;  // groups per one-token tile
 
 template <template <int, int> class Tile, int R>
 inline void k_rows(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, int na, float* s,
@@ -566,7 +587,7 @@ void gemm_k(int64_t n_cols, const void* packed, int64_t g0, int64_t g1, const vo
     const auto* a = static_cast<const uint8_t*>(act);
     int64_t g = g0;
     if (na == 1) {
-        for (; g + 4 <= g1; g += 4) Tile<4, 1>::run(nsb, base + g * gs, gs, a, a_stride, s + g * G, s_stride);
+        for (; g + KR1 <= g1; g += KR1) Tile<KR1, 1>::run(nsb, base + g * gs, gs, a, a_stride, s + g * G, s_stride);
     }
     for (; g + 2 <= g1; g += 2) k_rows<Tile, 2>(nsb, base + g * gs, gs, a, a_stride, na, s + g * G, s_stride);
     for (; g < g1; ++g) k_rows<Tile, 1>(nsb, base + g * gs, gs, a, a_stride, na, s + g * G, s_stride);
