@@ -16,13 +16,29 @@ LLAMAS_BUILD_DIR=$root/build "$root/bindings/run_all.sh"
 
 echo "== ASan+UBSan build and tests"
 BUILD_DIR=$root/build-asan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=address
-(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   LLAMAS_TEST_SANITIZER=1 ctest --output-on-failure -j"$jobs")
+asan_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1)
+(cd "$root/build-asan" && env "${asan_env[@]}" LLAMAS_TEST_SANITIZER=1 ctest --output-on-failure -j"$jobs")
+
+# A deliberate bug per sanitizer (tests/unit/test_faults_probes.cpp), run with the options above:
+# the run must fail with that sanitizer's report, or a real report could pass unnoticed.
+probe() {  # probe BUILD_DIR NAME REPORT_PATTERN ENV...
+  local build=$1 name=$2 pattern=$3; shift 3
+  local log=$build/probe-$name.log
+  if env "$@" LLAMAS_SANITIZER_PROBE="$name" "$build/tests/llamas-tests" --test-suite=sanitizer-probe >"$log" 2>&1; then
+    echo "sanitizer probe '$name' exited 0: a report would not fail CI"; exit 1
+  fi
+  grep -q "$pattern" "$log" || { tail -20 "$log"; echo "sanitizer probe '$name' failed without a '$pattern' report"; exit 1; }
+  echo "sanitizer probe $name: the run fails on its report ($pattern)"
+}
+probe "$root/build-asan" ubsan "runtime error: signed integer overflow" "${asan_env[@]}"
+probe "$root/build-asan" asan "AddressSanitizer: heap-buffer-overflow" "${asan_env[@]}"
+probe "$root/build-asan" leak "LeakSanitizer: detected memory leaks" "${asan_env[@]}"
 
 echo "== TSan build: the threaded tests"
 TARGETS="c-threads llamas-tests" BUILD_DIR=$root/build-tsan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=thread
-(cd "$root/build-tsan" && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-   ctest --output-on-failure -R "c-threads|kernels")
+tsan_env=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
+(cd "$root/build-tsan" && env "${tsan_env[@]}" ctest --output-on-failure -R "c-threads|kernels")
+probe "$root/build-tsan" tsan "ThreadSanitizer: data race" "${tsan_env[@]}"
 
 echo "== fuzzers (bounded)"
-"$root/tests/fuzz/run.sh"
+FUZZ_SECONDS=${FUZZ_SECONDS:-45} "$root/tests/fuzz/run.sh"

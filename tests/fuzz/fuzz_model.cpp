@@ -1,13 +1,15 @@
-// libFuzzer target: model loading plus one short evaluation on mutated models. The base is
-// ../shared/models/kjv-tiny-Q8_0.gguf; the input is a window spliced into its header region
-// (header, metadata and tensor infos: the first ~48 KB), so tensor data stays intact:
-//   input = [u32 offset][payload]  ->  file = orig[0, off) + payload + orig[off + 64, end)
-// with off = offset % header size. A payload of exactly 64 bytes copied from the original leaves
-// the file unchanged; longer or shorter payloads shift everything after them. (A plain mutated
-// prefix would keep libFuzzer's mutations in the first few dozen bytes: every prefix of the
-// original is the same file, so the shortest one wins.) A model that loads must then survive a
-// context with a tiny KV cache and the evaluation of three tokens. Any outcome but success or a
-// llamas::Error is a bug.
+// libFuzzer target: model loading plus one short evaluation on mutated models. The bases are
+// small models of ../shared/models, one per decoder architecture (llama with SentencePiece,
+// qwen2 with biases and byte-level BPE, qwen3 with Q/K norms, gemma2 with soft-capping, gemma3
+// with sliding windows, phi3 with fused projections). The input is a window spliced into the
+// header region of one of them (header, metadata and tensor infos), so tensor data stays intact:
+//   input = [u32 offset][u8 base][payload]
+//   file  = orig[0, off) + payload + orig[off + 64, end),  off = offset % header size
+// A payload of exactly the 64 original bytes leaves the file unchanged; longer or shorter
+// payloads shift everything after them. (A plain mutated prefix would keep libFuzzer's mutations
+// in the first few dozen bytes: every prefix of the original is the same file, so the shortest
+// one wins.) A model that loads must then survive a context with a tiny KV cache and the
+// evaluation of three tokens. Any outcome but success or a llamas::Error is a bug.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -27,34 +29,43 @@ namespace {
 
 constexpr size_t kWindow = 64;
 
+// Keep in step with seeds/fuzz-model.sh, which writes seeds for each base by index.
+const char* const kBaseNames[] = {"kjv-tiny-Q8_0", "qwen2-Q4_K_M", "qwen3-Q4_K_M",
+                                  "gemma2-Q4_K_M", "gemma3-Q4_K_M", "phi3-Q4_K_M"};
+constexpr size_t kBases = sizeof kBaseNames / sizeof kBaseNames[0];
+
 struct Base {
     std::vector<uint8_t> bytes;
     size_t header = 0;  // where the tensor data starts
 };
 
-const Base& base() {
-    static const Base b = [] {
-        const std::string path = llamas::fuzz::data_dir() + "/models/kjv-tiny-Q8_0.gguf";
-        Base out;
-        out.bytes = llamas::fuzz::read_file(path);
-        if (out.bytes.empty()) llamas::fuzz::missing_data(path);
-        out.header = llamas::gguf::File::from_memory(out.bytes.data(), out.bytes.size())->data_offset();
+const std::vector<Base>& bases() {
+    static const std::vector<Base> all = [] {
+        std::vector<Base> out;
+        for (const char* name : kBaseNames) {
+            const std::string path = llamas::fuzz::data_dir() + "/models/" + name + ".gguf";
+            Base b;
+            b.bytes = llamas::fuzz::read_file(path);
+            if (b.bytes.empty()) llamas::fuzz::missing_data(path);
+            b.header = llamas::gguf::File::from_memory(b.bytes.data(), b.bytes.size())->data_offset();
+            out.push_back(std::move(b));
+        }
         return out;
     }();
-    return b;
+    return all;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    (void)base();
+    (void)bases();
     return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const bool verbose = std::getenv("LLAMAS_FUZZ_VERBOSE") != nullptr;  // to read a reproducer's outcome
-    if (size < 4) return 0;
-    const Base& b = base();
+    if (size < 5) return 0;
+    const Base& b = bases()[data[4] % kBases];
     uint32_t offset = 0;
     std::memcpy(&offset, data, 4);
     const size_t off = offset % b.header;
@@ -62,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<uint8_t> file;
     file.reserve(b.bytes.size() + size);
     file.insert(file.end(), b.bytes.begin(), b.bytes.begin() + static_cast<std::ptrdiff_t>(off));
-    file.insert(file.end(), data + 4, data + size);
+    file.insert(file.end(), data + 5, data + size);
     file.insert(file.end(), b.bytes.begin() + static_cast<std::ptrdiff_t>(resume), b.bytes.end());
     try {
         llamas::Model model(llamas::gguf::File::from_memory(file.data(), file.size()));
