@@ -1,6 +1,7 @@
 // llamas-kbench: micro-benchmark of the matrix-product kernels.
 //   llamas-kbench [--path scalar|avx2|avx512] [--threads N] [--rows R] [--cols C]
 //                 [--tokens T1,T2,...] [--types q4_0,q8_0,...] [--no-pack]
+//   llamas-kbench --model FILE [--pp N] [--tg N]: one thread's CPU time per prompt / token
 // For each weight type and token count it times matmul on random weights and prints the weight
 // bandwidth (GB/s, what bounds generation) and the arithmetic rate (GFLOP/s, what bounds
 // prompt processing), from the fastest call (thread CPU time when single-threaded, so that
@@ -15,6 +16,8 @@
 #include <time.h>
 #include <vector>
 
+#include "engine/context.h"
+#include "engine/model.h"
 #include "engine/thread_pool.h"
 #include "kernels.h"
 #include "ops/matmul.h"
@@ -51,12 +54,50 @@ double thread_cpu_seconds() {
 
 }  // namespace
 
+// --model: one thread's CPU time for a whole prompt pass and for generated tokens, the cost a
+// quiet machine would see (other processes' time doesn't count; they can still steal memory
+// bandwidth and cache).
+int model_bench(const std::string& path, int64_t n_prompt, int64_t n_gen) {
+    std::unique_ptr<Model> model = Model::load(path);
+    ContextParams cp;
+    cp.n_ctx = n_prompt + n_gen + 16;
+    cp.n_batch = 512;
+    cp.n_threads = 1;
+    Context ctx(*model, cp);
+    std::mt19937 rng(1);
+    std::vector<int32_t> tokens(static_cast<size_t>(std::max<int64_t>(n_prompt, 16)));
+    for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(ctx.n_vocab()));
+    ctx.decode(tokens.data(), 16, 0);  // warm-up: page in, first-touch the scratch
+    std::printf("%s, path %s, 1 thread, CPU time\n", path.c_str(), kernels().name);
+    if (n_prompt > 0) {
+        double best = 1e30;
+        for (int rep = 0; rep < 2; ++rep) {
+            const double c0 = thread_cpu_seconds();
+            ctx.decode(tokens.data(), n_prompt, 0);
+            best = std::min(best, thread_cpu_seconds() - c0);
+        }
+        std::printf("pp%lld: %.1f ms, %.2f t/s per thread\n", static_cast<long long>(n_prompt), best * 1e3,
+                    static_cast<double>(n_prompt) / best);
+    }
+    if (n_gen > 0) {
+        int64_t pos = n_prompt;
+        const double c0 = thread_cpu_seconds();
+        for (int64_t i = 0; i < n_gen; ++i, ++pos) ctx.decode(&tokens[static_cast<size_t>(i % 16)], 1, pos);
+        const double took = thread_cpu_seconds() - c0;
+        std::printf("tg%lld: %.2f ms/token, %.2f t/s per thread\n", static_cast<long long>(n_gen),
+                    took * 1e3 / static_cast<double>(n_gen), static_cast<double>(n_gen) / took);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     int threads = 1;
     int64_t rows = 4096, cols = 4096;
     std::string types = "f32,f16,bf16,q8_0,q4_0,q4_1,q5_0,q5_1,iq4_nl,q2_K,q3_K,q4_K,q5_K,q6_K,iq4_xs";
     std::string tokens = "1,64";
     bool pack = true;
+    std::string model_path;
+    int64_t n_prompt = 512, n_gen = 32;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -67,13 +108,17 @@ int main(int argc, char** argv) {
         else if (a == "--tokens" && v) tokens = argv[++i];
         else if (a == "--path" && v) setenv("LLAMAS_CPU", argv[++i], 1);
         else if (a == "--no-pack") pack = false;
+        else if (a == "--model" && v) model_path = argv[++i];
+        else if (a == "--pp" && v) n_prompt = std::atoll(argv[++i]);
+        else if (a == "--tg" && v) n_gen = std::atoll(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: %s [--path P] [--threads N] [--rows R] [--cols C] [--tokens T,...] [--types t,...] [--no-pack]\n",
+            std::fprintf(stderr, "usage: %s [--path P] [--threads N] [--rows R] [--cols C] [--tokens T,...] [--types t,...] [--no-pack]\n       %s --model FILE [--pp N] [--tg N] [--path P]\n", argv[0],
                          argv[0]);
             return 2;
         }
     }
     try {
+        if (!model_path.empty()) return model_bench(model_path, n_prompt, n_gen);
         const Kernels& k = kernels();
         std::printf("path %s, %d thread(s), %lld x %lld weights\n", k.name, threads, static_cast<long long>(rows),
                     static_cast<long long>(cols));
