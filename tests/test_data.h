@@ -1,9 +1,13 @@
 // Where the reference data (../shared) is: LLAMAS_TEST_DATA, else the folder beside the checkout.
 #pragma once
+#include <dirent.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace llamas::test {
 
@@ -22,6 +26,20 @@ inline std::string read_text(const std::string& path) {
     std::stringstream ss;
     ss << f.rdbuf();
     return ss.str();
+}
+
+// The .gguf files in a folder, sorted (empty when the folder is missing).
+inline std::vector<std::string> gguf_files(const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+            std::string n = e->d_name;
+            if (n.size() > 5 && n.compare(n.size() - 5, 5, ".gguf") == 0) out.push_back(dir + "/" + n);
+        }
+        closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 }  // namespace llamas::test

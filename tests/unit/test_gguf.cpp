@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
-#include <dirent.h>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,17 +50,6 @@ GgufBuilder valid_file() {
     return g;
 }
 
-std::vector<std::string> gguf_files(const std::string& dir) {
-    std::vector<std::string> out;
-    if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-            std::string n = e->d_name;
-            if (n.size() > 5 && n.substr(n.size() - 5) == ".gguf") out.push_back(dir + "/" + n);
-        }
-        closedir(d);
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -87,8 +75,8 @@ TEST_CASE("a valid file parses and its metadata is typed") {
 }
 
 TEST_CASE("every shipped model and vocabulary file parses") {
-    auto files = gguf_files(llamas::test::data_path("models"));
-    auto vocab = gguf_files(llamas::test::data_path("vocab"));
+    auto files = llamas::test::gguf_files(llamas::test::data_path("models"));
+    auto vocab = llamas::test::gguf_files(llamas::test::data_path("vocab"));
     files.insert(files.end(), vocab.begin(), vocab.end());
     REQUIRE_MESSAGE(files.size() >= 40, "reference data missing: set LLAMAS_TEST_DATA");
     for (const auto& path : files) {

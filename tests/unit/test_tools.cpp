@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -35,25 +34,14 @@ Run run(const std::string& cmd) {
     return r;
 }
 
-std::vector<std::string> gguf_files(const std::string& dir) {
-    std::vector<std::string> out;
-    if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-            std::string n = e->d_name;
-            if (n.size() > 5 && n.substr(n.size() - 5) == ".gguf") out.push_back(dir + "/" + n);
-        }
-        closedir(d);
-    }
-    return out;
-}
 
 }  // namespace
 
 TEST_SUITE("tools") {
 
 TEST_CASE("llamas-gguf info succeeds on every model and vocabulary file") {
-    auto files = gguf_files(llamas::test::data_path("models"));
-    auto vocab = gguf_files(llamas::test::data_path("vocab"));
+    auto files = llamas::test::gguf_files(llamas::test::data_path("models"));
+    auto vocab = llamas::test::gguf_files(llamas::test::data_path("vocab"));
     files.insert(files.end(), vocab.begin(), vocab.end());
     REQUIRE(files.size() >= 40);
     const std::string tool = llamas::test::tool_path("llamas-gguf");
