@@ -36,6 +36,17 @@ void rms_norm_fast(const Kernels& kn, const float* x, const float* w, float* y, 
     }
 }
 
+// LayerNorm with the sums from the kernels' float dot product (against a row of ones for the
+// mean): y = (x - mean) / sqrt(var + eps) * w + b. y may alias x.
+void layer_norm_fast(const Kernels& kn, const float* ones, const float* x, const float* w, const float* b, float* y,
+                     int64_t n, float eps) {
+    const float mean = kn.dot_f32(n, x, ones) / static_cast<float>(n);
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] - mean;
+    const float var = kn.dot_f32(n, y, y) / static_cast<float>(n);
+    const float scale = 1.0f / std::sqrt(var + eps);
+    for (int64_t i = 0; i < n; ++i) y[i] = (y[i] * scale) * w[i] + b[i];
+}
+
 RopeParams rope_params(const Model& m, bool swa) {
     const HParams& hp = m.hparams();
     RopeParams rp;
@@ -89,6 +100,8 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
     attn_scratch_.reset(new uint8_t[attn_scratch_bytes_]);
 
     if (hp.arch == Arch::bert) {
+        ones_ = floats(E);
+        std::fill(ones_.get(), ones_.get() + E, 1.0f);
         type0_ = floats(E);
         if (ew->token_types.data) {
             dequantize_row(ew->token_types.type, ew->token_types.data, type0_.get(), E);
@@ -326,6 +339,7 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
     const HParams& hp = model_.hparams();
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
     const BertLayerWeights& B = model_.embed_weights()->bert_layers[static_cast<size_t>(il)];
+    const Kernels& kn = kernels();
     const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
     void* mm = mm_scratch_.get();
     float *x = x_.get(), *q = q_.get(), *k = k_.get(), *v = v_.get(), *proj = proj_.get(), *up = up_.get();
@@ -359,7 +373,7 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
             float* p = proj + t * E;
             float* xt = x + t * E;
             for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + L.bo[i]) + xt[i];
-            layer_norm(p, B.attn_out_norm, B.attn_out_norm_b, xt, E, hp.norm_eps);
+            layer_norm_fast(kn, ones_.get(), p, B.attn_out_norm, B.attn_out_norm_b, xt, E, hp.norm_eps);
         }
     });
     // FFN: up + bias, GELU, down + bias, residual, LayerNorm
@@ -377,7 +391,7 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
             float* p = proj + t * E;
             float* xt = x + t * E;
             for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + B.ffn_down_b[i]) + xt[i];
-            layer_norm(p, B.out_norm, B.out_norm_b, xt, E, hp.norm_eps);
+            layer_norm_fast(kn, ones_.get(), p, B.out_norm, B.out_norm_b, xt, E, hp.norm_eps);
         }
     });
 }

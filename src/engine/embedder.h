@@ -69,6 +69,7 @@ private:
     std::unique_ptr<float[]> x_, cur_, q_, k_, v_, attn_, proj_, gate_, up_;
     std::unique_ptr<float[]> pooled_, dense_a_, dense_b_;
     std::unique_ptr<float[]> type0_;  // BERT: token type 0 row, decoded once
+    std::unique_ptr<float[]> ones_;     // BERT: n_embd ones (LayerNorm's mean as a dot product)
     std::unique_ptr<uint16_t[]> half_;  // fp16 copies of FFN activations (GELU's table index)
     std::vector<float> rope_cs_, rope_cs_swa_;  // gemma: cos/sin of every position < capacity
     std::unique_ptr<uint8_t[]> mm_scratch_, attn_scratch_;

@@ -20,7 +20,13 @@ const float* table() {
     return t.data();
 }
 
-inline float lookup(const float* t, float x, uint16_t h) { return x <= -10.0f ? 0.0f : x >= 10.0f ? x : t[h]; }
+// Written to compile to selects rather than branches (the clamps are rare but unpredictable).
+inline float lookup(const float* t, float x, uint16_t h) {
+    float g = t[h];
+    g = x <= -10.0f ? 0.0f : g;
+    g = x >= 10.0f ? x : g;
+    return g;
+}
 
 }  // namespace
 
