@@ -300,6 +300,7 @@ struct KAct {
 // (6-bit, one byte each), then 8 sub-blocks of 32 columns in Q4_0's payload layout.
 
 constexpr size_t kQ4KBytes = 32 + 32 + 128 + 128 + 8 * 256;
+constexpr bool kPrefetchK = false;
 
 // One-token tiles: the super-block after next of each of the R groups, fetched ahead of use.
 template <int R>
@@ -425,6 +426,52 @@ inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
     }
 }
 
+// One token: the super-block's scale and min sums are kept apart (A = Σ sc·dot, B = Σ min·Σa) and
+// scaled once per super-block; high nibbles are used in place (x16, undone by a shift once per
+// 32 columns), saving a shift per register.
+template <int R>
+inline void tile_q4k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, float* s) {
+    const KAct<1> a(act, 0, nsb);
+    __m512 accf[R];
+    for (int r = 0; r < R; ++r) accf[r] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m4h = _mm512_set1_epi8(static_cast<char>(0xF0));
+    for (int64_t b = 0; b < nsb; ++b) {
+        if (kPrefetchK) prefetch_ahead<R>(w, gs, b, kQ4KBytes);
+        __m512 A[R], B[R];
+        for (int r = 0; r < R; ++r) A[r] = B[r] = _mm512_setzero_ps();
+        const int8_t* aq = a.q[0] + b * 256;
+        for (int j = 0; j < 8; ++j) {
+            __m512i lo[R], hi[R];
+            for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
+            for (int i = 0; i < 4; ++i) {
+                const __m512i a0 = _mm512_set1_epi32(load_i32(aq + 32 * j + 8 * i));
+                const __m512i a1 = _mm512_set1_epi32(load_i32(aq + 32 * j + 8 * i + 4));
+                for (int r = 0; r < R; ++r) {
+                    const __m512i v = _mm512_loadu_si512(w + r * gs + b * kQ4KBytes + 320 + 256 * j + 64 * i);
+                    lo[r] = _mm512_dpbusd_epi32(lo[r], _mm512_and_si512(v, m4), a0);
+                    hi[r] = _mm512_dpbusd_epi32(hi[r], _mm512_and_si512(v, m4h), a1);
+                }
+            }
+            const __m512 bs = _mm512_set1_ps(a.bsd[0][b * 8 + j]);
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* base = w + r * gs + b * kQ4KBytes;
+                const __m512i dot = _mm512_add_epi32(lo[r], _mm512_srai_epi32(hi[r], 4));
+                A[r] = _mm512_fmadd_ps(u8x16_to_ps(base + 64 + 16 * j), _mm512_cvtepi32_ps(dot), A[r]);
+                B[r] = _mm512_fmadd_ps(u8x16_to_ps(base + 192 + 16 * j), bs, B[r]);
+            }
+        }
+        const __m512 da = _mm512_set1_ps(a.d[0][b]);
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* base = w + r * gs + b * kQ4KBytes;
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)));
+            const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + 32)));
+            accf[r] = _mm512_fmadd_ps(A[r], _mm512_mul_ps(dw, da), accf[r]);
+            accf[r] = _mm512_fnmadd_ps(B[r], dm, accf[r]);  // bsd already carries the activation scale
+        }
+    }
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(s + r * G, accf[r]);
+}
+
 // ---- Q6_K: per group and super-block: 16 fp16 d, 16 x 16 int8 scales, then for each 32
 // columns the low 4 bits in Q4_0's payload layout (8 x 256 bytes) and, after them, the high 2 bits
 // (8 x 128 bytes: for each 16 columns, one register whose byte holds the 2-bit fields of the 4
@@ -545,6 +592,51 @@ inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
     }
 }
 
+// One token: per super-block sums of scale x dot, scaled by d once per super-block.
+template <int R>
+inline void tile_q6k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, float* s) {
+    const KAct<1> a(act, 0, nsb);
+    __m512 accf[R];
+    for (int r = 0; r < R; ++r) accf[r] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    for (int64_t b = 0; b < nsb; ++b) {
+        __m512 A[R];
+        for (int r = 0; r < R; ++r) A[r] = _mm512_setzero_ps();
+        const int8_t* aq0 = a.q[0] + b * 256;
+        for (int sg = 0; sg < 16; ++sg) {
+            const int p = sg / 2, half = sg % 2;
+            const __m512i o = _mm512_set1_epi32(a.o16[0][b * 16 + sg]);
+            __m512i acc[R];
+            for (int r = 0; r < R; ++r) acc[r] = o;
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* base = w + r * gs + b * kQ6KBytes + 288;
+                const __m512i h = _mm512_loadu_si512(base + 2048 + 128 * p + 64 * half);
+                const __m512i v0 = _mm512_loadu_si512(base + 256 * p + 64 * (2 * half));
+                const __m512i v1 = _mm512_loadu_si512(base + 256 * p + 64 * (2 * half + 1));
+                const int8_t* aq = aq0 + 32 * p + 16 * half;
+                const __m512i u0 = _mm512_ternarylogic_epi32(_mm512_and_si512(v0, m4), q6_high<0>(h), m30, 0xF8);
+                const __m512i u1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), q6_high<1>(h), m30, 0xF8);
+                const __m512i u2 = _mm512_ternarylogic_epi32(_mm512_and_si512(v1, m4), q6_high<2>(h), m30, 0xF8);
+                const __m512i u3 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), q6_high<3>(h), m30, 0xF8);
+                acc[r] = _mm512_dpbusd_epi32(acc[r], u0, _mm512_set1_epi32(load_i32(aq)));
+                acc[r] = _mm512_dpbusd_epi32(acc[r], u1, _mm512_set1_epi32(load_i32(aq + 4)));
+                acc[r] = _mm512_dpbusd_epi32(acc[r], u2, _mm512_set1_epi32(load_i32(aq + 8)));
+                acc[r] = _mm512_dpbusd_epi32(acc[r], u3, _mm512_set1_epi32(load_i32(aq + 12)));
+            }
+            for (int r = 0; r < R; ++r) {
+                A[r] = _mm512_fmadd_ps(i8x16_to_ps(w + r * gs + b * kQ6KBytes + 32 + 16 * sg), _mm512_cvtepi32_ps(acc[r]), A[r]);
+            }
+        }
+        const __m512 da = _mm512_set1_ps(a.d[0][b]);
+        for (int r = 0; r < R; ++r) {
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * kQ6KBytes)));
+            accf[r] = _mm512_fmadd_ps(A[r], _mm512_mul_ps(dw, da), accf[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(s + r * G, accf[r]);
+}
+
 // Tile dispatch for the K-quants: kTK tokens by 2 groups, 4 groups for one token.
 constexpr int kTK = 4;
 constexpr int KR1 = 4;  // groups per one-token tile
@@ -567,14 +659,22 @@ inline void k_rows(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act,
 template <int R, int T>
 struct TileQ4K {
     static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
-        tile_q4k<R, T>(nsb, w, gs, a, as, s, ss);
+        if (T == 1 && R == KR1) {
+            tile_q4k_one<R>(nsb, w, gs, a, s);
+        } else {
+            tile_q4k<R, T>(nsb, w, gs, a, as, s, ss);
+        }
     }
 };
 
 template <int R, int T>
 struct TileQ6K {
     static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
-        tile_q6k<R, T>(nsb, w, gs, a, as, s, ss);
+        if (T == 1 && R == KR1) {
+            tile_q6k_one<R>(nsb, w, gs, a, s);
+        } else {
+            tile_q6k<R, T>(nsb, w, gs, a, as, s, ss);
+        }
     }
 };
 
