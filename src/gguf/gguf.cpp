@@ -262,13 +262,18 @@ void File::parse() {
         kvs_.push_back(std::move(kv));
     }
 
-    // general.alignment: a UINT32 power of two (default 32).
+    // general.alignment: a UINT32 power of two, at least 8 (default 32).
     if (const KeyValue* a = find("general.alignment")) {
         if (a->type != ValueType::U32)
             fail(Status::bad_format, "metadata 'general.alignment' at byte offset %llu: type %s, expected UINT32",
                  ull(a->offset), value_type_name(a->type));
         if (a->u == 0 || (a->u & (a->u - 1)) != 0)
             fail(Status::bad_format, "metadata 'general.alignment' at byte offset %llu: %llu is not a power of two",
+                 ull(a->offset), ull(a->u));
+        // The spec requires a multiple of 8; the kernels rely on it (a tensor at an odd offset
+        // would put its blocks' fp16 scales at misaligned addresses).
+        if (a->u < 8)
+            fail(Status::bad_format, "metadata 'general.alignment' at byte offset %llu: %llu is less than 8",
                  ull(a->offset), ull(a->u));
         alignment_ = a->u;
     }
