@@ -638,7 +638,7 @@ inline void tile_q6k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t
 }
 
 // Tile dispatch for the K-quants: kTK tokens by 2 groups, 4 groups for one token.
-constexpr int kTK = 4;
+constexpr int kTK = 6;
 constexpr int KR1 = 4;  // groups per one-token tile
 
 template <template <int, int> class Tile, int R>
@@ -649,6 +649,8 @@ inline void k_rows(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act,
     const uint8_t* a = act + t0 * a_stride;
     float* st = s + t0 * s_stride;
     switch (na - t0) {
+        case 5: Tile<R, 5>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
+        case 4: Tile<R, 4>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
         case 3: Tile<R, 3>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
         case 2: Tile<R, 2>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
         case 1: Tile<R, 1>::run(nsb, w, gs, a, a_stride, st, s_stride); break;
