@@ -54,15 +54,15 @@ struct FmtQ4_0 {
     // Payload: 4 registers; register j holds columns 8j..8j+3 in the low nibbles and
     // 8j+4..8j+7 in the high nibbles, row r in lane r.
     static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
-        for (int j = 0; j < 4; ++j) {
-            for (int r = 0; r < G; ++r) {
-                const Block& x = rows[r][b];
-                for (int i = 0; i < 4; ++i) {
-                    const int e0 = 8 * j + i, e1 = 8 * j + 4 + i;
-                    const int n0 = e0 < 16 ? (x.qs[e0] & 15) : (x.qs[e0 - 16] >> 4);
-                    const int n1 = e1 < 16 ? (x.qs[e1] & 15) : (x.qs[e1 - 16] >> 4);
-                    out[64 * j + 4 * r + i] = static_cast<uint8_t>(n0 | (n1 << 4));
-                }
+        for (int r = 0; r < G; ++r) {
+            const Block& x = rows[r][b];
+            uint8_t nib[32];
+            for (int e = 0; e < 16; ++e) {
+                nib[e] = x.qs[e] & 15;
+                nib[e + 16] = x.qs[e] >> 4;
+            }
+            for (int j = 0; j < 4; ++j) {
+                for (int i = 0; i < 4; ++i) out[64 * j + 4 * r + i] = static_cast<uint8_t>(nib[8 * j + i] | (nib[8 * j + 4 + i] << 4));
             }
         }
     }
@@ -346,15 +346,15 @@ void pack_q4k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, v
                 std::memcpy(dst + 32 + 2 * r, &x.dmin, 2);
                 uint8_t sc[8], mn[8];
                 unpack_scales_k4(x.scales, sc, mn);
+                uint8_t nib[QK_K];
+                for (int e = 0; e < QK_K; ++e) nib[e] = static_cast<uint8_t>(q4k_nibble(x, e));
                 for (int j = 0; j < 8; ++j) {
                     dst[64 + 16 * j + r] = sc[j];
                     dst[192 + 16 * j + r] = mn[j];
+                    const uint8_t* nj = nib + 32 * j;
                     for (int i = 0; i < 4; ++i) {
-                        for (int c = 0; c < 4; ++c) {
-                            const int n0 = q4k_nibble(x, 32 * j + 8 * i + c);
-                            const int n1 = q4k_nibble(x, 32 * j + 8 * i + 4 + c);
-                            dst[320 + 256 * j + 64 * i + 4 * r + c] = static_cast<uint8_t>(n0 | (n1 << 4));
-                        }
+                        uint8_t* o = dst + 320 + 256 * j + 64 * i + 4 * r;
+                        for (int c = 0; c < 4; ++c) o[c] = static_cast<uint8_t>(nj[8 * i + c] | (nj[8 * i + 4 + c] << 4));
                     }
                 }
             }
@@ -506,10 +506,12 @@ void pack_q6k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, v
                     reinterpret_cast<const block_q6_K*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
                 std::memcpy(dst + 2 * r, &x.d, 2);
                 for (int sg = 0; sg < 16; ++sg) dst[32 + 16 * sg + r] = static_cast<uint8_t>(x.scales[sg]);
+                uint8_t val[QK_K];
+                for (int e = 0; e < QK_K; ++e) val[e] = static_cast<uint8_t>(q6k_value(x, e));
                 for (int p = 0; p < 8; ++p) {
                     for (int ks = 0; ks < 8; ++ks) {  // 4-column steps of these 32 columns
                         for (int c = 0; c < 4; ++c) {
-                            const int u = q6k_value(x, 32 * p + 4 * ks + c);
+                            const int u = val[32 * p + 4 * ks + c];
                             // low nibble: register ks/2, low (even ks) or high (odd ks) half-byte
                             uint8_t& nb = dst[288 + 256 * p + 64 * (ks / 2) + 4 * r + c];
                             nb = static_cast<uint8_t>(nb | ((u & 15) << (4 * (ks % 2))));
