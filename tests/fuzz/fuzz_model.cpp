@@ -3,12 +3,15 @@
 // qwen2 with biases and byte-level BPE, qwen3 with Q/K norms, gemma2 with soft-capping, gemma3
 // with sliding windows, phi3 with fused projections). The input is a window spliced into the
 // header region of one of them (header, metadata and tensor infos), so tensor data stays intact:
-//   input = [u32 offset][u8 base][payload]
+//   input = [u32 offset][u8 base: index in bits 0-6, bit 7 = use the best kernel path][payload]
 //   file  = orig[0, off) + payload + orig[off + 64, end),  off = offset % header size
 // A payload of exactly the 64 original bytes leaves the file unchanged; longer or shorter
 // payloads shift everything after them. (A plain mutated prefix would keep libFuzzer's mutations
 // in the first few dozen bytes: every prefix of the original is the same file, so the shortest
-// one wins.) A model that loads must then survive a context with a tiny KV cache and the
+// one wins.) Kernel path: the best one packs every weight matrix at load, which under ASan and
+// coverage instrumentation makes a successful load 4x slower, so most inputs use the next best
+// path (avx2 on AVX-512 machines) and those with bit 7 of the base byte set use the best.
+// A model that loads must then survive a context with a tiny KV cache and the
 // evaluation of three tokens. Any outcome but success or a llamas::Error is a bug.
 #include <algorithm>
 #include <cstddef>
@@ -23,6 +26,7 @@
 #include "engine/model.h"
 #include "fuzz_paths.h"
 #include "gguf/gguf.h"
+#include "kernels.h"
 #include "util/error.h"
 
 namespace {
@@ -33,6 +37,8 @@ constexpr size_t kWindow = 64;
 const char* const kBaseNames[] = {"kjv-tiny-Q8_0", "qwen2-Q4_K_M", "qwen3-Q4_K_M",
                                   "gemma2-Q4_K_M", "gemma3-Q4_K_M", "phi3-Q4_K_M"};
 constexpr size_t kBases = sizeof kBaseNames / sizeof kBaseNames[0];
+const char* kBestPath = "scalar";
+const char* kFastPath = "scalar";
 
 struct Base {
     std::vector<uint8_t> bytes;
@@ -59,13 +65,17 @@ const std::vector<Base>& bases() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     (void)bases();
+    const std::vector<const char*> paths = llamas::runnable_kernel_paths();  // scalar first, best last
+    kBestPath = paths.back();
+    kFastPath = paths.size() >= 2 && std::strcmp(paths.back(), "avx512") == 0 ? paths[paths.size() - 2] : paths.back();
     return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const bool verbose = std::getenv("LLAMAS_FUZZ_VERBOSE") != nullptr;  // to read a reproducer's outcome
     if (size < 5) return 0;
-    const Base& b = bases()[data[4] % kBases];
+    const Base& b = bases()[(data[4] & 0x7f) % kBases];
+    llamas::use_kernels((data[4] & 0x80) ? kBestPath : kFastPath);
     uint32_t offset = 0;
     std::memcpy(&offset, data, 4);
     const size_t off = offset % b.header;

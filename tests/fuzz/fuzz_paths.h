@@ -1,10 +1,9 @@
 // Where the fuzz targets find the reference data: LLAMAS_TEST_DATA, else ../shared beside the
 // checkout (derived from this file's path, which CMake passes in absolute form).
 #pragma once
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -18,8 +17,13 @@ inline std::string data_dir() {
 }
 
 inline std::vector<uint8_t> read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> bytes;
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        uint8_t buf[1 << 16];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.insert(bytes.end(), buf, buf + n);
+        std::fclose(f);
+    }
+    return bytes;
 }
 
 // A fuzz target without its data would "pass" while testing nothing: stop loudly instead.
