@@ -1,6 +1,7 @@
 #include "engine/context.h"
 
 #include <algorithm>
+#include <new>
 
 #include "engine/thread_pool.h"
 #include "ops/attention.h"
@@ -23,6 +24,7 @@ Context::Context(const Model& model, const ContextParams& params)
 
     const size_t B = static_cast<size_t>(params_.n_batch);
     const size_t n_q = static_cast<size_t>(hp.n_embd_q()), n_kv = static_cast<size_t>(hp.n_embd_k_gqa());
+    try {  // a bad_alloc here would reach the caller as a bare "out of memory": say which request failed
     x_.resize(B * hp.n_embd);
     cur_.resize(B * hp.n_embd);
     if (hp.fused_qkv) qkv_.resize(B * (n_q + 2 * n_kv));
@@ -46,6 +48,10 @@ Context::Context(const Model& model, const ContextParams& params)
     ap.n_head_kv = hp.n_head_kv;
     ap.head_dim = hp.head_dim_k;
     attn_scratch_.resize(attention_scratch_bytes(ap, params_.kv_type, params_.n_ctx, params_.n_threads));
+    } catch (const std::bad_alloc&) {
+        fail(Status::out_of_memory, "cannot allocate the scratch buffers for n_batch = %lld tokens (n_ctx = %lld)",
+             (long long)params_.n_batch, (long long)params_.n_ctx);
+    }
 }
 
 Context::~Context() = default;

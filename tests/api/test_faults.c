@@ -162,6 +162,7 @@ static int oom_child(void) {
     o.n_batch = 400000;
     o.kv_type = LLAMAS_KV_Q8_0;
     CHECK_FAILS(llamas_context_create(m, &o, &c), LLAMAS_ERR_OUT_OF_MEMORY);
+    CHECK(strstr(llamas_last_error(), "scratch") != NULL);
     printf("  n_ctx=n_batch=400000: %s\n", llamas_last_error());
     /* 512 worker threads need 512 stacks: thread creation fails part way. */
     llamas_context_options_init(&o);
