@@ -1212,6 +1212,7 @@ private:
 };
 
 std::string render(const Template& tmpl, const Value& variables, const RenderOptions& opts) {
+    ContainerArena arena;  // outlives the renderer: breaks the cycles a template may have built
     Renderer r(opts, variables);
     return r.run(tmpl);
 }

@@ -17,10 +17,29 @@ const Value* CallArgs::kwarg(std::string_view name) const {
     return nullptr;
 }
 
+namespace {
+thread_local ContainerArena* t_arena = nullptr;
+}  // namespace
+
+ContainerArena::ContainerArena() : previous_(t_arena) { t_arena = this; }
+
+ContainerArena::~ContainerArena() {
+    t_arena = previous_;
+    // Emptying every container breaks any cycle among them; the storage itself is then freed by
+    // the last shared_ptr going away.
+    for (auto& w : lists)
+        if (auto p = w.lock()) List().swap(*p);
+    for (auto& w : dicts)
+        if (auto p = w.lock()) Dict().swap(*p);
+    for (auto& w : funcs)
+        if (auto p = w.lock()) *p = Func();
+}
+
 Value Value::list(List items) {
     Value v;
     v.type_ = Type::List;
     v.list_ = std::make_shared<List>(std::move(items));
+    if (t_arena) t_arena->lists.push_back(v.list_);
     return v;
 }
 
@@ -28,6 +47,7 @@ Value Value::dict(Dict items) {
     Value v;
     v.type_ = Type::Dict;
     v.dict_ = std::make_shared<Dict>(std::move(items));
+    if (t_arena) t_arena->dicts.push_back(v.dict_);
     return v;
 }
 
@@ -35,6 +55,7 @@ Value Value::func(Func f) {
     Value v;
     v.type_ = Type::Func;
     v.func_ = std::make_shared<Func>(std::move(f));
+    if (t_arena) t_arena->funcs.push_back(v.func_);
     return v;
 }
 

@@ -101,4 +101,23 @@ void check_string_size(size_t bytes);
 // Python repr of a float ("1.0", "0.1", "1e+20").
 std::string format_float(double f);
 
+// While one is alive on this thread, every list, dict and function Value created is recorded,
+// and its contents are dropped when the arena ends. Templates can build containers that hold
+// themselves (`{% set _ = a.append(a) %}`); shared ownership alone would leak such cycles.
+// Values created before the arena (the caller's variables) are not touched.
+class ContainerArena {
+public:
+    ContainerArena();
+    ~ContainerArena();
+    ContainerArena(const ContainerArena&) = delete;
+    ContainerArena& operator=(const ContainerArena&) = delete;
+
+    std::vector<std::weak_ptr<List>> lists;
+    std::vector<std::weak_ptr<Dict>> dicts;
+    std::vector<std::weak_ptr<Func>> funcs;
+
+private:
+    ContainerArena* previous_;
+};
+
 }  // namespace llamas::jinja
