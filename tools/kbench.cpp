@@ -59,6 +59,14 @@ double thread_cpu_seconds() {
 // bandwidth and cache).
 int model_bench(const std::string& path, int64_t n_prompt, int64_t n_gen) {
     std::unique_ptr<Model> model = Model::load(path);
+    {
+        std::FILE* f = std::fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && std::fgets(line, sizeof line, f)) {
+            if (std::strncmp(line, "VmRSS:", 6) == 0) std::printf("RSS after load: %s", line + 6);
+        }
+        if (f) std::fclose(f);
+    }
     ContextParams cp;
     cp.n_ctx = n_prompt + n_gen + 16;
     cp.n_batch = 512;
