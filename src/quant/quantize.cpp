@@ -9,17 +9,8 @@
 namespace llamas {
 
 bool can_quantize(GgmlType type) {
-    switch (type) {
-        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16:
-        case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1:
-        case GgmlType::Q8_0: case GgmlType::Q8_1:
-        case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K:
-        case GgmlType::Q6_K: case GgmlType::Q8_K:
-        case GgmlType::IQ4_NL: case GgmlType::IQ4_XS:
-            return true;
-        default:
-            return false;
-    }
+    const TypeInfo* ti = type_info(static_cast<uint32_t>(type));  // the type table says which have codecs
+    return ti && ti->has_codec;
 }
 
 size_t quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
