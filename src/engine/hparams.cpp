@@ -121,6 +121,16 @@ HParams read_hparams(const gguf::File& file) {
 
     // Sliding-window layers: layer il slides when il % pattern < pattern - 1 (so with pattern 2,
     // every second layer, starting from the second, is global), as the reference does.
+    // Gemma 3 blocks (gemma3 and the EmbeddingGemma encoder): scaled embeddings, NeoX RoPE,
+    // per-head Q/K norms, post norms, GELU-gated FFN, q scaled before the product.
+    auto set_gemma3_block = [](HParams& h) {
+        h.rope_layout = RopeLayout::neox;
+        h.embd_scale = std::sqrt(static_cast<float>(h.n_embd));
+        h.post_norms = true;
+        h.qk_norm = true;
+        h.ffn_act = FfnActivation::gelu;
+        h.scale_q_first = true;
+    };
     auto set_swa_pattern = [&](int64_t pattern) {
         for (int64_t il = 0; il < hp.n_layer; ++il) {
             hp.swa_layer[static_cast<size_t>(il)] = pattern == 0 || (il % pattern) < (pattern - 1);
@@ -162,12 +172,7 @@ HParams read_hparams(const gguf::File& file) {
             if (hp.n_layer == 46) hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
             break;
         case Arch::gemma3:
-            hp.rope_layout = RopeLayout::neox;
-            hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
-            hp.post_norms = true;
-            hp.qk_norm = true;
-            hp.ffn_act = FfnActivation::gelu;
-            hp.scale_q_first = true;
+            set_gemma3_block(hp);
             hp.n_swa = keys.opt("attention.sliding_window", 0);
             if (hp.n_swa > 0) {
                 set_swa_pattern(keys.opt("attention.sliding_window_pattern", 6));
@@ -179,12 +184,7 @@ HParams read_hparams(const gguf::File& file) {
         case Arch::gemma_embedding:
             // Gemma 3 blocks run bidirectionally; the sliding layers see a window centred on
             // each token. The reference's default pattern is 6 (five sliding layers, one global).
-            hp.rope_layout = RopeLayout::neox;
-            hp.embd_scale = std::sqrt(static_cast<float>(hp.n_embd));
-            hp.post_norms = true;
-            hp.qk_norm = true;
-            hp.ffn_act = FfnActivation::gelu;
-            hp.scale_q_first = true;
+            set_gemma3_block(hp);
             hp.causal = false;
             hp.swa_symmetric = true;
             hp.n_swa = keys.opt("attention.sliding_window", 0);
