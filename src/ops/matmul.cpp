@@ -86,12 +86,17 @@ std::shared_ptr<const void> pack_weight(WeightView& w) {
 
 namespace {
 
-// Products with packed copies (kernels.h, PackedKernels) of count matrices that share a type and
-// row length, so one prepared activation set serves them all, in one pass over the pool.
+// Products with packed copies (kernels.h, PackedKernels) of count matrices that share a row
+// length and an activation preparation (one type, or types such as Q4_K and Q6_K whose packed
+// forms take the same prepared rows), so one prepared activation set serves them all, in one
+// pass over the pool.
 constexpr int kMaxMany = 4;
 
-void matmul_packed(const WeightView* const* ws, float* const* ys, int count, const PackedKernels& pk, const float* x,
-                   int64_t n_tokens, void* scratch, ThreadPool& pool) {
+void matmul_packed(const WeightView* const* ws, float* const* ys, int count, const float* x, int64_t n_tokens,
+                   void* scratch, ThreadPool& pool) {
+    const PackedKernels& pk = kernels().of(ws[0]->type).packed;
+    const PackedKernels* pks[kMaxMany];
+    for (int i = 0; i < count; ++i) pks[i] = &kernels().of(ws[i]->type).packed;
     const int64_t n = ws[0]->n_cols;
     const int n_threads = pool.size();
     const size_t act_row = pk.act_row_bytes(n);
@@ -133,7 +138,7 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
             const int64_t g1 = std::min(w.n_rows / kPackRows, g0 + chunk);
             for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
                 const int64_t t1 = std::min(n_tokens, t0 + token_block);
-                pk.gemm(n, w.packed, g0, g1, act + t0 * act_row, act_row, static_cast<int>(t1 - t0),
+                pks[m]->gemm(n, w.packed, g0, g1, act + t0 * act_row, act_row, static_cast<int>(t1 - t0),
                         ys[m] + t0 * w.n_rows, static_cast<size_t>(w.n_rows));
             }
         }
@@ -153,7 +158,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
     if (w.packed && tk.packed.gemm) {
         const WeightView* ws[1] = {&w};
         float* ys[1] = {y};
-        matmul_packed(ws, ys, 1, tk.packed, x, n_tokens, scratch, pool);
+        matmul_packed(ws, ys, 1, x, n_tokens, scratch, pool);
         return;
     }
     const int64_t n = w.n_cols;
@@ -222,13 +227,15 @@ namespace llamas {
 void matmul_many(const WeightView* const* w, float* const* y, int count, const float* x, int64_t n_tokens,
                  void* scratch, ThreadPool& pool) {
     if (count <= 0 || n_tokens <= 0) return;
-    const TypeKernels& tk = checked_kernels(*w[0]);
-    bool shared = count <= kMaxMany && w[0]->packed && tk.packed.gemm;
+    const PackedKernels& pk0 = checked_kernels(*w[0]).packed;
+    bool shared = count <= kMaxMany && w[0]->packed && pk0.gemm;
     for (int i = 1; shared && i < count; ++i) {
-        shared = w[i]->type == w[0]->type && w[i]->n_cols == w[0]->n_cols && w[i]->packed && w[i]->n_rows > 0;
+        const PackedKernels& pk = checked_kernels(*w[i]).packed;
+        shared = w[i]->n_cols == w[0]->n_cols && w[i]->packed && w[i]->n_rows > 0 && pk.gemm &&
+                 pk.prepare == pk0.prepare && pk.act_row_bytes == pk0.act_row_bytes;
     }
     if (shared) {
-        matmul_packed(w, y, count, tk.packed, x, n_tokens, scratch, pool);
+        matmul_packed(w, y, count, x, n_tokens, scratch, pool);
         return;
     }
     for (int i = 0; i < count; ++i) matmul(*w[i], x, n_tokens, y[i], scratch, pool);
