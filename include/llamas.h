@@ -95,6 +95,8 @@ typedef struct llamas_model llamas_model;
 typedef struct llamas_model_options {
     size_t struct_size; /* sizeof(llamas_model_options), set by llamas_model_options_init */
     int use_mmap;       /* 1 (default): map the file; 0: read it into memory */
+    int n_threads;      /* threads that prepare the weights while loading; 0 (default): one per
+                           core; more than the cores is treated as one per core */
 } llamas_model_options;
 
 LLAMAS_API void llamas_model_options_init(llamas_model_options* options);

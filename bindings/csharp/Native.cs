@@ -180,6 +180,7 @@ namespace Llamas
     {
         public UIntPtr StructSize;
         public int UseMmap;
+        public int NThreads;
     }
 
     [StructLayout(LayoutKind.Sequential)]

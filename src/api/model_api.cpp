@@ -61,7 +61,7 @@ LLAMAS_API llamas_status llamas_model_load(const char* path, const llamas_model_
         LLAMAS_CHECK_ARG(out_model, "out_model is NULL");
         const llamas_model_options o = api::read_options(options, llamas_model_options_init);
         auto m = std::make_unique<llamas_model>();
-        m->model = std::make_unique<Model>(gguf::File::open(path, o.use_mmap != 0));
+        m->model = std::make_unique<Model>(gguf::File::open(path, o.use_mmap != 0), o.n_threads);
         m->arch = m->model->hparams().arch_name;
         if (const gguf::KeyValue* t = m->model->file().find("tokenizer.chat_template");
             t && t->type == gguf::ValueType::STRING) {

@@ -1,5 +1,12 @@
 #include "engine/model.h"
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
 #include "engine/embed_weights.h"
 
 #include "gguf/gguf.h"
@@ -13,9 +20,47 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
     return std::make_unique<Model>(gguf::File::open(path));
 }
 
+namespace {
+
+// Packs every matrix (pack_weight) on up to n_threads threads: each takes the next matrix not yet
+// taken. The first error any thread meets is rethrown here, after all threads have finished.
+std::vector<std::shared_ptr<const void>> pack_all(const std::vector<WeightView*>& mats, int n_threads) {
+    std::vector<std::shared_ptr<const void>> owners(mats.size());
+    std::atomic<size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto work = [&] {
+        for (;;) {
+            const size_t i = next.fetch_add(1);
+            if (i >= mats.size()) return;
+            try {
+                owners[i] = pack_weight(*mats[i]);
+            } catch (...) {
+                const std::lock_guard<std::mutex> lock(error_mutex);
+                if (!error) error = std::current_exception();
+                next = mats.size();  // the others stop after their current matrix
+            }
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 1; t < n_threads && static_cast<size_t>(t) < mats.size(); ++t) {
+        try {
+            threads.emplace_back(work);
+        } catch (const std::system_error&) {
+            break;  // fewer threads than asked for: the ones running (and this one) do the rest
+        }
+    }
+    work();
+    for (std::thread& t : threads) t.join();
+    if (error) std::rethrow_exception(error);
+    return owners;
+}
+
+}  // namespace
+
 Model::~Model() = default;
 
-Model::Model(std::unique_ptr<gguf::File> file) : file_(std::move(file)) {
+Model::Model(std::unique_ptr<gguf::File> file, int n_threads) : file_(std::move(file)) {
     hp_ = read_hparams(*file_);
     tokenizer_ = std::make_unique<Tokenizer>(*file_);
     const int64_t n_embd = hp_.n_embd;
@@ -34,13 +79,16 @@ Model::Model(std::unique_ptr<gguf::File> file) : file_(std::move(file)) {
         bind_decoder();
         // Packed copies for the kernels' fast products (decoder matrices only; embedding lookups
         // keep reading token_embd's own rows).
-        std::vector<WeightView*> mats{&output_};
+        std::vector<WeightView*> mats;
+        if (output_.data) mats.push_back(&output_);
         for (LayerWeights& L : layers_) {
-            for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) mats.push_back(w);
+            for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+                if (w->data) mats.push_back(w);
+            }
         }
-        for (WeightView* w : mats) {
-            if (!w->data) continue;
-            if (auto p = pack_weight(*w)) packed_.push_back(std::move(p));
+        const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        for (auto& p : pack_all(mats, n_threads > 0 ? std::min(n_threads, cores) : cores)) {
+            if (p) packed_.push_back(std::move(p));
         }
     }
 }

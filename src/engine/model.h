@@ -45,7 +45,8 @@ public:
     // Error(unsupported) for an unknown architecture or a weight type without kernels,
     // Error(bad_format) naming a missing or mis-shaped tensor.
     static std::unique_ptr<Model> load(const std::string& path);
-    explicit Model(std::unique_ptr<gguf::File> file);
+    // n_threads: threads that repack the weights for the kernels (0: one per core).
+    explicit Model(std::unique_ptr<gguf::File> file, int n_threads = 0);
     ~Model();
 
     const HParams& hparams() const { return hp_; }

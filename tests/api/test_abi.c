@@ -12,6 +12,7 @@ int main(void) {
     PIN_SIZE(llamas_model_options, 16);
     PIN(llamas_model_options, struct_size, 0);
     PIN(llamas_model_options, use_mmap, 8);
+    PIN(llamas_model_options, n_threads, 12);
 
     PIN_SIZE(llamas_context_options, 24);
     PIN(llamas_context_options, struct_size, 0);

@@ -388,6 +388,39 @@ static void test_embed_on_decoder(llamas_model* m) {
     llamas_context_free(c);
 }
 
+/* The threads that repack the weights at load don't change the model: one thread and more
+ * threads than cores (clamped) give bit-identical logits. */
+static void test_load_threads(const llamas_model_options* base) {
+    const int32_t prompt[4] = {1, 42, 7, 99};
+    float* first = NULL;
+    int32_t n_vocab = 0;
+    const int threads[3] = {1, 2, 1000};
+    for (int i = 0; i < 3; ++i) {
+        llamas_model_options mo = *base;
+        mo.n_threads = threads[i];
+        llamas_model* m = NULL;
+        llamas_context* c = NULL;
+        CHECK_OK(llamas_model_load(g_kjv, &mo, &m));
+        if (!m) return;
+        CHECK_OK(llamas_context_create(m, NULL, &c));
+        if (c && llamas_decode(c, prompt, 4) == LLAMAS_OK) {
+            const float* lg = llamas_logits(c);
+            n_vocab = llamas_model_n_vocab(m);
+            if (!first) {
+                first = (float*)malloc(sizeof(float) * (size_t)n_vocab);
+                memcpy(first, lg, sizeof(float) * (size_t)n_vocab);
+            } else {
+                CHECK(memcmp(first, lg, sizeof(float) * (size_t)n_vocab) == 0);
+            }
+        } else {
+            CHECK(0);
+        }
+        llamas_context_free(c);
+        llamas_model_free(m);
+    }
+    free(first);
+}
+
 int main(void) {
     data_path(g_kjv, sizeof g_kjv, "models/kjv-tiny-Q8_0.gguf");
     llamas_set_log_callback(on_log, NULL);
@@ -398,6 +431,8 @@ int main(void) {
     llamas_model_options mo;
     llamas_model_options_init(&mo);
     CHECK(mo.use_mmap == 1);
+    CHECK(mo.n_threads == 0);
+    test_load_threads(&mo);
     mo.use_mmap = 0; /* read into memory: the other path */
     CHECK_OK(llamas_model_load(g_kjv, &mo, &m));
     llamas_model_free(m);

@@ -24,7 +24,7 @@ DETOKENIZE_SKIP_SPECIAL = 1
 
 
 class ModelOptions(Structure):
-    _fields_ = [("struct_size", c_size_t), ("use_mmap", c_int)]
+    _fields_ = [("struct_size", c_size_t), ("use_mmap", c_int), ("n_threads", c_int)]
 
 
 class ContextOptions(Structure):

@@ -33,6 +33,7 @@ pub struct llamas_sampler {
 pub struct llamas_model_options {
     pub struct_size: usize,
     pub use_mmap: c_int,
+    pub n_threads: c_int,
 }
 
 #[repr(C)]
