@@ -21,6 +21,9 @@ Context::Context(const Model& model, const ContextParams& params)
     if (params_.n_batch <= 0) fail(Status::invalid_argument, "n_batch must be positive");
     params_.n_batch = std::min(params_.n_batch, params_.n_ctx);
     pool_ = std::make_unique<ThreadPool>(params_.n_threads);
+    // An embedding model's context only lends its pool to the Embedder (api/embed_api.cpp), which
+    // sizes its own buffers: none of the decoder's are needed.
+    if (hp.embedder) return;
 
     const size_t B = static_cast<size_t>(params_.n_batch);
     const size_t n_q = static_cast<size_t>(hp.n_embd_q()), n_kv = static_cast<size_t>(hp.n_embd_k_gqa());

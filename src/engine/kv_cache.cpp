@@ -11,7 +11,8 @@
 namespace llamas {
 
 KvCache::KvCache(const HParams& hp, int64_t n_ctx, GgmlType type)
-    : type_(type), n_ctx_(n_ctx), n_layer_(hp.n_layer), row_elems_(hp.n_embd_k_gqa()) {
+    // An encoder (embedding model) keeps nothing between passes: its cache has no layers.
+    : type_(type), n_ctx_(n_ctx), n_layer_(hp.embedder ? 0 : hp.n_layer), row_elems_(hp.n_embd_k_gqa()) {
     if (n_ctx <= 0) fail(Status::invalid_argument, "KV cache size must be positive (got %lld)", (long long)n_ctx);
     if (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::Q8_0) {
         fail(Status::unsupported, "KV cache type %s is not supported (use f32, f16 or q8_0)", type_info(type).name);
@@ -24,6 +25,7 @@ KvCache::KvCache(const HParams& hp, int64_t n_ctx, GgmlType type)
     head_bytes_ = row_size(type, hp.head_dim_k);
     layer_bytes_ = row_bytes_ * static_cast<size_t>(n_ctx);
     const size_t total = total_bytes();
+    if (total == 0) return;
     data_.reset(new (std::nothrow) uint8_t[total]);
     if (!data_) fail(Status::out_of_memory, "cannot allocate a %zu-byte KV cache", total);
 }
