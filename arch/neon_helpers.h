@@ -1,0 +1,72 @@
+// Shared pieces of the NEON kernel table (kernels_neon.cpp and the neon_*.cpp files): simde's
+// NEON API (native on ARM, emulated elsewhere, so x86 CI runs these kernels against the scalar
+// oracle), a few small vector helpers, and the fill functions of each file.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "kernels.h"
+
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/arm/neon.h>
+
+namespace llamas {
+
+// Round half away from zero, as std::round (simde has no vrndaq): truncate, then step away
+// from zero where the dropped fraction is at least one half.
+inline float32x4_t neon_round_away(float32x4_t v) {
+    const float32x4_t t = vrndq_f32(v);
+    const uint32x4_t ge_half = vcgeq_f32(vabsq_f32(vsubq_f32(v, t)), vdupq_n_f32(0.5f));
+    const uint32x4_t one = vorrq_u32(vreinterpretq_u32_f32(vdupq_n_f32(1.0f)),
+                                     vandq_u32(vreinterpretq_u32_f32(v), vdupq_n_u32(0x80000000u)));
+    return vaddq_f32(t, vreinterpretq_f32_u32(vandq_u32(ge_half, one)));
+}
+
+// acc + the four 4-byte dot products of x and y (sdot where the target has it).
+inline int32x4_t neon_dot4(int32x4_t acc, int8x16_t x, int8x16_t y) { return vdotq_s32(acc, x, y); }
+
+// Σ x*y over 32 signed bytes held in two registers each.
+inline int32x4_t neon_dot32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t y1) {
+    return neon_dot4(neon_dot4(vdupq_n_s32(0), x0, y0), x1, y1);
+}
+
+// a*b + c rounded once, lane by lane, exactly as std::fma: the float loops that must be
+// bit-exact with ops' scalar code use it. simde's vfmaq_f32 is a separate multiply and add
+// when the host has no FMA, so the emulated path computes each lane with std::fma.
+inline float32x4_t neon_fma_exact(float32x4_t a, float32x4_t b, float32x4_t c) {
+#if defined(SIMDE_ARM_NEON_A32V7_NATIVE) && defined(__ARM_FEATURE_FMA)
+    return vfmaq_f32(c, a, b);
+#else
+    float av[4], bv[4], cv[4];
+    vst1q_f32(av, a);
+    vst1q_f32(bv, b);
+    vst1q_f32(cv, c);
+    for (int i = 0; i < 4; ++i) cv[i] = std::fma(av[i], bv[i], cv[i]);
+    return vld1q_f32(cv);
+#endif
+}
+
+// a / b, lane by lane (IEEE division; simde lacks vdivq_f32, an AArch64 instruction).
+inline float32x4_t neon_div(float32x4_t a, float32x4_t b) {
+#if defined(SIMDE_ARM_NEON_A64V8_NATIVE)
+    return vdivq_f32(a, b);
+#else
+    float av[4], bv[4];
+    vst1q_f32(av, a);
+    vst1q_f32(bv, b);
+    for (int i = 0; i < 4; ++i) av[i] /= bv[i];
+    return vld1q_f32(av);
+#endif
+}
+
+// Four fp16 values widened to f32 (exact), as two registers.
+inline float32x4_t neon_f16x4_to_f32(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+// The entries of each neon_*.cpp file, applied over a table that already holds the scalar ones.
+void fill_neon_quantizers(Kernels& k);   // neon_quantize.cpp: Q8_0/Q8_1/Q8_K, F16/BF16 encoders
+void fill_neon_float_dots(Kernels& k);   // neon_float_dots.cpp: F32/F16/BF16 rows, dot/axpy_f32
+void fill_neon_quant_dots(Kernels& k);   // neon_quant_dots.cpp: 32-element block types
+void fill_neon_kquant_dots(Kernels& k);  // neon_kquant_dots.cpp: K-quants and IQ4_XS
+void fill_neon_float_ops(Kernels& k);    // neon_float_ops.cpp: silu_mul, softmax_exp, F16 rows
+
+}  // namespace llamas
