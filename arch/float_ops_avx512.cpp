@@ -1,7 +1,7 @@
 // AVX-512 versions of the float loops around the matrix products: SiLU-gated products (bit-exact
 // with ops' scalar silu(): the same fused multiply-add sequence, lane by lane), softmax
-// exponentials, RMS normalisation and the two halves of attention over an F16 cache (query · key
-// rows, weighted sum of value rows).
+// exponentials, the two halves of attention over an F16 cache (query · key rows, weighted sum of
+// value rows), RMS normalisation, RoPE and GELU by table.
 #include <cmath>
 #include <cstring>
 
@@ -136,6 +136,97 @@ void avx512_axpy_f16_rows(int64_t d, const float* w, const uint8_t* v, size_t st
     for (int64_t c = 0; c < nv; ++c) _mm512_storeu_ps(out + 16 * c, acc[c]);
 }
 
+// RMSNorm: the squares summed in double (a float's square is exact in double, so only the
+// order of the additions differs from the scalar loop), then y = (x * scale) * w.
+void avx512_rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    __m512d s[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int h = 0; h < 2; ++h) {
+            const __m512 v = _mm512_loadu_ps(x + i + 16 * h);
+            const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+            const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+            s[2 * h] = _mm512_fmadd_pd(lo, lo, s[2 * h]);
+            s[2 * h + 1] = _mm512_fmadd_pd(hi, hi, s[2 * h + 1]);
+        }
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        s[0] = _mm512_fmadd_pd(lo, lo, s[0]);
+        s[1] = _mm512_fmadd_pd(hi, hi, s[1]);
+    }
+    const double sum = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s[0], s[1]), _mm512_add_pd(s[2], s[3])));
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(mean + eps));
+    for (i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale);
+        if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
+        _mm512_mask_storeu_ps(y + i, m, v);
+    }
+}
+
+// One RoPE pair rotated in scalar code (the tails the vector loops leave).
+inline void rope_pair(float* v, int64_t a, int64_t b, float c, float s) {
+    const float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+}
+
+void avx512_rope(const float* cs, float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, bool neox) {
+    const int64_t half = n_rot / 2;
+    if (!neox) {
+        // 8 adjacent pairs per vector: even lanes x0*c - x1*s, odd lanes x1*c + x0*s.
+        const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi64(static_cast<long long>(0x80000000u)));
+        for (int64_t h = 0; h < n_heads; ++h) {
+            float* v = x + h * head_dim;
+            int64_t i = 0;
+            for (; i + 16 <= n_rot; i += 16) {
+                const __m512 xv = _mm512_loadu_ps(v + i), t = _mm512_loadu_ps(cs + i);
+                const __m512 c = _mm512_moveldup_ps(t), s = _mm512_movehdup_ps(t);
+                const __m512 sw = _mm512_permute_ps(xv, 0xB1);  // (x1, x0) per pair
+                _mm512_storeu_ps(v + i, _mm512_fmadd_ps(xv, c, _mm512_xor_ps(_mm512_mul_ps(sw, s), sign)));
+            }
+            for (; i < n_rot; i += 2) rope_pair(v, i, i + 1, cs[i], cs[i + 1]);
+        }
+        return;
+    }
+    // NeoX: 16 pairs (v[j], v[j + half]) per step, cos and sin de-interleaved from 32 values of cs.
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + h * head_dim;
+        int64_t j = 0;
+        for (; j + 16 <= half; j += 16) {
+            const __m512 t0 = _mm512_loadu_ps(cs + 2 * j), t1 = _mm512_loadu_ps(cs + 2 * j + 16);
+            const __m512 c = _mm512_permutex2var_ps(t0, even, t1), s = _mm512_permutex2var_ps(t0, odd, t1);
+            const __m512 x0 = _mm512_loadu_ps(v + j), x1 = _mm512_loadu_ps(v + j + half);
+            _mm512_storeu_ps(v + j, _mm512_fmsub_ps(x0, c, _mm512_mul_ps(x1, s)));
+            _mm512_storeu_ps(v + j + half, _mm512_fmadd_ps(x0, s, _mm512_mul_ps(x1, c)));
+        }
+        for (; j < half; ++j) rope_pair(v, j, j + half, cs[2 * j], cs[2 * j + 1]);
+    }
+}
+
+// GELU by table: 16 values rounded to fp16 (F16C, round to nearest even, as f32_to_fp16) index
+// the table through one gather.
+void avx512_gelu_mul(const float* table, const float* x, const float* up, float* out, int64_t n) {
+    const __m512 lo = _mm512_set1_ps(-10.0f), hi = _mm512_set1_ps(10.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+        const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(xv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, table, 4);
+        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(xv, lo, _CMP_LE_OQ), _mm512_setzero_ps());
+        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(xv, hi, _CMP_GE_OQ), xv);
+        if (up) g = _mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, up + i));
+        _mm512_mask_storeu_ps(out + i, m, g);
+    }
+}
+
 }  // namespace
 
 void fill_avx512_float_ops(Kernels& k) {
@@ -143,6 +234,9 @@ void fill_avx512_float_ops(Kernels& k) {
     k.softmax_exp = avx512_softmax_exp;
     k.dot_f16_rows = avx512_dot_f16_rows;
     k.axpy_f16_rows = avx512_axpy_f16_rows;
+    k.rms_norm = avx512_rms_norm;
+    k.rope = avx512_rope;
+    k.gelu_mul = avx512_gelu_mul;
 }
 
 }  // namespace llamas

@@ -78,6 +78,17 @@ struct Kernels {
     void (*dot_f16_rows)(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) = nullptr;
     // ... and out[i] += Σ_j w[j] * v_j[i].
     void (*axpy_f16_rows)(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) = nullptr;
+    // RMSNorm (ops' rms_norm): y[i] = x[i] * (1/sqrt(Σx²/n + eps)) * w[i] (w null: no scale),
+    // the sum of squares accumulated in double. y may alias x.
+    void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps) = nullptr;
+    // RoPE (ops' rope_apply): rotates the first n_rot values of n_heads heads, head_dim floats
+    // apart, by the interleaved (cos, sin) pairs cs[0..n_rot); pairs are adjacent values, or
+    // element i and i + n_rot/2 when neox.
+    void (*rope)(const float* cs, float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, bool neox) = nullptr;
+    // GELU by table (ops' gelu()): g = table[fp16 bits of x[i]] (x <= -10 gives 0, x >= 10 gives
+    // x), table = ops' gelu_fp16_table(); out[i] = g * up[i], or g when up is null. out may
+    // alias x or up. Bit-exact with the scalar lookup.
+    void (*gelu_mul)(const float* table, const float* x, const float* up, float* out, int64_t n) = nullptr;
 
     const TypeKernels& of(GgmlType t) const { return types[static_cast<uint32_t>(t)]; }
     // True when products with weights of type t are implemented.
@@ -113,5 +124,7 @@ void fill_neon_kernels(Kernels& k);
 void fill_avx512_packed(Kernels& k);
 // The float loops of the AVX-512 table (float_ops_avx512.cpp).
 void fill_avx512_float_ops(Kernels& k);
+// The float loops of the AVX2 table (float_ops_avx2.cpp).
+void fill_avx2_float_ops(Kernels& k);
 
 }  // namespace llamas

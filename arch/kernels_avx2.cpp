@@ -22,6 +22,7 @@ void fill_avx2_kernels(Kernels& k) {
     fill_scalar_kernels(k);
     k.name = "avx2";
     fill_x86_256(k);
+    fill_avx2_float_ops(k);
 }
 
 }  // namespace llamas

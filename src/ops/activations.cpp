@@ -16,8 +16,9 @@ float gelu_exact_f32(float x) {
     return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x)));
 }
 
-// GELU of every fp16 value, rounded to fp16 (then widened): the reference's lookup table.
-const std::vector<float>& gelu_table() {
+}  // namespace
+
+const float* gelu_fp16_table() {
     static const std::vector<float> table = [] {
         std::vector<float> t(65536);
         for (uint32_t i = 0; i < 65536; ++i) {
@@ -25,10 +26,8 @@ const std::vector<float>& gelu_table() {
         }
         return t;
     }();
-    return table;
+    return table.data();
 }
-
-}  // namespace
 
 float exp_approx(float x) {
     // e^x = 2^n * e^b with n = round(x / ln 2) and b = x - n ln 2 (ln 2 split in two parts).
@@ -55,7 +54,7 @@ float silu(float x) { return x / (1.0f + exp_approx(-x)); }
 float gelu(float x) {
     if (x <= -10.0f) return 0.0f;
     if (x >= 10.0f) return x;
-    return gelu_table()[f32_to_fp16(x)];
+    return gelu_fp16_table()[f32_to_fp16(x)];
 }
 
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n) {
@@ -66,7 +65,11 @@ void gated_activation(FfnActivation act, const float* gate, const float* up, flo
         }
         for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
     } else {
-        const float* table = gelu_table().data();
+        const float* table = gelu_fp16_table();
+        if (const auto fast = kernels().gelu_mul) {
+            fast(table, gate, up, out, n);
+            return;
+        }
         for (int64_t i = 0; i < n; ++i) {
             const float x = gate[i];
             float g;

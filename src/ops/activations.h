@@ -19,6 +19,10 @@ float silu(float x);
 // fp16-rounded results (inputs beyond +-10 pass through / give 0).
 float gelu(float x);
 
+// The table gelu() reads: GELU of every fp16 value (indexed by its bits), rounded to fp16 and
+// widened, as the reference's. Built on first use.
+const float* gelu_fp16_table();
+
 // out[i] = act(gate[i]) * up[i]. out may alias gate or up.
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n);
 

@@ -2,9 +2,16 @@
 
 #include <cmath>
 
+#include "kernels.h"
+
 namespace llamas {
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    if (const auto fast = kernels().rms_norm) return fast(x, w, y, n, eps);
+    rms_norm_scalar(x, w, y, n, eps);
+}
+
+void rms_norm_scalar(const float* x, const float* w, float* y, int64_t n, float eps) {
     double sum = 0;
     for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
     const float mean = static_cast<float>(sum / static_cast<double>(n));

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels.h"
+
 namespace llamas {
 
 void rope_cos_sin(const RopeParams& p, int64_t pos, float* cs) {
@@ -17,6 +19,11 @@ void rope_cos_sin(const RopeParams& p, int64_t pos, float* cs) {
 }
 
 void rope_apply(const RopeParams& p, const float* cs, float* x, int64_t n_heads, int64_t head_dim) {
+    if (const auto fast = kernels().rope) return fast(cs, x, n_heads, head_dim, p.n_rot, p.layout == RopeLayout::neox);
+    rope_apply_scalar(p, cs, x, n_heads, head_dim);
+}
+
+void rope_apply_scalar(const RopeParams& p, const float* cs, float* x, int64_t n_heads, int64_t head_dim) {
     const int64_t half = p.n_rot / 2;
     for (int64_t h = 0; h < n_heads; ++h) {
         float* v = x + h * head_dim;

@@ -1,0 +1,169 @@
+// The float-loop entries of every runnable kernel path (kernels.h: rms_norm, rope, gelu_mul)
+// against the ops' scalar code, on odd lengths that leave vector tails, and the ops calling them.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine/gelu_rows.h"
+#include "kernels.h"
+#include "ops/activations.h"
+#include "ops/norm.h"
+#include "ops/rope.h"
+
+using namespace llamas;
+
+namespace {
+
+std::vector<float> gauss(int64_t n, uint32_t seed, float scale) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// |a - b| <= tol * scale, counted over a row.
+int count_off(const float* a, const float* b, const float* scale, int64_t n, double tol) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; ++i) bad += !(std::fabs(static_cast<double>(a[i]) - b[i]) <= tol * scale[i]);
+    return bad;
+}
+
+}  // namespace
+
+TEST_SUITE("kernels") {
+
+TEST_CASE("rms_norm entry of every path matches the scalar RMSNorm, with and without weights") {
+    for (const char* path : runnable_kernel_paths()) {
+        const Kernels& k = select_kernels(path);
+        if (!k.rms_norm) continue;
+        INFO(path);
+        for (int64_t n : {1, 7, 15, 16, 17, 33, 64, 100, 255, 2048, 3001}) {
+            INFO(n);
+            const std::vector<float> x = gauss(n, 11 + static_cast<uint32_t>(n), 2.0f);
+            const std::vector<float> w = gauss(n, 12 + static_cast<uint32_t>(n), 1.0f);
+            for (bool weighted : {true, false}) {
+                const float* wp = weighted ? w.data() : nullptr;
+                std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n) + 1, -7.0f);
+                rms_norm_scalar(x.data(), wp, want.data(), n, 1e-6f);
+                k.rms_norm(x.data(), wp, got.data(), n, 1e-6f);
+                std::vector<float> mag(want.size());
+                for (size_t i = 0; i < mag.size(); ++i) mag[i] = std::fabs(want[i]);
+                CHECK(count_off(got.data(), want.data(), mag.data(), n, 1e-6) == 0);
+                CHECK(got[static_cast<size_t>(n)] == -7.0f);  // nothing written past the row
+                // In place (y aliasing x) gives the same values.
+                std::vector<float> inplace = x;
+                k.rms_norm(inplace.data(), wp, inplace.data(), n, 1e-6f);
+                CHECK(std::memcmp(inplace.data(), got.data(), want.size() * sizeof(float)) == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("rope entry of every path matches the scalar rotation in both layouts") {
+    for (const char* path : runnable_kernel_paths()) {
+        const Kernels& k = select_kernels(path);
+        if (!k.rope) continue;
+        INFO(path);
+        struct Shape { int64_t head_dim, n_rot, n_heads; };
+        // Whole heads of the usual sizes, partial rotation (phi-style) and odd pair counts.
+        const Shape shapes[] = {{64, 64, 3}, {128, 128, 2}, {256, 256, 1}, {96, 96, 5}, {80, 64, 2},
+                                {128, 32, 3}, {40, 40, 4}, {18, 18, 3}, {6, 4, 2}, {128, 100, 2}};
+        for (const Shape& sh : shapes) {
+            for (RopeLayout layout : {RopeLayout::normal, RopeLayout::neox}) {
+                INFO(sh.head_dim << " " << sh.n_rot << " " << sh.n_heads << " neox=" << (layout == RopeLayout::neox));
+                RopeParams p;
+                p.n_rot = sh.n_rot;
+                p.layout = layout;
+                std::vector<float> cs(static_cast<size_t>(sh.n_rot));
+                rope_cos_sin(p, 1234, cs.data());
+                const int64_t n = sh.head_dim * sh.n_heads;
+                const std::vector<float> x = gauss(n + 1, 5 + static_cast<uint32_t>(n), 1.5f);
+                std::vector<float> want = x, got = x;
+                rope_apply_scalar(p, cs.data(), want.data(), sh.n_heads, sh.head_dim);
+                k.rope(cs.data(), got.data(), sh.n_heads, sh.head_dim, sh.n_rot, layout == RopeLayout::neox);
+                // A rotated value's error scale is its pair's magnitude (the two products can cancel).
+                std::vector<float> mag(static_cast<size_t>(n));
+                for (int64_t h = 0; h < sh.n_heads; ++h) {
+                    for (int64_t i = 0; i < sh.head_dim; ++i) {
+                        int64_t partner = i;
+                        if (i < sh.n_rot) {
+                            partner = layout == RopeLayout::normal ? (i ^ 1) : (i < sh.n_rot / 2 ? i + sh.n_rot / 2 : i - sh.n_rot / 2);
+                        }
+                        const size_t at = static_cast<size_t>(h * sh.head_dim);
+                        mag[at + static_cast<size_t>(i)] = std::fabs(x[at + static_cast<size_t>(i)]) + std::fabs(x[at + static_cast<size_t>(partner)]);
+                    }
+                }
+                CHECK(count_off(got.data(), want.data(), mag.data(), n, 1e-6) == 0);
+                // Values past n_rot in each head, and past the last head, are untouched.
+                int moved = 0;
+                for (int64_t h = 0; h < sh.n_heads; ++h) {
+                    for (int64_t i = sh.n_rot; i < sh.head_dim; ++i) moved += got[static_cast<size_t>(h * sh.head_dim + i)] != x[static_cast<size_t>(h * sh.head_dim + i)];
+                }
+                CHECK(moved == 0);
+                CHECK(got[static_cast<size_t>(n)] == x[static_cast<size_t>(n)]);
+            }
+        }
+    }
+}
+
+TEST_CASE("gelu_mul entry of every path equals the scalar table lookup bit for bit") {
+    const float* table = gelu_fp16_table();
+    for (const char* path : runnable_kernel_paths()) {
+        const Kernels& k = select_kernels(path);
+        if (!k.gelu_mul) continue;
+        INFO(path);
+        for (int64_t n : {1, 5, 8, 15, 16, 17, 31, 1000, 1537}) {
+            INFO(n);
+            std::vector<float> x = gauss(n, 31 + static_cast<uint32_t>(n), 3.0f);
+            const std::vector<float> up = gauss(n, 32 + static_cast<uint32_t>(n), 1.0f);
+            // The clamps (+-10 exactly and beyond), zeros and values between fp16 steps.
+            const float edges[] = {-10.0f, 10.0f, -10.5f, 12.0f, -1e6f, 1e6f, 0.0f, -0.0f, 9.999f, -9.999f, 1e-6f, 65504.0f, 70000.0f};
+            for (size_t i = 0; i < sizeof edges / sizeof edges[0] && static_cast<int64_t>(3 * i) < n; ++i) x[3 * i] = edges[i];
+            std::vector<float> got(static_cast<size_t>(n) + 1, -7.0f), got1(static_cast<size_t>(n) + 1, -7.0f);
+            k.gelu_mul(table, x.data(), up.data(), got.data(), n);
+            k.gelu_mul(table, x.data(), nullptr, got1.data(), n);
+            int bad = 0;
+            for (int64_t i = 0; i < n; ++i) {
+                const float g = gelu(x[static_cast<size_t>(i)]);
+                const float want = g * up[static_cast<size_t>(i)];
+                bad += std::memcmp(&want, &got[static_cast<size_t>(i)], 4) != 0;
+                bad += std::memcmp(&g, &got1[static_cast<size_t>(i)], 4) != 0;
+            }
+            CHECK(bad == 0);
+            CHECK(got[static_cast<size_t>(n)] == -7.0f);
+            CHECK(got1[static_cast<size_t>(n)] == -7.0f);
+            // In place over the gate, as the FFN runs it.
+            std::vector<float> inplace = x;
+            k.gelu_mul(table, inplace.data(), up.data(), inplace.data(), n);
+            CHECK(std::memcmp(inplace.data(), got.data(), static_cast<size_t>(n) * sizeof(float)) == 0);
+        }
+    }
+}
+
+TEST_CASE("the GELU row helpers and the gated activation give gelu() on the selected path") {
+    // Whatever table kernels() picked (LLAMAS_CPU or the best path), the ops agree with gelu().
+    const int64_t n = 301;
+    std::vector<float> x = gauss(n, 77, 4.0f);
+    x[0] = -10.0f;
+    x[1] = 10.0f;
+    const std::vector<float> up = gauss(n, 78, 1.0f);
+    std::vector<uint16_t> tmp(static_cast<size_t>(n));
+    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n)), c(static_cast<size_t>(n));
+    gelu_row(x.data(), a.data(), n, tmp.data());
+    gelu_mul_row(x.data(), up.data(), b.data(), n, tmp.data());
+    gated_activation(FfnActivation::gelu, x.data(), up.data(), c.data(), n);
+    int bad = 0;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+        const float g = gelu(x[i]), gu = g * up[i];
+        bad += std::memcmp(&g, &a[i], 4) != 0;
+        bad += std::memcmp(&gu, &b[i], 4) != 0;
+        bad += std::memcmp(&gu, &c[i], 4) != 0;
+    }
+    CHECK(bad == 0);
+}
+
+}  // TEST_SUITE
