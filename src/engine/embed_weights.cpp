@@ -1,5 +1,5 @@
 // Model::bind_embedder: the tensors of embedding models. gemma-embedding is a Gemma 3 decoder
-// stack (bound by bind_decoder) plus optional dense projections; BERT has its own layout.
+// stack (bound by bind_decoder) plus optional dense projections; bert and nomic-bert share theirs.
 #include <string>
 #include <vector>
 
@@ -47,11 +47,19 @@ void Model::bind_embedder_tensors() {
         return;
     }
 
-    if (hp_.arch != Arch::bert) fail(Status::internal, "bind_embedder: %s is not an embedding architecture", hp_.arch_name.c_str());
+    if (hp_.arch != Arch::bert && hp_.arch != Arch::nomic_bert) {
+        fail(Status::internal, "bind_embedder: %s is not an embedding architecture", hp_.arch_name.c_str());
+    }
+    // bert: absolute positions, separate q/k/v, biases everywhere, GELU FFN. nomic-bert: RoPE
+    // instead of positions, fused q/k/v (separate ones accepted too), no biases (accepted when
+    // present, as the reference does), SwiGLU FFN. Both: token types, LayerNorms after the
+    // attention and FFN residuals.
+    const bool bert = hp_.arch == Arch::bert;
+    const char* arch = hp_.arch_name.c_str();
     auto rows_table = [&](const char* name, bool required) -> WeightView {
         const gguf::TensorInfo* t = file_->find_tensor(name);
         if (!t) {
-            if (required) fail(Status::bad_format, "bert model: tensor '%s' is missing", name);
+            if (required) fail(Status::bad_format, "%s model: tensor '%s' is missing", arch, name);
             return WeightView{};
         }
         if (t->ne[0] != E || t->ne[1] <= 0 || t->ne[2] != 1 || t->ne[3] != 1) {
@@ -63,34 +71,43 @@ void Model::bind_embedder_tensors() {
         }
         return WeightView{t->type, E, t->ne[1], row_size(t->type, E), t->data};
     };
-    ew.position_embd = rows_table("position_embd.weight", true);
+    if (bert) {
+        ew.position_embd = rows_table("position_embd.weight", true);
+        // Positions beyond the table cannot be embedded: the context is bounded by it.
+        if (hp_.n_ctx_train > ew.position_embd.n_rows) hp_.n_ctx_train = ew.position_embd.n_rows;
+    }
     ew.token_types = rows_table("token_types.weight", false);
     ew.tok_norm = vector("token_embd_norm.weight", E, true);
     ew.tok_norm_b = vector("token_embd_norm.bias", E, true);
-    // Positions beyond the table cannot be embedded: the context is bounded by it.
-    if (hp_.n_ctx_train > ew.position_embd.n_rows) hp_.n_ctx_train = ew.position_embd.n_rows;
 
     const int64_t n_q = hp_.n_embd_q(), n_kv = hp_.n_embd_k_gqa(), F = hp_.n_ff;
+    const bool fused = !bert && file_->find_tensor("blk.0.attn_qkv.weight") != nullptr;
     layers_.resize(static_cast<size_t>(hp_.n_layer));
     ew.bert_layers.resize(static_cast<size_t>(hp_.n_layer));
     for (int64_t il = 0; il < hp_.n_layer; ++il) {
         LayerWeights& L = layers_[static_cast<size_t>(il)];
         BertLayerWeights& B = ew.bert_layers[static_cast<size_t>(il)];
         const std::string p = "blk." + std::to_string(il) + ".";
-        L.wq = matrix(p + "attn_q.weight", E, n_q, true);
-        L.wk = matrix(p + "attn_k.weight", E, n_kv, true);
-        L.wv = matrix(p + "attn_v.weight", E, n_kv, true);
-        L.bq = vector(p + "attn_q.bias", n_q, true);
-        L.bk = vector(p + "attn_k.bias", n_kv, true);
-        L.bv = vector(p + "attn_v.bias", n_kv, true);
+        if (fused) {
+            L.wqkv = matrix(p + "attn_qkv.weight", E, n_q + 2 * n_kv, true);
+            L.bqkv = vector(p + "attn_qkv.bias", n_q + 2 * n_kv, false);
+        } else {
+            L.wq = matrix(p + "attn_q.weight", E, n_q, true);
+            L.wk = matrix(p + "attn_k.weight", E, n_kv, true);
+            L.wv = matrix(p + "attn_v.weight", E, n_kv, true);
+            L.bq = vector(p + "attn_q.bias", n_q, bert);
+            L.bk = vector(p + "attn_k.bias", n_kv, bert);
+            L.bv = vector(p + "attn_v.bias", n_kv, bert);
+        }
         L.wo = matrix(p + "attn_output.weight", n_q, E, true);
-        L.bo = vector(p + "attn_output.bias", E, true);
+        L.bo = vector(p + "attn_output.bias", E, bert);
         B.attn_out_norm = vector(p + "attn_output_norm.weight", E, true);
         B.attn_out_norm_b = vector(p + "attn_output_norm.bias", E, true);
+        if (!bert) L.ffn_gate = matrix(p + "ffn_gate.weight", E, F, true);
         L.ffn_up = matrix(p + "ffn_up.weight", E, F, true);
-        B.ffn_up_b = vector(p + "ffn_up.bias", F, true);
+        B.ffn_up_b = vector(p + "ffn_up.bias", F, bert);
         L.ffn_down = matrix(p + "ffn_down.weight", F, E, true);
-        B.ffn_down_b = vector(p + "ffn_down.bias", E, true);
+        B.ffn_down_b = vector(p + "ffn_down.bias", E, bert);
         B.out_norm = vector(p + "layer_output_norm.weight", E, true);
         B.out_norm_b = vector(p + "layer_output_norm.bias", E, true);
     }

@@ -11,7 +11,7 @@
 namespace llamas {
 
 // One BERT block's LayerNorms (post-norm: after the attention residual and after the FFN
-// residual) and FFN biases.
+// residual) and FFN biases (nomic-bert: LayerNorms only, the biases are null).
 struct BertLayerWeights {
     const float* attn_out_norm = nullptr;
     const float* attn_out_norm_b = nullptr;
@@ -22,8 +22,9 @@ struct BertLayerWeights {
 };
 
 struct EmbedWeights {
-    // BERT input: token + token type 0 + absolute position, then a LayerNorm.
-    WeightView position_embd{};  // n_ctx_train rows of n_embd (read row by row)
+    // BERT input: token + token type 0 + absolute position, then a LayerNorm (nomic-bert: no
+    // positions, they are rotary).
+    WeightView position_embd{};  // n_ctx_train rows of n_embd (read row by row); bert only
     WeightView token_types{};    // n_token_types rows; the reference always adds row 0
     const float* tok_norm = nullptr;
     const float* tok_norm_b = nullptr;

@@ -47,6 +47,9 @@ void layer_norm_fast(const Kernels& kn, const float* ones, const float* x, const
     for (int64_t i = 0; i < n; ++i) y[i] = (y[i] * scale) * w[i] + b[i];
 }
 
+// bert and nomic-bert: post-LayerNorm blocks, token types, a LayerNorm on the input.
+bool bert_family(const HParams& hp) { return hp.arch == Arch::bert || hp.arch == Arch::nomic_bert; }
+
 RopeParams rope_params(const Model& m, bool swa) {
     const HParams& hp = m.hparams();
     RopeParams rp;
@@ -99,7 +102,8 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
     attn_scratch_bytes_ = encoder_attention_scratch_bytes(C, hp.n_head_kv, hp.head_dim_k, pool.size());
     attn_scratch_.reset(new uint8_t[attn_scratch_bytes_]);
 
-    if (hp.arch == Arch::bert) {
+    if (model.layers()[0].wqkv.data) qkv_ = floats(C * (n_q + 2 * n_kv));
+    if (bert_family(hp)) {
         ones_ = floats(E);
         std::fill(ones_.get(), ones_.get() + E, 1.0f);
         type0_ = floats(E);
@@ -108,7 +112,8 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
         } else {
             std::memset(type0_.get(), 0, static_cast<size_t>(E) * sizeof(float));
         }
-    } else {
+    }
+    if (hp.arch != Arch::bert) {  // rotary positions
         const RopeParams rp = rope_params(model, false), rp_swa = rope_params(model, true);
         rope_cs_.resize(static_cast<size_t>(C * hp.n_rot));
         rope_cs_swa_.resize(static_cast<size_t>(C * hp.n_rot));
@@ -188,7 +193,7 @@ void Embedder::run_pass(const int32_t* const* tokens, const int64_t* lengths, in
 
     input_embeddings(n);
     for (int64_t il = 0; il < hp.n_layer; ++il) {
-        if (hp.arch == Arch::bert) {
+        if (bert_family(hp)) {
             bert_layer(il, n);
         } else {
             gemma_layer(il, n);
@@ -243,6 +248,10 @@ void Embedder::input_embeddings(int64_t n) {
                 const WeightView& pe = ew.position_embd;
                 dequantize_row(pe.type, pe.data + static_cast<size_t>(pos_[static_cast<size_t>(t)]) * pe.row_bytes, prow, E);
                 for (int64_t i = 0; i < E; ++i) row[i] = prow[i] + (row[i] + type0_[static_cast<size_t>(i)]);
+                layer_norm(row, ew.tok_norm, ew.tok_norm_b, row, E, hp.norm_eps);
+            } else if (hp.arch == Arch::nomic_bert) {
+                // token + type 0, then LayerNorm (positions are rotary, applied in the layers)
+                for (int64_t i = 0; i < E; ++i) row[i] += type0_[static_cast<size_t>(i)];
                 layer_norm(row, ew.tok_norm, ew.tok_norm_b, row, E, hp.norm_eps);
             } else if (hp.embd_scale != 1.0f) {
                 for (int64_t i = 0; i < E; ++i) row[i] *= hp.embd_scale;
@@ -335,6 +344,8 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
     });
 }
 
+// A post-LayerNorm block. bert: separate q/k/v with biases, GELU FFN with biases. nomic-bert:
+// fused q/k/v, NeoX RoPE on q and k, SwiGLU FFN, no biases (any present are added).
 void Embedder::bert_layer(int64_t il, int64_t n) {
     const HParams& hp = model_.hparams();
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
@@ -342,20 +353,54 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
     const Kernels& kn = kernels();
     const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
     void* mm = mm_scratch_.get();
-    float *x = x_.get(), *q = q_.get(), *k = k_.get(), *v = v_.get(), *proj = proj_.get(), *up = up_.get();
+    float *x = x_.get(), *proj = proj_.get(), *gate = gate_.get(), *up = up_.get();
 
-    {
+    // q, k, v: rows q_stride / kv_stride apart (one fused product writes them side by side).
+    float *q, *k, *v;
+    int64_t q_stride, kv_stride;
+    if (L.wqkv.data) {
+        const int64_t W = n_q + 2 * n_kv;
+        matmul(L.wqkv, x, n, qkv_.get(), mm, pool_);
+        q = qkv_.get();
+        k = q + n_q;
+        v = k + n_kv;
+        q_stride = kv_stride = W;
+        if (L.bqkv) {
+            parallel_rows(n, [&](int64_t r0, int64_t r1) {
+                for (int64_t t = r0; t < r1; ++t) {
+                    for (int64_t i = 0; i < W; ++i) q[t * W + i] += L.bqkv[i];
+                }
+            });
+        }
+    } else {
+        q = q_.get();
+        k = k_.get();
+        v = v_.get();
+        q_stride = n_q;
+        kv_stride = n_kv;
         const WeightView* w[3] = {&L.wq, &L.wk, &L.wv};
         float* y[3] = {q, k, v};
         matmul_many(w, y, 3, x, n, mm, pool_);
-    }
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) {
-            for (int64_t i = 0; i < n_q; ++i) q[t * n_q + i] += L.bq[i];
-            for (int64_t i = 0; i < n_kv; ++i) k[t * n_kv + i] += L.bk[i];
-            for (int64_t i = 0; i < n_kv; ++i) v[t * n_kv + i] += L.bv[i];
+        if (L.bq || L.bk || L.bv) {
+            parallel_rows(n, [&](int64_t r0, int64_t r1) {
+                for (int64_t t = r0; t < r1; ++t) {
+                    if (L.bq) for (int64_t i = 0; i < n_q; ++i) q[t * n_q + i] += L.bq[i];
+                    if (L.bk) for (int64_t i = 0; i < n_kv; ++i) k[t * n_kv + i] += L.bk[i];
+                    if (L.bv) for (int64_t i = 0; i < n_kv; ++i) v[t * n_kv + i] += L.bv[i];
+                }
+            });
         }
-    });
+    }
+    if (hp.arch == Arch::nomic_bert) {
+        const RopeParams rp = rope_params(model_, false);
+        parallel_rows(n, [&](int64_t r0, int64_t r1) {
+            for (int64_t t = r0; t < r1; ++t) {
+                const float* c = rope_cs_.data() + static_cast<int64_t>(pos_[static_cast<size_t>(t)]) * hp.n_rot;
+                rope_apply(rp, c, q + t * q_stride, hp.n_head, D);
+                rope_apply(rp, c, k + t * kv_stride, hp.n_head_kv, D);
+            }
+        });
+    }
 
     EncoderAttentionParams ap;
     ap.n_head = hp.n_head;
@@ -363,26 +408,43 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
     ap.head_dim = D;
     ap.score_scale = hp.attn_scale;
     ap.causal = hp.causal;
-    encoder_attention(ap, q, n_q, k, v, n_kv, spans_.data(), static_cast<int64_t>(spans_.size()), attn_.get(), n_q,
-                      attn_scratch_.get(), attn_scratch_bytes_, pool_);
+    encoder_attention(ap, q, q_stride, k, v, kv_stride, spans_.data(), static_cast<int64_t>(spans_.size()), attn_.get(),
+                      n_q, attn_scratch_.get(), attn_scratch_bytes_, pool_);
 
-    // attention output + bias + residual, LayerNorm
+    // attention output (+ bias) + residual, LayerNorm
     matmul(L.wo, attn_.get(), n, proj, mm, pool_);
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
         for (int64_t t = r0; t < r1; ++t) {
             float* p = proj + t * E;
             float* xt = x + t * E;
-            for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + L.bo[i]) + xt[i];
+            if (L.bo) {
+                for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + L.bo[i]) + xt[i];
+            } else {
+                for (int64_t i = 0; i < E; ++i) p[i] += xt[i];
+            }
             layer_norm_fast(kn, ones_.get(), p, B.attn_out_norm, B.attn_out_norm_b, xt, E, hp.norm_eps);
         }
     });
-    // FFN: up + bias, GELU, down + bias, residual, LayerNorm
-    matmul(L.ffn_up, x, n, up, mm, pool_);
+    // FFN: bert: up + bias, GELU; nomic-bert: silu(gate) * up. Then down (+ bias), residual,
+    // LayerNorm.
+    if (L.ffn_gate.data) {
+        const WeightView* w[2] = {&L.ffn_gate, &L.ffn_up};
+        float* y[2] = {gate, up};
+        matmul_many(w, y, 2, x, n, mm, pool_);
+    } else {
+        matmul(L.ffn_up, x, n, up, mm, pool_);
+    }
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
         for (int64_t t = r0; t < r1; ++t) {
             float* u = up + t * F;
-            for (int64_t i = 0; i < F; ++i) u[i] += B.ffn_up_b[i];
-            gelu_row(u, u, F, half_.get() + t * F);
+            if (B.ffn_up_b) {
+                for (int64_t i = 0; i < F; ++i) u[i] += B.ffn_up_b[i];
+            }
+            if (L.ffn_gate.data) {
+                gated_activation(hp.ffn_act, gate + t * F, u, u, F);
+            } else {
+                gelu_row(u, u, F, half_.get() + t * F);
+            }
         }
     });
     matmul(L.ffn_down, up, n, proj, mm, pool_);
@@ -390,7 +452,11 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
         for (int64_t t = r0; t < r1; ++t) {
             float* p = proj + t * E;
             float* xt = x + t * E;
-            for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + B.ffn_down_b[i]) + xt[i];
+            if (B.ffn_down_b) {
+                for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + B.ffn_down_b[i]) + xt[i];
+            } else {
+                for (int64_t i = 0; i < E; ++i) p[i] += xt[i];
+            }
             layer_norm_fast(kn, ones_.get(), p, B.out_norm, B.out_norm_b, xt, E, hp.norm_eps);
         }
     });

@@ -18,6 +18,7 @@ const char* arch_name(Arch a) {
         case Arch::phi3: return "phi3";
         case Arch::gemma_embedding: return "gemma-embedding";
         case Arch::bert: return "bert";
+        case Arch::nomic_bert: return "nomic-bert";
     }
     return "?";
 }
@@ -26,7 +27,7 @@ namespace {
 
 bool parse_arch(std::string_view name, Arch* out) {
     for (Arch a : {Arch::llama, Arch::qwen2, Arch::qwen3, Arch::gemma2, Arch::gemma3, Arch::phi3, Arch::gemma_embedding,
-                   Arch::bert}) {
+                   Arch::bert, Arch::nomic_bert}) {
         if (name == arch_name(a)) {
             *out = a;
             return true;
@@ -66,7 +67,7 @@ HParams read_hparams(const gguf::File& file) {
     hp.arch_name = std::string(name);
     if (!parse_arch(name, &hp.arch)) {
         fail(Status::unsupported, "unsupported model architecture '%s' (llamas runs llama, qwen2, qwen3, gemma2, gemma3, phi3, "
-             "gemma-embedding, bert)",
+             "gemma-embedding, bert, nomic-bert)",
              hp.arch_name.c_str());
     }
     const Keys keys{file, hp.arch_name};
@@ -97,7 +98,9 @@ HParams read_hparams(const gguf::File& file) {
              hp.arch_name.c_str(), (long long)hp.head_dim_k, (long long)hp.head_dim_v);
     }
     hp.norm_eps = keys.optf("attention.layer_norm_rms_epsilon", 1e-5f);
-    if (hp.arch == Arch::bert) hp.norm_eps = keys.optf("attention.layer_norm_epsilon", 1e-12f);  // LayerNorm
+    if (hp.arch == Arch::bert || hp.arch == Arch::nomic_bert) {
+        hp.norm_eps = keys.optf("attention.layer_norm_epsilon", 1e-12f);  // LayerNorm
+    }
 
     hp.n_rot = keys.opt("rope.dimension_count", hp.head_dim_k);
     if (hp.n_rot <= 0 || hp.n_rot > hp.head_dim_k || hp.n_rot % 2 != 0) {
@@ -197,6 +200,15 @@ HParams read_hparams(const gguf::File& file) {
             // Post-LayerNorm encoder with absolute positions (no RoPE) and biases everywhere.
             hp.causal = file.get_bool(keys.k("attention.causal"), false);
             hp.ffn_act = FfnActivation::gelu;
+            hp.embedder = true;
+            hp.pooling = static_cast<Pooling>(keys.opt("pooling_type", 1));
+            break;
+        case Arch::nomic_bert:
+            // BERT's post-LayerNorm blocks with NeoX RoPE instead of absolute positions, fused
+            // QKV, no biases and a SwiGLU FFN (nomic-embed-text).
+            hp.rope_layout = RopeLayout::neox;
+            hp.causal = file.get_bool(keys.k("attention.causal"), false);
+            hp.ffn_act = FfnActivation::silu;
             hp.embedder = true;
             hp.pooling = static_cast<Pooling>(keys.opt("pooling_type", 1));
             break;

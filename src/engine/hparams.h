@@ -14,7 +14,7 @@ namespace gguf {
 class File;
 }
 
-enum class Arch { llama, qwen2, qwen3, gemma2, gemma3, phi3, gemma_embedding, bert };
+enum class Arch { llama, qwen2, qwen3, gemma2, gemma3, phi3, gemma_embedding, bert, nomic_bert };
 
 // How an embedding model turns its per-token outputs into one vector (values of ARCH.pooling_type).
 enum class Pooling { none = 0, mean = 1, cls = 2, last = 3 };
@@ -58,7 +58,7 @@ struct HParams {
     bool fused_gate_up = false;  // ffn_up holds gate rows then up rows (phi3)
     FfnActivation ffn_act = FfnActivation::silu;
 
-    // Embedding models (gemma-embedding, bert): an encoder pass over whole texts, no KV cache
+    // Embedding models (gemma-embedding, bert, nomic-bert): an encoder pass over whole texts, no KV cache
     // and no logits; see engine/embedder.h.
     bool embedder = false;
     Pooling pooling = Pooling::none;  // the model's own pooling (ARCH.pooling_type)
