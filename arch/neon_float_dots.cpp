@@ -8,7 +8,7 @@ namespace llamas {
 namespace {
 
 inline float32x4_t bf16x4_to_f32(const uint16_t* p) {
-    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+    return vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(vld1_u16(p)), 16));
 }
 
 // Σ w[i]*a[i], 16 values per step; Load widens 4 stored values to f32.

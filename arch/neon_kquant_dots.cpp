@@ -201,7 +201,6 @@ inline void accumulate(float& sumf, const KDecoded& w, const block_q8_K& y) {
 
 struct IQ4_XSW {
     using Block = block_iq4_xs;
-    static constexpr bool kMin = false;
     static void decode(const Block& b, KDecoded& o) {
         const int8x16_t table = vld1q_s8(kIq4nlValues);
         for (int ib = 0; ib < 8; ++ib) {
