@@ -51,6 +51,7 @@ struct Mat {
 struct NomicLayer {
     Mat qkv, out, gate, up, down;
     std::vector<float> attn_norm_w, attn_norm_b, out_norm_w, out_norm_b;
+    std::vector<float> qkv_b, out_b, up_b, down_b;  // empty unless the model has biases
 };
 
 struct NomicWeights {
@@ -64,7 +65,9 @@ enum class Variant { exact, rope_normal_layout, no_rope, gate_up_swapped };
 
 class Builder {
 public:
-    Builder(GgmlType wtype, uint32_t seed) : wtype_(wtype), rng_(seed) {}
+    // split: separate attn_q/attn_k/attn_v tensors and biases on every projection, which
+    // nomic-embed-text does not have but the newer reference loader accepts.
+    Builder(GgmlType wtype, uint32_t seed, bool split = false) : wtype_(wtype), split_(split), rng_(seed) {}
 
     std::vector<float> vec(int64_t n, float mean, float sd) {
         std::normal_distribution<float> nd(mean, sd);
@@ -88,6 +91,22 @@ public:
         const int64_t ne[2] = {n_cols, n_rows};
         w_.add_tensor(name, type, 2, ne, std::move(bytes));
         return m;
+    }
+    // The fused QKV matrix, as one tensor or as three (q, k, v rows in that order).
+    Mat add_qkv(const std::string& p, float sd) {
+        if (!split_) return add_mat(p + "attn_qkv.weight", kEmbd, 3 * kEmbd, sd, wtype_);
+        Mat m{kEmbd, 3 * kEmbd, {}};
+        for (const char* part : {"attn_q.weight", "attn_k.weight", "attn_v.weight"}) {
+            const Mat one = add_mat(p + part, kEmbd, kEmbd, sd, wtype_);
+            m.w.insert(m.w.end(), one.w.begin(), one.w.end());
+        }
+        return m;
+    }
+    std::vector<float> add_bias(const std::string& name, int64_t n) {
+        if (!split_) return {};
+        std::vector<float> b = vec(n, 0.0f, 0.2f);
+        add_vec(name, b);
+        return b;
     }
 
     NomicWeights build(const llamas::gguf::File& vocab_src, const std::string& path) {
@@ -121,15 +140,24 @@ public:
         for (int64_t il = 0; il < kLayers; ++il) {
             const std::string p = "blk." + std::to_string(il) + ".";
             NomicLayer L;
-            L.qkv = add_mat(p + "attn_qkv.weight", kEmbd, 3 * kEmbd, 2.0f * s, wtype_);  // peaked attention
+            L.qkv = add_qkv(p, 2.0f * s);  // peaked attention
+            if (split_) {
+                for (const char* part : {"attn_q.bias", "attn_k.bias", "attn_v.bias"}) {
+                    const std::vector<float> b = add_bias(p + part, kEmbd);
+                    L.qkv_b.insert(L.qkv_b.end(), b.begin(), b.end());
+                }
+            }
             L.out = add_mat(p + "attn_output.weight", kEmbd, kEmbd, s, wtype_);
+            L.out_b = add_bias(p + "attn_output.bias", kEmbd);
             L.attn_norm_w = vec(kEmbd, 1.0f, 0.1f);
             L.attn_norm_b = vec(kEmbd, 0.0f, 0.1f);
             add_vec(p + "attn_output_norm.weight", L.attn_norm_w);
             add_vec(p + "attn_output_norm.bias", L.attn_norm_b);
             L.gate = add_mat(p + "ffn_gate.weight", kEmbd, kFf, s, wtype_);
             L.up = add_mat(p + "ffn_up.weight", kEmbd, kFf, s, wtype_);
+            L.up_b = add_bias(p + "ffn_up.bias", kFf);
             L.down = add_mat(p + "ffn_down.weight", kFf, kEmbd, 1.0f / std::sqrt(static_cast<float>(kFf)), wtype_);
+            L.down_b = add_bias(p + "ffn_down.bias", kEmbd);
             L.out_norm_w = vec(kEmbd, 1.0f, 0.1f);
             L.out_norm_b = vec(kEmbd, 0.0f, 0.1f);
             add_vec(p + "layer_output_norm.weight", L.out_norm_w);
@@ -142,6 +170,7 @@ public:
 
 private:
     GgmlType wtype_;
+    bool split_;
     std::mt19937 rng_;
     llamas::gguf::Writer w_;
 };
@@ -150,10 +179,11 @@ private:
 
 using Vec = std::vector<double>;
 
-Vec matvec(const Mat& m, const Vec& x) {
+// m x (+ bias, when not empty)
+Vec matvec(const Mat& m, const Vec& x, const std::vector<float>& bias = {}) {
     Vec y(static_cast<size_t>(m.n_rows), 0.0);
     for (int64_t r = 0; r < m.n_rows; ++r) {
-        double acc = 0;
+        double acc = bias.empty() ? 0.0 : bias[static_cast<size_t>(r)];
         for (int64_t c = 0; c < m.n_cols; ++c) acc += static_cast<double>(m.row(r)[c]) * x[static_cast<size_t>(c)];
         y[static_cast<size_t>(r)] = acc;
     }
@@ -198,7 +228,7 @@ std::vector<float> reference_embedding(const NomicWeights& nw, const std::vector
     for (const NomicLayer& L : nw.layers) {
         std::vector<Vec> q(n), k(n), v(n);
         for (size_t t = 0; t < n; ++t) {
-            const Vec qkv = matvec(L.qkv, x[t]);
+            const Vec qkv = matvec(L.qkv, x[t], L.qkv_b);
             q[t].assign(qkv.begin(), qkv.begin() + kEmbd);
             k[t].assign(qkv.begin() + kEmbd, qkv.begin() + 2 * kEmbd);
             v[t].assign(qkv.begin() + 2 * kEmbd, qkv.end());
@@ -232,14 +262,14 @@ std::vector<float> reference_embedding(const NomicWeights& nw, const std::vector
             }
         }
         for (size_t t = 0; t < n; ++t) {
-            const Vec o = matvec(L.out, attn[t]);
+            const Vec o = matvec(L.out, attn[t], L.out_b);
             for (size_t i = 0; i < o.size(); ++i) x[t][i] += o[i];
             layer_norm_ref(x[t], L.attn_norm_w, L.attn_norm_b);
-            Vec g = matvec(L.gate, x[t]), u = matvec(L.up, x[t]);
+            Vec g = matvec(L.gate, x[t]), u = matvec(L.up, x[t], L.up_b);
             if (variant == Variant::gate_up_swapped) std::swap(g, u);
             Vec act(g.size());
             for (size_t i = 0; i < g.size(); ++i) act[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
-            const Vec d = matvec(L.down, act);
+            const Vec d = matvec(L.down, act, L.down_b);
             for (size_t i = 0; i < d.size(); ++i) x[t][i] += d[i];
             layer_norm_ref(x[t], L.out_norm_w, L.out_norm_b);
         }
@@ -306,11 +336,13 @@ TEST_CASE("nomic-bert matches a plain reference forward pass (F32, F16, Q8_0 wei
         GgmlType type;
         const char* name;
         double min_cos;
+        bool split;
     };
-    for (const Case& c : {Case{GgmlType::F32, "F32", 0.9999}, Case{GgmlType::F16, "F16", 0.9999}, Case{GgmlType::Q8_0, "Q8_0", 0.999}}) {
+    for (const Case& c : {Case{GgmlType::F32, "F32", 0.9999, false}, Case{GgmlType::F16, "F16", 0.9999, false},
+                          Case{GgmlType::Q8_0, "Q8_0", 0.999, false}, Case{GgmlType::F16, "F16-split-biases", 0.9999, true}}) {
         CAPTURE(c.name);
         const std::string path = (out.dir / (std::string("nomic-bert-tiny-") + c.name + ".gguf")).string();
-        const NomicWeights nw = Builder(c.type, 1234).build(*vocab, path);
+        const NomicWeights nw = Builder(c.type, 1234, c.split).build(*vocab, path);
         double worst_cos = 1, worst_wrong = -1;
 
         for (const char* kpath : llamas::runnable_kernel_paths()) {
