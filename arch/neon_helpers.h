@@ -59,8 +59,26 @@ inline float32x4_t neon_div(float32x4_t a, float32x4_t b) {
 #endif
 }
 
-// Four fp16 values widened to f32 (exact), as two registers.
+// Four fp16 values widened to f32 (exact).
 inline float32x4_t neon_f16x4_to_f32(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+// f32 -> fp16 as f32_to_fp16: NaN -> quiet NaN, overflow -> inf, subnormals through a float
+// add, normals rounded to nearest even on the dropped 13 bits.
+inline uint16x4_t neon_f32x4_to_fp16(float32x4_t f) {
+    const uint32x4_t u = vreinterpretq_u32_f32(f);
+    const uint32x4_t sign = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(0x8000u));
+    const uint32x4_t a = vandq_u32(u, vdupq_n_u32(0x7fffffffu));
+    const uint32x4_t normal =
+        vshrq_n_u32(vaddq_u32(vsubq_u32(a, vdupq_n_u32(112u << 23)),
+                              vaddq_u32(vdupq_n_u32(0xfffu), vandq_u32(vshrq_n_u32(a, 13), vdupq_n_u32(1u)))),
+                    13);
+    const uint32x4_t sub = vsubq_u32(
+        vreinterpretq_u32_f32(vaddq_f32(vreinterpretq_f32_u32(a), vdupq_n_f32(0.5f))), vdupq_n_u32(0x3f000000u));
+    uint32x4_t r = vbslq_u32(vcltq_u32(a, vdupq_n_u32(0x38800000u)), sub, normal);
+    r = vbslq_u32(vcgeq_u32(a, vdupq_n_u32(0x47800000u)), vdupq_n_u32(0x7c00u), r);
+    r = vbslq_u32(vcgtq_u32(a, vdupq_n_u32(0x7f800000u)), vdupq_n_u32(0x7e00u), r);
+    return vmovn_u32(vorrq_u32(r, sign));
+}
 
 // The entries of each neon_*.cpp file, applied over a table that already holds the scalar ones.
 void fill_neon_quantizers(Kernels& k);   // neon_quantize.cpp: Q8_0/Q8_1/Q8_K, F16/BF16 encoders
@@ -68,5 +86,6 @@ void fill_neon_float_dots(Kernels& k);   // neon_float_dots.cpp: F32/F16/BF16 ro
 void fill_neon_quant_dots(Kernels& k);   // neon_quant_dots.cpp: 32-element block types
 void fill_neon_kquant_dots(Kernels& k);  // neon_kquant_dots.cpp: K-quants and IQ4_XS
 void fill_neon_float_ops(Kernels& k);    // neon_float_ops.cpp: silu_mul, softmax_exp, F16 rows
+void fill_neon_row_ops(Kernels& k);      // neon_row_ops.cpp: rms_norm, rope, gelu_mul
 
 }  // namespace llamas

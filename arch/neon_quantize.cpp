@@ -90,28 +90,10 @@ void neon_quantize_q8_k(const float* x, void* vy, int64_t n) {
     }
 }
 
-// f32 -> fp16 as f32_to_fp16: NaN -> quiet NaN, overflow -> inf, subnormals through a float
-// add, normals rounded to nearest even on the dropped 13 bits.
-inline uint16x4_t f32x4_to_fp16(float32x4_t f) {
-    const uint32x4_t u = vreinterpretq_u32_f32(f);
-    const uint32x4_t sign = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(0x8000u));
-    const uint32x4_t a = vandq_u32(u, vdupq_n_u32(0x7fffffffu));
-    const uint32x4_t normal =
-        vshrq_n_u32(vaddq_u32(vsubq_u32(a, vdupq_n_u32(112u << 23)),
-                              vaddq_u32(vdupq_n_u32(0xfffu), vandq_u32(vshrq_n_u32(a, 13), vdupq_n_u32(1u)))),
-                    13);
-    const uint32x4_t sub = vsubq_u32(
-        vreinterpretq_u32_f32(vaddq_f32(vreinterpretq_f32_u32(a), vdupq_n_f32(0.5f))), vdupq_n_u32(0x3f000000u));
-    uint32x4_t r = vbslq_u32(vcltq_u32(a, vdupq_n_u32(0x38800000u)), sub, normal);
-    r = vbslq_u32(vcgeq_u32(a, vdupq_n_u32(0x47800000u)), vdupq_n_u32(0x7c00u), r);
-    r = vbslq_u32(vcgtq_u32(a, vdupq_n_u32(0x7f800000u)), vdupq_n_u32(0x7e00u), r);
-    return vmovn_u32(vorrq_u32(r, sign));
-}
-
 void neon_convert_f16(const float* x, void* vy, int64_t n) {
     auto* y = static_cast<uint16_t*>(vy);
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1_u16(y + i, f32x4_to_fp16(vld1q_f32(x + i)));
+    for (; i + 4 <= n; i += 4) vst1_u16(y + i, neon_f32x4_to_fp16(vld1q_f32(x + i)));
     for (; i < n; ++i) y[i] = f32_to_fp16(x[i]);
 }
 
