@@ -60,6 +60,30 @@ struct TypeKernels {
 // The most weight rows gemm() takes per call.
 constexpr int kGemmMaxRows = 4;
 
+// ---- Attention tile (arch/attention_*.cpp; used by ops/attention.cpp) ----
+// One block of nk keys met by a tile of query rows, with online softmax. Query rows sit in
+// lanes: the arrays indexed by row are laid out [index][row], `rows` floats apart.
+struct AttnTile {
+    int64_t d = 0;               // values per head
+    int64_t rows = 0;            // query rows, a multiple of 16 (padding rows see no keys)
+    const float* qt = nullptr;   // d x rows: qt[i*rows + r] = value i of query row r
+    const float* k = nullptr;    // nk key rows of d floats, k_stride floats apart
+    const float* v = nullptr;    // nk value rows of d floats, v_stride floats apart
+    int64_t k_stride = 0, v_stride = 0;
+    int64_t nk = 0;              // keys in the block (>= 1)
+    int64_t j0 = 0;              // position of the block's first key
+    const int32_t* lo = nullptr; // row r sees the keys at positions [lo[r], hi[r]) ...
+    const int32_t* hi = nullptr;
+    bool masked = true;          // ... checked only when set (else every row sees every key)
+    float score_scale = 1.0f;    // score = score_scale * (softcap > 0 ? softcap*tanh(q.k/softcap) : q.k)
+    float softcap = 0.0f;
+    float* s = nullptr;          // scratch: nk x rows
+    float* alpha = nullptr;      // scratch: rows
+    float* m = nullptr;          // per row: the largest score so far (-inf before any key)
+    float* l = nullptr;          // per row: running sum of e^(score - m)
+    float* ot = nullptr;         // d x rows: running sum of e^(score - m) * value, rescaled as m grows
+};
+
 struct Kernels {
     const char* name = "scalar";
     TypeKernels types[40];  // indexed by ggml type id
@@ -89,6 +113,11 @@ struct Kernels {
     // x), table = ops' gelu_fp16_table(); out[i] = g * up[i], or g when up is null. out may
     // alias x or up. Bit-exact with the scalar lookup.
     void (*gelu_mul)(const float* table, const float* x, const float* up, float* out, int64_t n) = nullptr;
+
+    // ---- Attention tile (optional; null: ops/attention.cpp's scalar tile) ----
+    // Runs one AttnTile: scores of the block (soft-capped, scaled, masked to -inf), then
+    // m' = max(m, scores), alpha = e^(m - m'), l = alpha*l + sum e^(s - m'), ot = alpha*ot + sum e^(s - m') v.
+    void (*attn_tile)(const AttnTile& t) = nullptr;
 
     const TypeKernels& of(GgmlType t) const { return types[static_cast<uint32_t>(t)]; }
     // True when products with weights of type t are implemented.
@@ -124,6 +153,8 @@ void fill_neon_kernels(Kernels& k);
 void fill_avx512_packed(Kernels& k);
 // The float loops of the AVX-512 table (float_ops_avx512.cpp).
 void fill_avx512_float_ops(Kernels& k);
+// The attention tile of the AVX-512 table (attention_avx512.cpp).
+void fill_avx512_attention(Kernels& k);
 // The float loops of the AVX2 table (float_ops_avx2.cpp).
 void fill_avx2_float_ops(Kernels& k);
 

@@ -172,6 +172,7 @@ void fill_avx512_kernels(Kernels& k) {
     at(GgmlType::BF16).quantize_activations = avx512_convert_bf16;
     fill_avx512_packed(k);
     fill_avx512_float_ops(k);
+    fill_avx512_attention(k);
 }
 
 }  // namespace llamas

@@ -29,13 +29,15 @@ struct KvLayerView {
     size_t head_bytes = 0;  // bytes of one head within a row
 };
 
-// Scratch attention() needs for up to n_kv_max cache positions on n_threads threads.
+// Scratch attention() needs for up to n_kv_max cache positions on a pool of n_threads threads
+// (the pool passed to attention() must have that size).
 size_t attention_scratch_bytes(const AttentionParams& p, GgmlType kv_type, int64_t n_kv_max, int n_threads);
 
 // For each of n_tokens queries (rows of n_head * head_dim floats, q_stride apart; query t sits at
 // position pos0 + t) attends over cache positions [0, n_kv) and writes n_head * head_dim floats
-// per query to out (out_stride apart). q·k is computed in the cache's dot-product type (the
-// query converted once per head, as the reference does); softmax accumulates in double.
+// per query to out (out_stride apart). The query is rounded to the cache's dot-product type (as
+// the reference does) and q·k computed in float; the softmax is an online one (running max and
+// sum per query, in float), computed tile by tile (attention.cpp). Allocates nothing.
 void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64_t n_tokens, int64_t pos0,
                const KvLayerView& kv, int64_t n_kv, float* out, int64_t out_stride, void* scratch,
                size_t scratch_bytes, ThreadPool& pool);
