@@ -97,13 +97,36 @@ inline int block_sum(const Decoded32& w, const Act& y) {
     return vaddvq_s32(neon_dot32(w.lo, w.hi, vld1q_s8(y.qs), vld1q_s8(y.qs + 16)));
 }
 
+// A block's scale (and min, or the activation block's pre-scaled sum), widened once.
+struct Scales {
+    float d = 0.0f, m = 0.0f;
+};
+
+template <class W>
+inline Scales weight_scales(const typename W::Block& x) {
+    if constexpr (W::kMin) {
+        return {fp16_to_f32(x.d), fp16_to_f32(x.m)};
+    } else {
+        return {fp16_to_f32(x.d), 0.0f};
+    }
+}
+
+template <class W>
+inline Scales act_scales(const typename W::Act& y) {
+    if constexpr (W::kMin) {
+        return {fp16_to_f32(y.d), fp16_to_f32(y.s)};
+    } else {
+        return {fp16_to_f32(y.d), 0.0f};
+    }
+}
+
 // The block's contribution, in the scalar kernels' float order. Q4_1/Q5_1 add min * s.
 template <class W>
-inline float block_term(int sumi, const typename W::Block& x, const typename W::Act& y) {
+inline float block_term(int sumi, Scales x, Scales y) {
     if constexpr (W::kMin) {
-        return (fp16_to_f32(x.d) * fp16_to_f32(y.d)) * static_cast<float>(sumi) + fp16_to_f32(x.m) * fp16_to_f32(y.s);
+        return (x.d * y.d) * static_cast<float>(sumi) + x.m * y.m;
     } else {
-        return static_cast<float>(sumi) * (fp16_to_f32(x.d) * fp16_to_f32(y.d));
+        return static_cast<float>(sumi) * (x.d * y.d);
     }
 }
 
@@ -112,7 +135,9 @@ void neon_dot_32(int64_t n, float* s, const void* vw, const void* va) {
     const auto* x = static_cast<const typename W::Block*>(vw);
     const auto* y = static_cast<const typename W::Act*>(va);
     float sumf = 0.0f;
-    for (int64_t ib = 0; ib < n / 32; ++ib) sumf += block_term<W>(block_sum(W::decode(x[ib]), y[ib]), x[ib], y[ib]);
+    for (int64_t ib = 0; ib < n / 32; ++ib) {
+        sumf += block_term<W>(block_sum(W::decode(x[ib]), y[ib]), weight_scales<W>(x[ib]), act_scales<W>(y[ib]));
+    }
     *s = sumf;
 }
 
@@ -133,14 +158,16 @@ void neon_gemm_32(int64_t n, const void* vw, size_t w_stride, int nw, const void
         float acc[kTileActs][kGemmMaxRows] = {};
         for (int64_t ib = 0; ib < n / 32; ++ib) {
             Decoded32 dec[kGemmMaxRows];
-            const Block* blk[kGemmMaxRows];
+            Scales ws[kGemmMaxRows];
             for (int r = 0; r < nw; ++r) {
-                blk[r] = reinterpret_cast<const Block*>(wb + r * w_stride) + ib;
-                dec[r] = W::decode(*blk[r]);
+                const Block& x = reinterpret_cast<const Block*>(wb + r * w_stride)[ib];
+                dec[r] = W::decode(x);
+                ws[r] = weight_scales<W>(x);
             }
             for (int t = 0; t < nt; ++t) {
                 const Act& y = reinterpret_cast<const Act*>(ab + (t0 + t) * a_stride)[ib];
-                for (int r = 0; r < nw; ++r) acc[t][r] += block_term<W>(block_sum(dec[r], y), *blk[r], y);
+                const Scales ys = act_scales<W>(y);
+                for (int r = 0; r < nw; ++r) acc[t][r] += block_term<W>(block_sum(dec[r], y), ws[r], ys);
             }
         }
         for (int t = 0; t < nt; ++t) {
