@@ -5,6 +5,12 @@
 // and an output accumulator per row (online softmax), so no row of scores over the whole context
 // is ever formed and each K/V row is read once per tile instead of once per query head and token.
 //
+// Two ways to run a tile over a key block: the kernel table's attn_tile (or scalar_attn_tile),
+// which puts query rows in vector lanes and is the fast one for full tiles; and, for F16 caches
+// with few rows (one-token decode, where most lanes of a row-in-lanes tile would be padding) or
+// tables without attn_tile, the table's per-row F16 loops (dot_f16_rows, softmax_exp,
+// axpy_f16_rows) applied to each row in turn while the block is in L1.
+//
 // Work split: tiles (KV head x token block) are handed out to the pool's threads, latest tokens
 // first (they see the most keys). When there are too few tiles to keep every thread busy (one
 // token, few KV heads) and the context is long, each tile's key range is cut into chunks whose
@@ -28,9 +34,10 @@ namespace {
 
 constexpr size_t kAlign = 64;
 constexpr int64_t kKeyBlock = 64;      // keys per kernel call
-constexpr int64_t kRowsTarget = 32;    // query rows per tile, when the group allows
+constexpr int64_t kRowsTarget = 64;    // query rows per tile, when the group allows
 constexpr int kChunksPerThread = 2;    // at most this many key-range chunks per thread (decode)
 constexpr int64_t kMinChunkKeys = 256;  // no chunk shorter than this
+constexpr int64_t kMinTileRows = 16;    // fewer rows than this take the per-row F16 way when it exists
 
 size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -149,6 +156,45 @@ void visible_range(const AttentionParams& p, int64_t qpos, int64_t n_kv, int64_t
     if (p.n_swa > 0 && qpos - p.n_swa + 1 > 0) *lo = qpos - p.n_swa + 1;
 }
 
+// The per-row F16 way of one key block: for each of the R rows (queries row-major in q, D apart;
+// accumulators row-major in o), scores by dot_f16_rows, then online softmax with the block's own
+// max: m' = max(m, block max); the old sum and accumulator are scaled by e^(m - m'), the block's
+// weights (from softmax_exp, relative to the block max) by e^(block max - m').
+void f16_rows_block(const Kernels& K, const AttentionParams& p, int64_t D, int64_t R, const float* q,
+                    const uint8_t* k0, const uint8_t* v0, size_t row_bytes, int64_t j0, int64_t nk, const int32_t* lo,
+                    const int32_t* hi, bool masked, float* w, float* m, float* l, float* o) {
+    const float inv_cap = p.softcap > 0 ? 1.0f / p.softcap : 0.0f;
+    for (int64_t r = 0; r < R; ++r) {
+        K.dot_f16_rows(D, q + r * D, k0, row_bytes, nk, w);
+        if (p.softcap > 0) {
+            for (int64_t j = 0; j < nk; ++j) w[j] = std::tanh(w[j] * inv_cap) * p.softcap * p.score_scale;
+        } else {
+            for (int64_t j = 0; j < nk; ++j) w[j] *= p.score_scale;
+        }
+        if (masked) {
+            for (int64_t j = 0; j < nk; ++j) {
+                if (j0 + j < lo[r] || j0 + j >= hi[r]) w[j] = -INFINITY;
+            }
+        }
+        float bmax = -INFINITY;
+        for (int64_t j = 0; j < nk; ++j) bmax = std::max(bmax, w[j]);
+        if (bmax == -INFINITY) continue;  // the row sees none of these keys
+        const float sum = static_cast<float>(K.softmax_exp(w, nk));
+        float* orow = o + r * D;
+        if (bmax > m[r]) {
+            const float c = std::exp(m[r] - bmax);  // 0 for the first keys the row sees
+            for (int64_t i = 0; i < D; ++i) orow[i] *= c;
+            l[r] = l[r] * c + sum;
+            m[r] = bmax;
+        } else {
+            const float c = std::exp(bmax - m[r]);
+            for (int64_t j = 0; j < nk; ++j) w[j] *= c;
+            l[r] += sum * c;
+        }
+        K.axpy_f16_rows(D, w, v0, row_bytes, nk, orow);
+    }
+}
+
 }  // namespace
 
 size_t attention_scratch_bytes(const AttentionParams& p, GgmlType kv_type, int64_t n_kv_max, int n_threads) {
@@ -190,6 +236,10 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
     void (*tile_fn)(const AttnTile&) = K.attn_tile ? K.attn_tile : scalar_attn_tile;
     const bool f32_cache = kv.type == GgmlType::F32;
     const bool f16_cache = kv.type == GgmlType::F16;
+    const bool f16_rows = f16_cache && K.dot_f16_rows && K.axpy_f16_rows && K.softmax_exp && D % 16 == 0 && D <= 256;
+    // Whether a tile of R rows goes the per-row way; its arrays are then row-major (r*D + i)
+    // instead of rows in lanes (i*Rp + r).
+    auto by_rows_for = [&](int64_t R) { return f16_rows && (!K.attn_tile || R < kMinTileRows); };
     std::atomic<int64_t> next{0};
 
     pool.run([&](int ith, int) {
@@ -213,6 +263,7 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
             const int64_t kh = rest / chunks, chunk = rest % chunks;
             const int64_t t0 = blk * T, nt = std::min(T, n_tokens - t0);
             const int64_t R = nt * group, Rp = round16(R);
+            const bool by_rows = by_rows_for(R);
 
             // The tile's queries, converted to the cache's dot type (as the reference does) and
             // back to floats, transposed; each row's visible keys.
@@ -233,13 +284,19 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                         tk.quantize_activations(src, qconv, D);
                         dequantize_row(dot_type, qconv, qrow, D);
                     }
-                    for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qrow[i];
+                    if (by_rows) {
+                        std::memcpy(qt + r * D, qrow, static_cast<size_t>(D) * sizeof(float));
+                    } else {
+                        for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = qrow[i];
+                    }
                     lo[r] = static_cast<int32_t>(vlo);
                     hi[r] = static_cast<int32_t>(vhi);
                 }
             }
             for (int64_t r = R; r < Rp; ++r) {  // padding rows: zero queries that see nothing
-                for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = 0.0f;
+                if (!by_rows) {
+                    for (int64_t i = 0; i < D; ++i) qt[i * Rp + r] = 0.0f;
+                }
                 lo[r] = hi[r] = 0;
             }
             for (int64_t r = 0; r < Rp; ++r) {
@@ -275,6 +332,10 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                 for (int64_t r = 0; r < R && !masked; ++r) masked = lo[r] > j0 || hi[r] < j0 + nk;
                 const uint8_t* k0 = kv.k + static_cast<size_t>(j0) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
                 const uint8_t* v0 = kv.v + static_cast<size_t>(j0) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
+                if (by_rows) {
+                    f16_rows_block(K, p, D, R, qt, k0, v0, kv.row_bytes, j0, nk, lo, hi, masked, at.s, m, l, ot);
+                    continue;
+                }
                 if (f32_cache) {
                     at.k = reinterpret_cast<const float*>(k0);
                     at.v = reinterpret_cast<const float*>(v0);
@@ -306,7 +367,11 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                     const int64_t tt = r / group, g = r % group;
                     float* o = out + (t0 + tt) * out_stride + (kh * group + g) * D;
                     const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-                    for (int64_t i = 0; i < D; ++i) o[i] = ot[i * Rp + r] * inv;
+                    if (by_rows) {
+                        for (int64_t i = 0; i < D; ++i) o[i] = ot[r * D + i] * inv;
+                    } else {
+                        for (int64_t i = 0; i < D; ++i) o[i] = ot[i * Rp + r] * inv;
+                    }
                 }
             } else {
                 float* part = partials + static_cast<size_t>(kh * chunks + chunk) * pfloats;
@@ -320,6 +385,7 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
     if (chunks > 1) {
         // One token block: merge each row's chunks, rescaled to the common max.
         const int64_t R = n_tokens * group, Rp = round16(R);
+        const bool by_rows = by_rows_for(R);
         for (int64_t kh = 0; kh < p.n_head_kv; ++kh) {
             const float* first = partials + static_cast<size_t>(kh * chunks) * pfloats;
             for (int64_t r = 0; r < R; ++r) {
@@ -335,7 +401,12 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                     if (part[r] == -INFINITY) continue;
                     const float w = std::exp(part[r] - mx);
                     sum += w * part[Rp + r];
-                    for (int64_t i = 0; i < D; ++i) o[i] += w * part[2 * Rp + i * Rp + r];
+                    const float* acc = part + 2 * Rp;
+                    if (by_rows) {
+                        for (int64_t i = 0; i < D; ++i) o[i] += w * acc[r * D + i];
+                    } else {
+                        for (int64_t i = 0; i < D; ++i) o[i] += w * acc[i * Rp + r];
+                    }
                 }
                 const float inv = sum > 0 ? 1.0f / sum : 0.0f;
                 for (int64_t i = 0; i < D; ++i) o[i] *= inv;
