@@ -258,9 +258,11 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
         for (;;) {
             const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
             if (item >= n_items) break;
-            const int64_t blk = n_blocks - 1 - item / (p.n_head_kv * chunks);  // latest tokens first
-            const int64_t rest = item % (p.n_head_kv * chunks);
-            const int64_t kh = rest / chunks, chunk = rest % chunks;
+            // KV head by KV head (the threads share one head's rows while they stay in cache),
+            // latest tokens first (they see the most keys; the small tiles come last).
+            const int64_t kh = item / (n_blocks * chunks);
+            const int64_t blk = n_blocks - 1 - (item / chunks) % n_blocks;
+            const int64_t chunk = item % chunks;
             const int64_t t0 = blk * T, nt = std::min(T, n_tokens - t0);
             const int64_t R = nt * group, Rp = round16(R);
             const bool by_rows = by_rows_for(R);
@@ -341,9 +343,18 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                     at.v = reinterpret_cast<const float*>(v0);
                     at.k_stride = at.v_stride = static_cast<int64_t>(kv.row_bytes / sizeof(float));
                 } else {
+                    // The next block's rows are fetched while this one is decoded and used.
+                    const bool prefetch = j0 + kKeyBlock < b;
+                    const size_t ahead = static_cast<size_t>(kKeyBlock) * kv.row_bytes;
                     for (int64_t j = 0; j < nk; ++j) {
                         const uint8_t* ks = k0 + static_cast<size_t>(j) * kv.row_bytes;
                         const uint8_t* vs = v0 + static_cast<size_t>(j) * kv.row_bytes;
+                        if (prefetch) {
+                            for (size_t c = 0; c < kv.head_bytes; c += 64) {
+                                __builtin_prefetch(ks + ahead + c);
+                                __builtin_prefetch(vs + ahead + c);
+                            }
+                        }
                         if (f16_cache) {
                             fp16_to_f32_row(reinterpret_cast<const uint16_t*>(ks), kbuf + j * D, D);
                             fp16_to_f32_row(reinterpret_cast<const uint16_t*>(vs), vbuf + j * D, D);
