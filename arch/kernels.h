@@ -153,8 +153,9 @@ void fill_neon_kernels(Kernels& k);
 void fill_avx512_packed(Kernels& k);
 // The float loops of the AVX-512 table (float_ops_avx512.cpp).
 void fill_avx512_float_ops(Kernels& k);
-// The attention tile of the AVX-512 table (attention_avx512.cpp).
+// The attention tiles of the AVX-512 and AVX2 tables (attention_avx512.cpp, attention_avx2.cpp).
 void fill_avx512_attention(Kernels& k);
+void fill_avx2_attention(Kernels& k);
 // The float loops of the AVX2 table (float_ops_avx2.cpp).
 void fill_avx2_float_ops(Kernels& k);
 

@@ -23,6 +23,7 @@ void fill_avx2_kernels(Kernels& k) {
     k.name = "avx2";
     fill_x86_256(k);
     fill_avx2_float_ops(k);
+    fill_avx2_attention(k);
 }
 
 }  // namespace llamas
