@@ -34,6 +34,7 @@ inline float h2f(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si1
 
 // The table's own activation encoders (exact, shared with vec_dot), captured when filling.
 void (*g_quantize_q8_0)(const float*, void*, int64_t) = nullptr;
+void (*g_quantize_q8_1)(const float*, void*, int64_t) = nullptr;
 void (*g_quantize_q8_k)(const float*, void*, int64_t) = nullptr;
 
 inline int32_t load_i32(const void* p) {
@@ -42,36 +43,145 @@ inline int32_t load_i32(const void* p) {
     return v;
 }
 
-// ======================= 32-element block types (Q4_0, Q8_0) =======================
+// ======================= 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0) ==========
 //
-// Group layout, per block of 32 columns: 16 fp16 scales (32 bytes), then the payload.
-// Prepared activation row: [nb x 32 int8][nb float scales][nb int32 offsets].
+// Group layout, per block of 32 columns: 16 fp16 scales (32 bytes), 16 fp16 mins for Q4_1/Q5_1,
+// then the payload. Prepared activation row: [nb x 32 int8][nb float scales][nb x 4 bytes: the
+// int32 offset -kOffset x Σq, or for the types with a min the float d x Σq].
+
+// Q4_0's payload layout for 32 nibbles per row (shared by Q4_0, Q4_1, IQ4_NL and the low bits
+// of Q5_0/Q5_1): register j holds columns 8j..8j+3 in the low nibbles and 8j+4..8j+7 in the high
+// nibbles, row r in lane r.
+inline void pack_nibbles(const uint8_t* qs, int r, uint8_t* out) {
+    uint8_t nib[32];
+    for (int e = 0; e < 16; ++e) {
+        nib[e] = qs[e] & 15;
+        nib[e + 16] = qs[e] >> 4;
+    }
+    for (int j = 0; j < 4; ++j) {
+        for (int i = 0; i < 4; ++i) out[64 * j + 4 * r + i] = static_cast<uint8_t>(nib[8 * j + i] | (nib[8 * j + 4 + i] << 4));
+    }
+}
+
+inline void decode_nibbles(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
+    const __m512i m = _mm512_set1_epi8(0x0F);
+    const __m512i v = _mm512_loadu_si512(q + 64 * j);
+    k0 = _mm512_and_si512(v, m);
+    k1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+}
+
+// The 5th bits of Q5_0/Q5_1, after the nibbles: for register j, a 64-bit mask for k0's byte lanes
+// (lane 4r+i: column 8j+i of row r) then one for k1's (column 8j+4+i).
+inline void pack_high_bits(const uint8_t* qh4, int r, uint8_t* out) {
+    uint32_t qh;
+    std::memcpy(&qh, qh4, 4);
+    for (int j = 0; j < 4; ++j) {
+        for (int i = 0; i < 4; ++i) {
+            for (int half = 0; half < 2; ++half) {
+                const int col = 8 * j + 4 * half + i;
+                // ggml's order: element e < 16 is the low nibble of qs[e], its bit is qh bit e;
+                // element e >= 16 is the high nibble of qs[e-16], its bit is qh bit e.
+                if ((qh >> col) & 1) {
+                    const int lane = 4 * r + i;
+                    out[16 * j + 8 * half + lane / 8] |= static_cast<uint8_t>(1u << (lane % 8));
+                }
+            }
+        }
+    }
+}
+
+inline void add_high_bits(const uint8_t* hb, int j, __m512i& k0, __m512i& k1) {
+    uint64_t m0, m1;
+    std::memcpy(&m0, hb + 16 * j, 8);
+    std::memcpy(&m1, hb + 16 * j + 8, 8);
+    const __m512i b4 = _mm512_set1_epi8(0x10);
+    k0 = _mm512_or_si512(k0, _mm512_maskz_mov_epi8(_cvtu64_mask64(m0), b4));
+    k1 = _mm512_or_si512(k1, _mm512_maskz_mov_epi8(_cvtu64_mask64(m1), b4));
+}
 
 struct FmtQ4_0 {
     using Block = block_q4_0;
     static constexpr int kPayload = 256;
     static constexpr int kOffset = 8;
-    // Payload: 4 registers; register j holds columns 8j..8j+3 in the low nibbles and
-    // 8j+4..8j+7 in the high nibbles, row r in lane r.
+    static constexpr bool kHasMin = false;
     static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
+        for (int r = 0; r < G; ++r) pack_nibbles(rows[r][b].qs, r, out);
+    }
+    static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) { decode_nibbles(q, j, k0, k1); }
+};
+
+struct FmtQ4_1 {
+    using Block = block_q4_1;
+    static constexpr int kPayload = 256;
+    static constexpr int kOffset = 0;
+    static constexpr bool kHasMin = true;
+    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
+        for (int r = 0; r < G; ++r) pack_nibbles(rows[r][b].qs, r, out);
+    }
+    static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) { decode_nibbles(q, j, k0, k1); }
+};
+
+struct FmtQ5_0 {
+    using Block = block_q5_0;
+    static constexpr int kPayload = 256 + 64;
+    static constexpr int kOffset = 16;
+    static constexpr bool kHasMin = false;
+    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
+        std::memset(out + 256, 0, 64);
         for (int r = 0; r < G; ++r) {
-            const Block& x = rows[r][b];
-            uint8_t nib[32];
-            for (int e = 0; e < 16; ++e) {
-                nib[e] = x.qs[e] & 15;
-                nib[e + 16] = x.qs[e] >> 4;
-            }
-            for (int j = 0; j < 4; ++j) {
-                for (int i = 0; i < 4; ++i) out[64 * j + 4 * r + i] = static_cast<uint8_t>(nib[8 * j + i] | (nib[8 * j + 4 + i] << 4));
-            }
+            pack_nibbles(rows[r][b].qs, r, out);
+            pack_high_bits(rows[r][b].qh, r, out + 256);
         }
     }
-    // Columns 8j..8j+3 and 8j+4..8j+7 of the 16 rows.
     static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
-        const __m512i m = _mm512_set1_epi8(0x0F);
-        const __m512i v = _mm512_loadu_si512(q + 64 * j);
-        k0 = _mm512_and_si512(v, m);
-        k1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+        decode_nibbles(q, j, k0, k1);
+        add_high_bits(q + 256, j, k0, k1);
+    }
+};
+
+struct FmtQ5_1 {
+    using Block = block_q5_1;
+    static constexpr int kPayload = 256 + 64;
+    static constexpr int kOffset = 0;
+    static constexpr bool kHasMin = true;
+    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
+        std::memset(out + 256, 0, 64);
+        for (int r = 0; r < G; ++r) {
+            pack_nibbles(rows[r][b].qs, r, out);
+            pack_high_bits(rows[r][b].qh, r, out + 256);
+        }
+    }
+    static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
+        decode_nibbles(q, j, k0, k1);
+        add_high_bits(q + 256, j, k0, k1);
+    }
+};
+
+struct Iq4nlLut {
+    uint8_t v[16];
+};
+constexpr Iq4nlLut make_iq4nl_lut() {
+    Iq4nlLut l{};
+    for (int i = 0; i < 16; ++i) l.v[i] = static_cast<uint8_t>(kIq4nlValues[i] + 128);
+    return l;
+}
+alignas(16) constexpr Iq4nlLut kIq4nlLut = make_iq4nl_lut();
+
+// IQ4_NL: nibbles index a table of 16 signed values; a byte shuffle looks them up, stored plus
+// 128 so they are unsigned (like Q8_0's).
+struct FmtIQ4_NL {
+    using Block = block_iq4_nl;
+    static constexpr int kPayload = 256;
+    static constexpr int kOffset = 128;
+    static constexpr bool kHasMin = false;
+    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
+        for (int r = 0; r < G; ++r) pack_nibbles(rows[r][b].qs, r, out);
+    }
+    static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
+        const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4nlLut.v)));
+        decode_nibbles(q, j, k0, k1);
+        k0 = _mm512_shuffle_epi8(table, k0);
+        k1 = _mm512_shuffle_epi8(table, k1);
     }
 };
 
@@ -79,6 +189,7 @@ struct FmtQ8_0 {
     using Block = block_q8_0;
     static constexpr int kPayload = 512;
     static constexpr int kOffset = 128;
+    static constexpr bool kHasMin = false;
     // Payload: 8 registers; register s holds columns 4s..4s+3 plus 128.
     static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
         for (int s = 0; s < 8; ++s) {
@@ -95,9 +206,16 @@ struct FmtQ8_0 {
     }
 };
 
+// Per block: the 16 rows' fp16 scales (32 bytes), for the types with a min their 16 fp16 mins
+// (32 more), then the payload.
+template <class F>
+constexpr size_t header_bytes32() {
+    return F::kHasMin ? 64 : 32;
+}
+
 template <class F>
 constexpr size_t block_bytes32() {
-    return 32 + F::kPayload;
+    return header_bytes32<F>() + F::kPayload;
 }
 
 template <class F>
@@ -121,7 +239,11 @@ void pack32(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, voi
             uint16_t d[G];
             for (int r = 0; r < G; ++r) d[r] = rows[r][b].d;
             std::memcpy(dst, d, sizeof d);
-            F::pack(rows, b, dst + 32);
+            if constexpr (F::kHasMin) {
+                for (int r = 0; r < G; ++r) d[r] = rows[r][b].m;
+                std::memcpy(dst + 32, d, sizeof d);
+            }
+            F::pack(rows, b, dst + header_bytes32<F>());
         }
     }
 }
@@ -134,6 +256,23 @@ void prepare32(const float* x, void* vout, int64_t n_cols) {
     auto* q = static_cast<int8_t*>(vout);
     auto* d = reinterpret_cast<float*>(q + nb * 32);
     auto* off = reinterpret_cast<int32_t*>(d + nb);
+    if constexpr (F::kHasMin) {
+        // Q8_1 blocks, as the reference pairs with Q4_1/Q5_1: the same values and scale as Q8_0
+        // plus s = d x Σq in fp16, the factor of the weights' min.
+        block_q8_1 tmp[8];
+        for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+            const int nc = static_cast<int>(nb - b0 < 8 ? nb - b0 : 8);
+            g_quantize_q8_1(x + b0 * 32, tmp, nc * 32);
+            for (int c = 0; c < nc; ++c) {
+                const int64_t b = b0 + c;
+                std::memcpy(q + b * 32, tmp[c].qs, 32);
+                d[b] = h2f(tmp[c].d);
+                const float ds = h2f(tmp[c].s);
+                std::memcpy(&off[b], &ds, sizeof ds);
+            }
+        }
+        return;
+    }
     block_q8_0 tmp[8];
     for (int64_t b0 = 0; b0 < nb; b0 += 8) {
         const int nc = static_cast<int>(nb - b0 < 8 ? nb - b0 : 8);
@@ -176,7 +315,7 @@ inline void tile32(int64_t nb, const uint8_t* w, size_t gs, const uint8_t* act, 
     for (int64_t b = 0; b < nb; ++b) {
         __m512i acc[R][T];
         for (int t = 0; t < T; ++t) {
-            const __m512i o = _mm512_set1_epi32(ao[t][b]);
+            const __m512i o = F::kHasMin ? _mm512_setzero_si512() : _mm512_set1_epi32(ao[t][b]);
             for (int r = 0; r < R; ++r) acc[r][t] = o;
         }
         if (T == 1) {
@@ -187,7 +326,7 @@ inline void tile32(int64_t nb, const uint8_t* w, size_t gs, const uint8_t* act, 
         }
         for (int j = 0; j < 4; ++j) {
             __m512i k0[R], k1[R];
-            for (int r = 0; r < R; ++r) F::decode(w + r * gs + b * BB + 32, j, k0[r], k1[r]);
+            for (int r = 0; r < R; ++r) F::decode(w + r * gs + b * BB + header_bytes32<F>(), j, k0[r], k1[r]);
             for (int t = 0; t < T; ++t) {
                 const __m512i a0 = _mm512_set1_epi32(load_i32(aq[t] + b * 32 + 8 * j));
                 const __m512i a1 = _mm512_set1_epi32(load_i32(aq[t] + b * 32 + 8 * j + 4));
@@ -202,6 +341,15 @@ inline void tile32(int64_t nb, const uint8_t* w, size_t gs, const uint8_t* act, 
             for (int t = 0; t < T; ++t) {
                 accf[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][t]), _mm512_mul_ps(ws, _mm512_set1_ps(ad[t][b])),
                                              accf[r][t]);
+            }
+            if constexpr (F::kHasMin) {
+                const __m512 wm =
+                    _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * BB + 32)));
+                for (int t = 0; t < T; ++t) {
+                    float ds;
+                    std::memcpy(&ds, &ao[t][b], sizeof ds);
+                    accf[r][t] = _mm512_fmadd_ps(wm, _mm512_set1_ps(ds), accf[r][t]);
+                }
             }
         }
     }
@@ -701,9 +849,14 @@ void gemm_k(int64_t n_cols, const void* packed, int64_t g0, int64_t g1, const vo
 
 void fill_avx512_packed(Kernels& k) {
     g_quantize_q8_0 = k.of(GgmlType::Q8_0).quantize_activations;
+    g_quantize_q8_1 = k.of(GgmlType::Q4_1).quantize_activations;
     g_quantize_q8_k = k.of(GgmlType::Q4_K).quantize_activations;
     set32<FmtQ4_0>(k.types[static_cast<uint32_t>(GgmlType::Q4_0)].packed);
     set32<FmtQ8_0>(k.types[static_cast<uint32_t>(GgmlType::Q8_0)].packed);
+    set32<FmtQ4_1>(k.types[static_cast<uint32_t>(GgmlType::Q4_1)].packed);
+    set32<FmtQ5_0>(k.types[static_cast<uint32_t>(GgmlType::Q5_0)].packed);
+    set32<FmtQ5_1>(k.types[static_cast<uint32_t>(GgmlType::Q5_1)].packed);
+    set32<FmtIQ4_NL>(k.types[static_cast<uint32_t>(GgmlType::IQ4_NL)].packed);
     PackedKernels& q4k = k.types[static_cast<uint32_t>(GgmlType::Q4_K)].packed;
     q4k.packed_bytes = packed_bytes_q4k;
     q4k.pack = pack_q4k;

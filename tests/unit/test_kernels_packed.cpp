@@ -23,7 +23,8 @@ using namespace llamas;
 
 namespace {
 
-const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,   GgmlType::Q5_1, GgmlType::IQ4_NL,
+                           GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
 
 std::vector<float> gauss(int64_t n, uint32_t seed, float scale) {
     std::mt19937 rng(seed);
@@ -93,7 +94,7 @@ TEST_CASE("packed gemm: every tile shape and row-group range matches the scalar 
             if (!pk.gemm) continue;
             ++n_tested;
             const int64_t n_cols = 1024, n_rows = 5 * kPackRows, n_tokens = 14;
-            INFO(path, " ", type_info(wt).name);
+            INFO(std::string(path), " ", std::string(type_info(wt).name));
             CHECK(pk.packed_bytes(n_cols, n_rows + 1) == 0);  // only whole row groups are packed
             CHECK(pk.packed_bytes(n_cols + 1, n_rows) == 0);
             const Matrix m = make_matrix(wt, n_cols, n_rows, 31);
@@ -250,10 +251,14 @@ TEST_SUITE("kernels") {
 
 TEST_CASE("matmul_many: one prepared input for several matrices gives each matmul's result") {
     ThreadPool two(2);
-    for (bool same_type : {true, false}) {
+    // One type; two types whose packed forms share the prepared input (Q4_K_M's Q4_K and Q6_K);
+    // two that don't.
+    const GgmlType cases[3][3] = {{GgmlType::Q4_0, GgmlType::Q4_0, GgmlType::Q4_0},
+                                  {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q4_K},
+                                  {GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::Q4_0}};
+    for (const auto& types : cases) {
         const int64_t n_cols = 512, n_tokens = 7;
         const int64_t rows[3] = {4 * kPackRows, kPackRows, 3 * kPackRows};
-        const GgmlType types[3] = {GgmlType::Q4_0, same_type ? GgmlType::Q4_0 : GgmlType::Q6_K, GgmlType::Q4_0};
         std::vector<Matrix> ms;
         std::vector<WeightView> ws;
         std::vector<std::shared_ptr<const void>> owners;
@@ -276,7 +281,7 @@ TEST_CASE("matmul_many: one prepared input for several matrices gives each matmu
         float* yp[3] = {got[0].data(), got[1].data(), got[2].data()};
         matmul_many(wp, yp, 3, x.data(), n_tokens, scratch.data(), two);
         for (int i = 0; i < 3; ++i) {
-            INFO("same type ", same_type, " matrix ", i);
+            INFO("types ", type_info(types[0]).name, "/", type_info(types[1]).name, " matrix ", i);
             CHECK(std::memcmp(got[static_cast<size_t>(i)].data(), want[static_cast<size_t>(i)].data(),
                               want[static_cast<size_t>(i)].size() * sizeof(float)) == 0);
         }
