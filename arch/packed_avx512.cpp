@@ -10,6 +10,7 @@
 // activation preparation stores per block. The integer products are exact, so results differ
 // from the scalar oracle only by float summation order.
 #include <cstring>
+#include <type_traits>
 
 #include "kernels.h"
 #include "quant/blocks.h"
@@ -459,9 +460,9 @@ inline void prefetch_ahead(const uint8_t* w, size_t gs, int64_t b, size_t bytes)
     }
 }
 
-inline int q4k_nibble(const block_q4_K& b, int e) {
+inline int q4k_nibble(const uint8_t* qs, int e) {
     const int chunk = e / 64, l = e % 64;
-    return l < 32 ? (b.qs[32 * chunk + l] & 15) : (b.qs[32 * chunk + l - 32] >> 4);
+    return l < 32 ? (qs[32 * chunk + l] & 15) : (qs[32 * chunk + l - 32] >> 4);
 }
 
 inline void unpack_scales_k4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
@@ -476,26 +477,41 @@ inline void unpack_scales_k4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
     }
 }
 
-size_t packed_bytes_q4k(int64_t n_cols, int64_t n_rows) {
-    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
-    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kQ4KBytes;
+// Q5_K: Q4_K's layout plus, after it, the 5th bits: for sub-block j and register i, a 64-bit mask
+// for the low-nibble lanes (lane 4r+c: column 8i+c) then one for the high-nibble lanes (8i+4+c).
+constexpr size_t kQ5KBytes = kQ4KBytes + 8 * 64;
+
+inline int q5k_high_bit(const block_q5_K& b, int e) {
+    const int chunk = e / 64, l = e % 64;
+    return l < 32 ? (b.qh[l] >> (2 * chunk)) & 1 : (b.qh[l - 32] >> (2 * chunk + 1)) & 1;
 }
 
-void pack_q4k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
+template <class Block>
+size_t packed_bytes_k4(int64_t n_cols, int64_t n_rows) {
+    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
+    const size_t bytes = std::is_same<Block, block_q5_K>::value ? kQ5KBytes : kQ4KBytes;
+    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * bytes;
+}
+
+// Q4_K and Q5_K (whose low 4 bits, scales and mins are laid out as Q4_K's).
+template <class Block>
+void pack_k4(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
+    constexpr bool kQ5 = std::is_same<Block, block_q5_K>::value;
+    constexpr size_t kBytes = kQ5 ? kQ5KBytes : kQ4KBytes;
     const int64_t nsb = n_cols / QK_K;
     auto* out = static_cast<uint8_t*>(vout);
     for (int64_t g = 0; g < n_rows / G; ++g) {
         for (int64_t b = 0; b < nsb; ++b) {
-            uint8_t* dst = out + (g * nsb + b) * kQ4KBytes;
+            uint8_t* dst = out + (g * nsb + b) * kBytes;
+            if (kQ5) std::memset(dst + kQ4KBytes, 0, kQ5KBytes - kQ4KBytes);
             for (int r = 0; r < G; ++r) {
-                const block_q4_K& x =
-                    reinterpret_cast<const block_q4_K*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
+                const Block& x = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
                 std::memcpy(dst + 2 * r, &x.d, 2);
                 std::memcpy(dst + 32 + 2 * r, &x.dmin, 2);
                 uint8_t sc[8], mn[8];
                 unpack_scales_k4(x.scales, sc, mn);
                 uint8_t nib[QK_K];
-                for (int e = 0; e < QK_K; ++e) nib[e] = static_cast<uint8_t>(q4k_nibble(x, e));
+                for (int e = 0; e < QK_K; ++e) nib[e] = static_cast<uint8_t>(q4k_nibble(x.qs, e));
                 for (int j = 0; j < 8; ++j) {
                     dst[64 + 16 * j + r] = sc[j];
                     dst[192 + 16 * j + r] = mn[j];
@@ -503,6 +519,18 @@ void pack_q4k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, v
                     for (int i = 0; i < 4; ++i) {
                         uint8_t* o = dst + 320 + 256 * j + 64 * i + 4 * r;
                         for (int c = 0; c < 4; ++c) o[c] = static_cast<uint8_t>(nj[8 * i + c] | (nj[8 * i + 4 + c] << 4));
+                    }
+                }
+                if constexpr (kQ5) {
+                    for (int j = 0; j < 8; ++j) {
+                        for (int i = 0; i < 4; ++i) {
+                            for (int c = 0; c < 4; ++c) {
+                                const int lane = 4 * r + c;
+                                uint8_t* masks = dst + kQ4KBytes + 64 * j + 16 * i;
+                                if (q5k_high_bit(x, 32 * j + 8 * i + c)) masks[lane / 8] |= static_cast<uint8_t>(1u << (lane % 8));
+                                if (q5k_high_bit(x, 32 * j + 8 * i + 4 + c)) masks[8 + lane / 8] |= static_cast<uint8_t>(1u << (lane % 8));
+                            }
+                        }
                     }
                 }
             }
@@ -518,9 +546,20 @@ inline __m512 i8x16_to_ps(const uint8_t* p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-template <int R, int T>
+// The 5th bits of Q5_K (kQ5): register i of sub-block j gains 16 where its mask bit is set.
+inline void add_q5k_bits(const uint8_t* group_sb, int j, int i, __m512i& k0, __m512i& k1) {
+    uint64_t m0, m1;
+    std::memcpy(&m0, group_sb + kQ4KBytes + 64 * j + 16 * i, 8);
+    std::memcpy(&m1, group_sb + kQ4KBytes + 64 * j + 16 * i + 8, 8);
+    const __m512i b4 = _mm512_set1_epi8(0x10);
+    k0 = _mm512_or_si512(k0, _mm512_maskz_mov_epi8(_cvtu64_mask64(m0), b4));
+    k1 = _mm512_or_si512(k1, _mm512_maskz_mov_epi8(_cvtu64_mask64(m1), b4));
+}
+
+template <int R, int T, bool kQ5 = false>
 inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
                      size_t s_stride) {
+    constexpr size_t SB = kQ5 ? kQ5KBytes : kQ4KBytes;  // bytes per group and super-block
     const KAct<T> a(act, a_stride, nsb);
     __m512 accf[R][T];
     for (int r = 0; r < R; ++r) {
@@ -528,10 +567,10 @@ inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
     }
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nsb; ++b) {
-        if (T == 1) prefetch_ahead<R>(w, gs, b, kQ4KBytes);
+        if (T == 1) prefetch_ahead<R>(w, gs, b, SB);
         __m512 dw[R], dm[R];
         for (int r = 0; r < R; ++r) {
-            const uint8_t* base = w + r * gs + b * kQ4KBytes;
+            const uint8_t* base = w + r * gs + b * SB;
             dw[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)));
             dm[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + 32)));
         }
@@ -543,9 +582,10 @@ inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
             for (int i = 0; i < 4; ++i) {
                 __m512i k0[R], k1[R];
                 for (int r = 0; r < R; ++r) {
-                    const __m512i v = _mm512_loadu_si512(w + r * gs + b * kQ4KBytes + 320 + 256 * j + 64 * i);
+                    const __m512i v = _mm512_loadu_si512(w + r * gs + b * SB + 320 + 256 * j + 64 * i);
                     k0[r] = _mm512_and_si512(v, m4);
                     k1[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                    if (kQ5) add_q5k_bits(w + r * gs + b * SB, j, i, k0[r], k1[r]);
                 }
                 for (int t = 0; t < T; ++t) {
                     const int8_t* aq = a.q[t] + b * 256 + 32 * j + 8 * i;
@@ -558,7 +598,7 @@ inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
                 }
             }
             for (int r = 0; r < R; ++r) {
-                const uint8_t* base = w + r * gs + b * kQ4KBytes;
+                const uint8_t* base = w + r * gs + b * SB;
                 const __m512 sc = _mm512_mul_ps(u8x16_to_ps(base + 64 + 16 * j), dw[r]);
                 const __m512 mn = _mm512_mul_ps(u8x16_to_ps(base + 192 + 16 * j), dm[r]);
                 for (int t = 0; t < T; ++t) {
@@ -577,14 +617,16 @@ inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
 // One token: the super-block's scale and min sums are kept apart (A = Σ sc·dot, B = Σ min·Σa) and
 // scaled once per super-block; high nibbles are used in place (x16, undone by a shift once per
 // 32 columns), saving a shift per register.
-template <int R>
+// (Q5_K's 5th bit does not fit that trick: its high-nibble lanes are shifted down as usual.)
+template <int R, bool kQ5 = false>
 inline void tile_q4k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, float* s) {
+    constexpr size_t SB = kQ5 ? kQ5KBytes : kQ4KBytes;
     const KAct<1> a(act, 0, nsb);
     __m512 accf[R];
     for (int r = 0; r < R; ++r) accf[r] = _mm512_setzero_ps();
     const __m512i m4 = _mm512_set1_epi8(0x0F), m4h = _mm512_set1_epi8(static_cast<char>(0xF0));
     for (int64_t b = 0; b < nsb; ++b) {
-        if (kPrefetchK) prefetch_ahead<R>(w, gs, b, kQ4KBytes);
+        if (kPrefetchK) prefetch_ahead<R>(w, gs, b, SB);
         __m512 A[R], B[R];
         for (int r = 0; r < R; ++r) A[r] = B[r] = _mm512_setzero_ps();
         const int8_t* aq = a.q[0] + b * 256;
@@ -595,22 +637,29 @@ inline void tile_q4k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t
                 const __m512i a0 = _mm512_set1_epi32(load_i32(aq + 32 * j + 8 * i));
                 const __m512i a1 = _mm512_set1_epi32(load_i32(aq + 32 * j + 8 * i + 4));
                 for (int r = 0; r < R; ++r) {
-                    const __m512i v = _mm512_loadu_si512(w + r * gs + b * kQ4KBytes + 320 + 256 * j + 64 * i);
-                    lo[r] = _mm512_dpbusd_epi32(lo[r], _mm512_and_si512(v, m4), a0);
-                    hi[r] = _mm512_dpbusd_epi32(hi[r], _mm512_and_si512(v, m4h), a1);
+                    const __m512i v = _mm512_loadu_si512(w + r * gs + b * SB + 320 + 256 * j + 64 * i);
+                    if constexpr (kQ5) {
+                        __m512i k0 = _mm512_and_si512(v, m4), k1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                        add_q5k_bits(w + r * gs + b * SB, j, i, k0, k1);
+                        lo[r] = _mm512_dpbusd_epi32(lo[r], k0, a0);
+                        hi[r] = _mm512_dpbusd_epi32(hi[r], k1, a1);
+                    } else {
+                        lo[r] = _mm512_dpbusd_epi32(lo[r], _mm512_and_si512(v, m4), a0);
+                        hi[r] = _mm512_dpbusd_epi32(hi[r], _mm512_and_si512(v, m4h), a1);
+                    }
                 }
             }
             const __m512 bs = _mm512_set1_ps(a.bsd[0][b * 8 + j]);
             for (int r = 0; r < R; ++r) {
-                const uint8_t* base = w + r * gs + b * kQ4KBytes;
-                const __m512i dot = _mm512_add_epi32(lo[r], _mm512_srai_epi32(hi[r], 4));
+                const uint8_t* base = w + r * gs + b * SB;
+                const __m512i dot = _mm512_add_epi32(lo[r], kQ5 ? hi[r] : _mm512_srai_epi32(hi[r], 4));
                 A[r] = _mm512_fmadd_ps(u8x16_to_ps(base + 64 + 16 * j), _mm512_cvtepi32_ps(dot), A[r]);
                 B[r] = _mm512_fmadd_ps(u8x16_to_ps(base + 192 + 16 * j), bs, B[r]);
             }
         }
         const __m512 da = _mm512_set1_ps(a.d[0][b]);
         for (int r = 0; r < R; ++r) {
-            const uint8_t* base = w + r * gs + b * kQ4KBytes;
+            const uint8_t* base = w + r * gs + b * SB;
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)));
             const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + 32)));
             accf[r] = _mm512_fmadd_ps(A[r], _mm512_mul_ps(dw, da), accf[r]);
@@ -820,6 +869,17 @@ struct TileQ4K {
 };
 
 template <int R, int T>
+struct TileQ5K {
+    static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
+        if (T == 1 && R == KR1) {
+            tile_q4k_one<R, true>(nsb, w, gs, a, s);
+        } else {
+            tile_q4k<R, T, true>(nsb, w, gs, a, as, s, ss);
+        }
+    }
+};
+
+template <int R, int T>
 struct TileQ6K {
     static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
         if (T == 1 && R == KR1) {
@@ -858,11 +918,17 @@ void fill_avx512_packed(Kernels& k) {
     set32<FmtQ5_1>(k.types[static_cast<uint32_t>(GgmlType::Q5_1)].packed);
     set32<FmtIQ4_NL>(k.types[static_cast<uint32_t>(GgmlType::IQ4_NL)].packed);
     PackedKernels& q4k = k.types[static_cast<uint32_t>(GgmlType::Q4_K)].packed;
-    q4k.packed_bytes = packed_bytes_q4k;
-    q4k.pack = pack_q4k;
+    q4k.packed_bytes = packed_bytes_k4<block_q4_K>;
+    q4k.pack = pack_k4<block_q4_K>;
     q4k.act_row_bytes = act_row_bytes_k;
     q4k.prepare = prepare_k;
     q4k.gemm = gemm_k<TileQ4K, kQ4KBytes>;
+    PackedKernels& q5k = k.types[static_cast<uint32_t>(GgmlType::Q5_K)].packed;
+    q5k.packed_bytes = packed_bytes_k4<block_q5_K>;
+    q5k.pack = pack_k4<block_q5_K>;
+    q5k.act_row_bytes = act_row_bytes_k;
+    q5k.prepare = prepare_k;
+    q5k.gemm = gemm_k<TileQ5K, kQ5KBytes>;
     PackedKernels& q6k = k.types[static_cast<uint32_t>(GgmlType::Q6_K)].packed;
     q6k.packed_bytes = packed_bytes_q6k;
     q6k.pack = pack_q6k;
