@@ -1,7 +1,8 @@
 // AVX2 (+ FMA, F16C) versions of the float loops around the matrix products, the same set as the
 // AVX-512 table's (float_ops_avx512.cpp) on 8 lanes: SiLU-gated products (bit-exact with ops'
-// scalar silu()), softmax exponentials, attention over an F16 cache, RMS normalisation, RoPE and
-// GELU by table. Tails shorter than a vector go through a padded 8-value buffer or scalar code.
+// scalar silu()), softmax exponentials, attention over an F16 cache, RMS normalisation, RoPE,
+// GELU by table and tanh soft-capping. Tails shorter than a vector go through a padded 8-value
+// buffer or scalar code.
 #include <cmath>
 #include <cstring>
 
@@ -270,6 +271,41 @@ void avx2_gelu_mul(const float* table, const float* x, const float* up, float* o
     }
 }
 
+// tanh, within 2 ulp: y + y^3 * P(y^2) below |y| = 1 (P a degree-7 Chebyshev fit of
+// (tanh(s) - s) / s^3 in s^2 on [0, 1]), else ±(1 - 2 / (e^(2|y|) + 1)) with exp8.
+inline __m256 tanh8(__m256 y) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 a = _mm256_andnot_ps(sign, y);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 e = exp8(_mm256_add_ps(a, a));
+    const __m256 far = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    const __m256 far_signed = _mm256_or_ps(far, _mm256_and_ps(y, sign));
+    const __m256 t = _mm256_mul_ps(y, y);
+    __m256 p = _mm256_set1_ps(0x1.2b7582p-13f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0x1.e42e3p-11f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0x1.a45278p-9f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0x1.1d02d6p-7f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0x1.65a7c4p-6f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0x1.ba117cp-5f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0x1.1110f2p-3f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0x1.555556p-2f));
+    const __m256 near = _mm256_fmadd_ps(_mm256_mul_ps(y, t), p, y);
+    return _mm256_blendv_ps(far_signed, near, _mm256_cmp_ps(a, _mm256_set1_ps(1.0f), _CMP_LT_OQ));
+}
+
+void avx2_softcap(float* x, int64_t n, float cap) {
+    const float inv = 1.0f / cap;
+    const __m256 vi = _mm256_set1_ps(inv), vc = _mm256_set1_ps(cap);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(tanh8(_mm256_mul_ps(_mm256_loadu_ps(x + i), vi)), vc));
+    if (i < n) {
+        float t[8] = {0};
+        std::memcpy(t, x + i, static_cast<size_t>(n - i) * sizeof(float));
+        _mm256_storeu_ps(t, _mm256_mul_ps(tanh8(_mm256_mul_ps(_mm256_loadu_ps(t), vi)), vc));
+        std::memcpy(x + i, t, static_cast<size_t>(n - i) * sizeof(float));
+    }
+}
+
 }  // namespace
 
 void fill_avx2_float_ops(Kernels& k) {
@@ -280,6 +316,7 @@ void fill_avx2_float_ops(Kernels& k) {
     k.rms_norm = avx2_rms_norm;
     k.rope = avx2_rope;
     k.gelu_mul = avx2_gelu_mul;
+    k.softcap = avx2_softcap;
 }
 
 }  // namespace llamas

@@ -1,7 +1,7 @@
 // AVX-512 versions of the float loops around the matrix products: SiLU-gated products (bit-exact
 // with ops' scalar silu(): the same fused multiply-add sequence, lane by lane), softmax
 // exponentials, the two halves of attention over an F16 cache (query · key rows, weighted sum of
-// value rows), RMS normalisation, RoPE and GELU by table.
+// value rows), RMS normalisation, RoPE, GELU by table and tanh soft-capping.
 #include <cmath>
 #include <cstring>
 
@@ -227,6 +227,36 @@ void avx512_gelu_mul(const float* table, const float* x, const float* up, float*
     }
 }
 
+// tanh, within 2 ulp: y + y^3 * P(y^2) below |y| = 1 (P a degree-7 Chebyshev fit of
+// (tanh(s) - s) / s^3 in s^2 on [0, 1]), else ±(1 - 2 / (e^(2|y|) + 1)) with exp16.
+inline __m512 tanh16(__m512 y) {
+    const __m512 a = _mm512_abs_ps(y);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 e = exp16(_mm512_add_ps(a, a));
+    const __m512 far = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+    const __m512 far_signed = _mm512_or_ps(far, _mm512_and_ps(y, _mm512_set1_ps(-0.0f)));
+    const __m512 t = _mm512_mul_ps(y, y);
+    __m512 p = _mm512_set1_ps(0x1.2b7582p-13f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.e42e3p-11f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.a45278p-9f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.1d02d6p-7f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.65a7c4p-6f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.ba117cp-5f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.1110f2p-3f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.555556p-2f));
+    const __m512 near = _mm512_fmadd_ps(_mm512_mul_ps(y, t), p, y);
+    return _mm512_mask_mov_ps(far_signed, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.0f), _CMP_LT_OQ), near);
+}
+
+void avx512_softcap(float* x, int64_t n, float cap) {
+    const __m512 inv = _mm512_set1_ps(1.0f / cap), c = _mm512_set1_ps(cap);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(tanh16(_mm512_mul_ps(v, inv)), c));
+    }
+}
+
 }  // namespace
 
 void fill_avx512_float_ops(Kernels& k) {
@@ -237,6 +267,7 @@ void fill_avx512_float_ops(Kernels& k) {
     k.rms_norm = avx512_rms_norm;
     k.rope = avx512_rope;
     k.gelu_mul = avx512_gelu_mul;
+    k.softcap = avx512_softcap;
 }
 
 }  // namespace llamas

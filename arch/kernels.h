@@ -113,6 +113,9 @@ struct Kernels {
     // x), table = ops' gelu_fp16_table(); out[i] = g * up[i], or g when up is null. out may
     // alias x or up. Bit-exact with the scalar lookup.
     void (*gelu_mul)(const float* table, const float* x, const float* up, float* out, int64_t n) = nullptr;
+    // Soft-capping (ops' softcap): x[i] = tanh(x[i] * (1/cap)) * cap, with tanh within 2 ulp of
+    // the exact value.
+    void (*softcap)(float* x, int64_t n, float cap) = nullptr;
 
     // ---- Attention tile (optional; null: ops/attention.cpp's scalar tile) ----
     // Runs one AttnTile: scores of the block (soft-capped, scaled, masked to -inf), then

@@ -82,6 +82,7 @@ void gated_activation(FfnActivation act, const float* gate, const float* up, flo
 }
 
 void softcap(float* x, int64_t n, float cap) {
+    if (const auto fast = kernels().softcap) return fast(x, n, cap);
     const float inv = 1.0f / cap;
     for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
 }

@@ -26,7 +26,8 @@ const float* gelu_fp16_table();
 // out[i] = act(gate[i]) * up[i]. out may alias gate or up.
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n);
 
-// x[i] = cap * tanh(x[i] / cap)
+// x[i] = cap * tanh(x[i] / cap), computed as tanh(x[i] * (1/cap)) * cap; the kernel table's
+// softcap entry when it has one (a vector tanh within 2 ulp of the exact value).
 void softcap(float* x, int64_t n, float cap);
 
 // In-place softmax of n values; the sum is accumulated in double. Entries equal to -INFINITY

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/gelu_rows.h"
@@ -164,6 +165,50 @@ TEST_CASE("the GELU row helpers and the gated activation give gelu() on the sele
         bad += std::memcmp(&gu, &c[i], 4) != 0;
     }
     CHECK(bad == 0);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("kernels") {
+
+TEST_CASE("softcap entry of every path: tanh within 2 ulp across both of its branches") {
+    // Dense over [-12, 12] (the polynomial below |y| = 1, the exponential form above, and
+    // saturation to +-1), plus tiny values, zeros and a ragged tail. The truth is tanh in double
+    // of the scaled input as the scalar code computes it (glibc's tanhf itself is off by up to
+    // about 1.5 ulp here).
+    std::vector<float> y;
+    for (int i = -120000; i <= 120000; ++i) y.push_back(static_cast<float>(i) * 1e-4f);
+    const float extra[] = {1.0f, -1.0f, 0.99999994f, 1e-30f, -1e-30f, 1e-8f, 0.0f, -0.0f, 40.0f, -100.0f, 1e30f, -1e30f};
+    for (float v : extra) y.push_back(v);
+    y.push_back(0.3f);  // the vector count is odd, so a tail is left
+    const int64_t n = static_cast<int64_t>(y.size());
+    for (const char* path : runnable_kernel_paths()) {
+        const Kernels& k = select_kernels(path);
+        if (!k.softcap) continue;
+        INFO(path);
+        for (float cap : {1.0f, 30.0f, 50.0f}) {
+            INFO(cap);
+            std::vector<float> x(static_cast<size_t>(n) + 1, -7.0f);
+            for (size_t i = 0; i < y.size(); ++i) x[i] = y[i] * cap;
+            const float inv = 1.0f / cap;
+            std::vector<float> got = x;
+            k.softcap(got.data(), n, cap);
+            int bad = 0;
+            double worst = 0;
+            for (size_t i = 0; i < y.size(); ++i) {
+                const double t = std::tanh(static_cast<double>(x[i] * inv));
+                const float tf = static_cast<float>(std::fabs(t));
+                const double ulp = static_cast<double>(std::nextafter(tf, INFINITY)) - tf;
+                // In ulps of tanh: 2 for tanh, up to 1 more for rounding the product by cap.
+                const double err = std::fabs(static_cast<double>(got[i]) - t * cap) / (ulp * cap);
+                worst = err > worst ? err : worst;
+                bad += !(err <= 3.0);
+            }
+            MESSAGE(std::string(path) << " cap " << cap << ": worst error " << worst << " ulp of tanh");
+            CHECK(bad == 0);
+            CHECK(got[static_cast<size_t>(n)] == -7.0f);
+        }
+    }
 }
 
 }  // TEST_SUITE
