@@ -155,6 +155,9 @@ void avx512_convert_bf16(const float* x, void* vy, int64_t n) {
 
 }  // namespace
 
+// The packed F16/BF16 forms (packed_float_avx512.cpp).
+void fill_avx512_packed_float(Kernels& k);
+
 void fill_avx512_kernels(Kernels& k) {
     fill_scalar_kernels(k);
     k.name = "avx512";
@@ -171,6 +174,7 @@ void fill_avx512_kernels(Kernels& k) {
     at(GgmlType::BF16).vec_dot = avx512_dot_bf16;
     at(GgmlType::BF16).quantize_activations = avx512_convert_bf16;
     fill_avx512_packed(k);
+    fill_avx512_packed_float(k);
     fill_avx512_float_ops(k);
     fill_avx512_attention(k);
 }

@@ -40,9 +40,10 @@ const TypeKernels& checked_kernels(const WeightView& w) {
 // Bytes per activation row the scratch holds: the vec_dot_type row, with room for the (slightly
 // larger) prepared rows of a packed product under any table.
 size_t scratch_row_bytes(const TypeKernels& tk, int64_t n_cols) {
-    if (tk.vec_dot_type == GgmlType::F32) return 0;  // float activations are used in place
+    const size_t packed = tk.packed.act_row_bytes ? tk.packed.act_row_bytes(n_cols) : 0;
+    if (tk.vec_dot_type == GgmlType::F32) return packed;  // float activations are used in place
     const size_t rs = row_size(tk.vec_dot_type, n_cols);
-    return rs + rs / 4 + 64;
+    return std::max(rs + rs / 4 + 64, packed);
 }
 
 }  // namespace
