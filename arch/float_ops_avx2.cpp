@@ -133,7 +133,9 @@ void avx2_dot_f16_rows(int64_t d, const float* q, const uint8_t* k, size_t strid
             const __m256 qc = _mm256_loadu_ps(q + 8 * c);
             for (int u = 0; u < 4; ++u) acc[u] = _mm256_fmadd_ps(qc, load_f16x8(kr + u * stride + 16 * c), acc[u]);
         }
-        for (int u = 0; u < 4; ++u) out[j + u] = hsum8(acc[u]);
+        // The four sums at once: two rounds of pairwise adds, then the two halves.
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+        _mm_storeu_ps(out + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
     }
     for (; j < n; ++j) {
         const uint8_t* kr = k + j * stride;

@@ -98,42 +98,117 @@ double avx512_softmax_exp(float* x, int64_t n) {
     return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
 }
 
-// out[j] = Σ_i q[i] * k_j[i] over d values (d a multiple of 16, at most 256), F16 rows k_j
-// stride bytes apart.
-void avx512_dot_f16_rows(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
-    __m512 qv[16];
-    const int64_t nv = d / 16;
-    for (int64_t c = 0; c < nv; ++c) qv[c] = _mm512_loadu_ps(q + 16 * c);
+inline __m512 load_f16x16(const uint8_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// The four sums of four accumulators, in one register: halves added, then two rounds of pairwise
+// adds (cheaper than four full reductions).
+inline __m128 hsum4x16(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    auto half = [](__m512 a) {
+        return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+    };
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(half(a0), half(a1)), _mm256_hadd_ps(half(a2), half(a3)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// out[j] = Σ_i q[i] * k_j[i] over NV*16 values, F16 rows k_j stride bytes apart: q stays in
+// registers, four keys share one combined reduction.
+template <int NV>
+void dot_f16_rows_t(const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
+    __m512 qv[NV];
+    for (int c = 0; c < NV; ++c) qv[c] = _mm512_loadu_ps(q + 16 * c);
     int64_t j = 0;
-    // Four keys at a time: four independent chains, one combined reduction.
     for (; j + 4 <= n; j += 4) {
+        const uint8_t* kr = k + j * stride;
         __m512 acc[4];
-        for (int u = 0; u < 4; ++u) {
-            const auto* kr = reinterpret_cast<const __m256i*>(k + (j + u) * stride);
-            acc[u] = _mm512_mul_ps(qv[0], _mm512_cvtph_ps(_mm256_loadu_si256(kr)));
-            for (int64_t c = 1; c < nv; ++c) acc[u] = _mm512_fmadd_ps(qv[c], _mm512_cvtph_ps(_mm256_loadu_si256(kr + c)), acc[u]);
+        for (int u = 0; u < 4; ++u) acc[u] = _mm512_mul_ps(qv[0], load_f16x16(kr + u * stride));
+        for (int c = 1; c < NV; ++c) {
+            for (int u = 0; u < 4; ++u) acc[u] = _mm512_fmadd_ps(qv[c], load_f16x16(kr + u * stride + 32 * c), acc[u]);
         }
-        for (int u = 0; u < 4; ++u) out[j + u] = _mm512_reduce_add_ps(acc[u]);
+        _mm_storeu_ps(out + j, hsum4x16(acc[0], acc[1], acc[2], acc[3]));
     }
     for (; j < n; ++j) {
-        const auto* kr = reinterpret_cast<const __m256i*>(k + j * stride);
-        __m512 acc = _mm512_mul_ps(qv[0], _mm512_cvtph_ps(_mm256_loadu_si256(kr)));
-        for (int64_t c = 1; c < nv; ++c) acc = _mm512_fmadd_ps(qv[c], _mm512_cvtph_ps(_mm256_loadu_si256(kr + c)), acc);
+        const uint8_t* kr = k + j * stride;
+        __m512 acc = _mm512_mul_ps(qv[0], load_f16x16(kr));
+        for (int c = 1; c < NV; ++c) acc = _mm512_fmadd_ps(qv[c], load_f16x16(kr + 32 * c), acc);
         out[j] = _mm512_reduce_add_ps(acc);
     }
 }
 
-// out[i] += Σ_j w[j] * v_j[i] over d values (a multiple of 16, at most 256), F16 rows v_j.
-void avx512_axpy_f16_rows(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) {
-    const int64_t nv = d / 16;
-    __m512 acc[16];
-    for (int64_t c = 0; c < nv; ++c) acc[c] = _mm512_loadu_ps(out + 16 * c);
+// The same on 8-lane registers (NV8 vectors of 8 values), for heads of 16 or 32 values (BERT-small
+// sizes), where it measured about a quarter faster than the 16-lane loop.
+template <int NV8>
+void dot_f16_rows_t8(const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
+    auto load8 = [](const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
+    __m256 qv[NV8];
+    for (int c = 0; c < NV8; ++c) qv[c] = _mm256_loadu_ps(q + 8 * c);
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const uint8_t* kr = k + j * stride;
+        __m256 acc[4];
+        for (int u = 0; u < 4; ++u) acc[u] = _mm256_mul_ps(qv[0], load8(kr + u * stride));
+        for (int c = 1; c < NV8; ++c) {
+            for (int u = 0; u < 4; ++u) acc[u] = _mm256_fmadd_ps(qv[c], load8(kr + u * stride + 16 * c), acc[u]);
+        }
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+        _mm_storeu_ps(out + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
+    for (; j < n; ++j) {
+        const uint8_t* kr = k + j * stride;
+        __m256 acc = _mm256_mul_ps(qv[0], load8(kr));
+        for (int c = 1; c < NV8; ++c) acc = _mm256_fmadd_ps(qv[c], load8(kr + 16 * c), acc);
+        __m128 r = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+        out[j] = _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
+    }
+}
+
+// out[i] += Σ_j w[j] * v_j[i] for NV vectors of 16 values starting at value c0: the accumulators
+// stay in registers across all n rows.
+template <int NV>
+void axpy_f16_span(int64_t c0, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) {
+    __m512 acc[NV];
+    for (int c = 0; c < NV; ++c) acc[c] = _mm512_loadu_ps(out + c0 + 16 * c);
     for (int64_t j = 0; j < n; ++j) {
         const __m512 wj = _mm512_set1_ps(w[j]);
-        const auto* vr = reinterpret_cast<const __m256i*>(v + j * stride);
-        for (int64_t c = 0; c < nv; ++c) acc[c] = _mm512_fmadd_ps(wj, _mm512_cvtph_ps(_mm256_loadu_si256(vr + c)), acc[c]);
+        const uint8_t* vr = v + j * stride + 2 * c0;
+        for (int c = 0; c < NV; ++c) acc[c] = _mm512_fmadd_ps(wj, load_f16x16(vr + 32 * c), acc[c]);
     }
-    for (int64_t c = 0; c < nv; ++c) _mm512_storeu_ps(out + 16 * c, acc[c]);
+    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + c0 + 16 * c, acc[c]);
+}
+
+// out[j] = Σ_i q[i] * k_j[i] over d values (d a multiple of 16, at most 256), F16 rows k_j
+// stride bytes apart.
+void avx512_dot_f16_rows(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
+    switch (d / 16) {
+        case 1: return dot_f16_rows_t8<2>(q, k, stride, n, out);
+        case 2: return dot_f16_rows_t8<4>(q, k, stride, n, out);
+#define LLAMAS_DOT_CASE(nv) \
+    case nv: return dot_f16_rows_t<nv>(q, k, stride, n, out);
+        LLAMAS_DOT_CASE(3) LLAMAS_DOT_CASE(4) LLAMAS_DOT_CASE(5) LLAMAS_DOT_CASE(6) LLAMAS_DOT_CASE(7) LLAMAS_DOT_CASE(8)
+        LLAMAS_DOT_CASE(9) LLAMAS_DOT_CASE(10) LLAMAS_DOT_CASE(11) LLAMAS_DOT_CASE(12)
+        LLAMAS_DOT_CASE(13) LLAMAS_DOT_CASE(14) LLAMAS_DOT_CASE(15) LLAMAS_DOT_CASE(16)
+#undef LLAMAS_DOT_CASE
+        default: break;
+    }
+}
+
+// out[i] += Σ_j w[j] * v_j[i] over d values (a multiple of 16, at most 256), F16 rows v_j: spans
+// of 128 values (8 registers), then the rest.
+void avx512_axpy_f16_rows(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) {
+    int64_t c0 = 0;
+    for (; c0 + 128 <= d; c0 += 128) axpy_f16_span<8>(c0, w, v, stride, n, out);
+    switch ((d - c0) / 16) {
+        case 7: axpy_f16_span<7>(c0, w, v, stride, n, out); break;
+        case 6: axpy_f16_span<6>(c0, w, v, stride, n, out); break;
+        case 5: axpy_f16_span<5>(c0, w, v, stride, n, out); break;
+        case 4: axpy_f16_span<4>(c0, w, v, stride, n, out); break;
+        case 3: axpy_f16_span<3>(c0, w, v, stride, n, out); break;
+        case 2: axpy_f16_span<2>(c0, w, v, stride, n, out); break;
+        case 1: axpy_f16_span<1>(c0, w, v, stride, n, out); break;
+        default: break;
+    }
 }
 
 // RMSNorm: the squares summed in double (a float's square is exact in double, so only the

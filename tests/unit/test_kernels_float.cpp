@@ -13,6 +13,8 @@
 #include "ops/activations.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "quant/dequantize.h"
+#include "quant/quantize.h"
 
 using namespace llamas;
 
@@ -207,6 +209,51 @@ TEST_CASE("softcap entry of every path: tanh within 2 ulp across both of its bra
             MESSAGE(std::string(path) << " cap " << cap << ": worst error " << worst << " ulp of tanh");
             CHECK(bad == 0);
             CHECK(got[static_cast<size_t>(n)] == -7.0f);
+        }
+    }
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("kernels") {
+
+TEST_CASE("F16 attention rows of every path: every head size, key counts with and without a tail") {
+    // Each head size takes its own unrolled loop (dot_f16_rows / axpy_f16_rows dispatch on d / 16).
+    for (const char* path : runnable_kernel_paths()) {
+        const Kernels& k = select_kernels(path);
+        if (!k.dot_f16_rows || !k.axpy_f16_rows) continue;
+        INFO(path);
+        for (int64_t d = 16; d <= 256; d += 16) {
+            for (int64_t n : {1, 3, 4, 13}) {
+                INFO(d << " x " << n);
+                const size_t stride = static_cast<size_t>(d) * 2 + 64;  // rows with a gap between them
+                std::vector<uint8_t> rows(stride * static_cast<size_t>(n), 0xEE);
+                const std::vector<float> vals = gauss(d * n, 40 + static_cast<uint32_t>(d + n), 1.0f);
+                for (int64_t j = 0; j < n; ++j) quantize_row(GgmlType::F16, vals.data() + j * d, rows.data() + j * stride, d);
+                const std::vector<float> q = gauss(d, 41, 1.0f), w = gauss(n, 42, 1.0f);
+                std::vector<float> dots(static_cast<size_t>(n) + 1, -7.0f), acc(static_cast<size_t>(d) + 1, 0.25f);
+                k.dot_f16_rows(d, q.data(), rows.data(), stride, n, dots.data());
+                k.axpy_f16_rows(d, w.data(), rows.data(), stride, n, acc.data());
+                std::vector<float> rowf(static_cast<size_t>(d));
+                std::vector<double> want_acc(static_cast<size_t>(d), 0.25), mag_acc(static_cast<size_t>(d), 0.25);
+                int bad = 0;
+                for (int64_t j = 0; j < n; ++j) {
+                    dequantize_row(GgmlType::F16, rows.data() + j * stride, rowf.data(), d);
+                    double dot = 0, mag = 0;
+                    for (int64_t i = 0; i < d; ++i) {
+                        const size_t ii = static_cast<size_t>(i);
+                        dot += static_cast<double>(q[ii]) * rowf[ii];
+                        mag += std::fabs(static_cast<double>(q[ii]) * rowf[ii]);
+                        want_acc[ii] += static_cast<double>(w[static_cast<size_t>(j)]) * rowf[ii];
+                        mag_acc[ii] += std::fabs(static_cast<double>(w[static_cast<size_t>(j)]) * rowf[ii]);
+                    }
+                    bad += !(std::fabs(dots[static_cast<size_t>(j)] - dot) <= 1e-6 * mag);
+                }
+                for (size_t i = 0; i < static_cast<size_t>(d); ++i) bad += !(std::fabs(acc[i] - want_acc[i]) <= 1e-6 * mag_acc[i]);
+                CHECK(bad == 0);
+                CHECK(dots[static_cast<size_t>(n)] == -7.0f);
+                CHECK(acc[static_cast<size_t>(d)] == 0.25f);
+            }
         }
     }
 }
