@@ -70,6 +70,9 @@ struct AttnTile {
     const float* k = nullptr;    // nk key rows of d floats, k_stride floats apart
     const float* v = nullptr;    // nk value rows of d floats, v_stride floats apart
     int64_t k_stride = 0, v_stride = 0;
+    // attn_rows only: when set, the key / value rows are F16 here instead (strides in values).
+    const uint16_t* k16 = nullptr;
+    const uint16_t* v16 = nullptr;
     int64_t nk = 0;              // keys in the block (>= 1)
     int64_t j0 = 0;              // position of the block's first key
     const int32_t* lo = nullptr; // row r sees the keys at positions [lo[r], hi[r]) ...
@@ -83,6 +86,9 @@ struct AttnTile {
     float* l = nullptr;          // per row: running sum of e^(score - m)
     float* ot = nullptr;         // d x rows: running sum of e^(score - m) * value, rescaled as m grows
 };
+
+// The most query rows attn_rows takes.
+constexpr int kAttnRowsMax = 8;
 
 struct Kernels {
     const char* name = "scalar";
@@ -121,6 +127,10 @@ struct Kernels {
     // Runs one AttnTile: scores of the block (soft-capped, scaled, masked to -inf), then
     // m' = max(m, scores), alpha = e^(m - m'), l = alpha*l + sum e^(s - m'), ot = alpha*ot + sum e^(s - m') v.
     void (*attn_tile)(const AttnTile& t) = nullptr;
+    // The same step for a few query rows (1..kAttnRowsMax, no padding), with row-major arrays:
+    // qt is q[r*d + i], s is rows x nk (s[r*nk + j]), ot is o[r*d + i]. For one-token decode,
+    // where a rows-in-lanes tile would be mostly padding.
+    void (*attn_rows)(const AttnTile& t) = nullptr;
 
     const TypeKernels& of(GgmlType t) const { return types[static_cast<uint32_t>(t)]; }
     // True when products with weights of type t are implemented.

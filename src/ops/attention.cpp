@@ -5,11 +5,12 @@
 // and an output accumulator per row (online softmax), so no row of scores over the whole context
 // is ever formed and each K/V row is read once per tile instead of once per query head and token.
 //
-// Two ways to run a tile over a key block: the kernel table's attn_tile (or scalar_attn_tile),
-// which puts query rows in vector lanes and is the fast one for full tiles; and, for F16 caches
-// with few rows (one-token decode, where most lanes of a row-in-lanes tile would be padding) or
-// tables without attn_tile, the table's per-row F16 loops (dot_f16_rows, softmax_exp,
-// axpy_f16_rows) applied to each row in turn while the block is in L1.
+// Three ways to run a tile over a key block: the kernel table's attn_tile (or scalar_attn_tile),
+// which puts query rows in vector lanes and is the fast one for full tiles; for few rows
+// (one-token decode, where most lanes of a rows-in-lanes tile would be padding) the table's
+// attn_rows, which reads F16 rows directly; and, for F16 caches on tables without those, the
+// per-row F16 loops (dot_f16_rows, softmax_exp, axpy_f16_rows) applied to each row in turn while
+// the block is in L1.
 //
 // Work split: tiles (KV head x token block) are handed out to the pool's threads, latest tokens
 // first (they see the most keys). When there are too few tiles to keep every thread busy (one
@@ -149,6 +150,8 @@ void scalar_attn_tile(const AttnTile& t) {
     }
 }
 
+enum class Way { tile, rows, f16_rows };
+
 // Positions [lo, hi) query position qpos sees among n_kv cached ones.
 void visible_range(const AttentionParams& p, int64_t qpos, int64_t n_kv, int64_t* lo, int64_t* hi) {
     *hi = p.causal ? std::min(qpos + 1, n_kv) : n_kv;
@@ -237,9 +240,19 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
     const bool f32_cache = kv.type == GgmlType::F32;
     const bool f16_cache = kv.type == GgmlType::F16;
     const bool f16_rows = f16_cache && K.dot_f16_rows && K.axpy_f16_rows && K.softmax_exp && D % 16 == 0 && D <= 256;
-    // Whether a tile of R rows goes the per-row way; its arrays are then row-major (r*D + i)
-    // instead of rows in lanes (i*Rp + r).
-    auto by_rows_for = [&](int64_t R) { return f16_rows && (!K.attn_tile || R < kMinTileRows); };
+    // How a tile of R rows is run. Full tiles: rows in lanes (attn_tile, or the scalar tile when
+    // nothing else fits). Few rows: the table's attn_rows, else the per-row F16 loops; their
+    // arrays are row-major (r*D + i) instead of rows in lanes (i*Rp + r).
+    auto way_for = [&](int64_t R) {
+        if (K.attn_tile && R >= kMinTileRows) return Way::tile;
+        // attn_rows only for F16 caches (the default), and not for one row (multi-head decode),
+        // where it gains nothing over the per-row F16 loops. F32 caches (the reference's, used
+        // by the conformance tests) keep the tile for any number of rows, so a prompt decoded
+        // in one batch and token by token goes through the same arithmetic.
+        if (K.attn_rows && R <= kAttnRowsMax && R >= 2 && f16_cache) return Way::rows;
+        if (f16_rows) return Way::f16_rows;
+        return Way::tile;
+    };
     std::atomic<int64_t> next{0};
 
     pool.run([&](int ith, int) {
@@ -265,7 +278,8 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
             const int64_t chunk = item % chunks;
             const int64_t t0 = blk * T, nt = std::min(T, n_tokens - t0);
             const int64_t R = nt * group, Rp = round16(R);
-            const bool by_rows = by_rows_for(R);
+            const Way way = way_for(R);
+            const bool by_rows = way != Way::tile;
 
             // The tile's queries, converted to the cache's dot type (as the reference does) and
             // back to floats, transposed; each row's visible keys.
@@ -317,7 +331,7 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
 
             AttnTile at;
             at.d = D;
-            at.rows = Rp;
+            at.rows = way == Way::rows ? R : Rp;
             at.qt = qt;
             at.lo = lo;
             at.hi = hi;
@@ -334,27 +348,33 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                 for (int64_t r = 0; r < R && !masked; ++r) masked = lo[r] > j0 || hi[r] < j0 + nk;
                 const uint8_t* k0 = kv.k + static_cast<size_t>(j0) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
                 const uint8_t* v0 = kv.v + static_cast<size_t>(j0) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
-                if (by_rows) {
+                if (way == Way::f16_rows) {
                     f16_rows_block(K, p, D, R, qt, k0, v0, kv.row_bytes, j0, nk, lo, hi, masked, at.s, m, l, ot);
                     continue;
                 }
-                if (f32_cache) {
+                if (j0 + kKeyBlock < b) {
+                    // The next block's rows are fetched while this one is used.
+                    const size_t ahead = static_cast<size_t>(kKeyBlock) * kv.row_bytes;
+                    for (int64_t j = 0; j < nk; ++j) {
+                        for (size_t c = 0; c < kv.head_bytes; c += 64) {
+                            __builtin_prefetch(k0 + ahead + static_cast<size_t>(j) * kv.row_bytes + c);
+                            __builtin_prefetch(v0 + ahead + static_cast<size_t>(j) * kv.row_bytes + c);
+                        }
+                    }
+                }
+                if (way == Way::rows && f16_cache && kv.row_bytes % 2 == 0) {
+                    // attn_rows reads F16 rows directly (each value is read once per block).
+                    at.k16 = reinterpret_cast<const uint16_t*>(k0);
+                    at.v16 = reinterpret_cast<const uint16_t*>(v0);
+                    at.k_stride = at.v_stride = static_cast<int64_t>(kv.row_bytes / 2);
+                } else if (f32_cache) {
                     at.k = reinterpret_cast<const float*>(k0);
                     at.v = reinterpret_cast<const float*>(v0);
                     at.k_stride = at.v_stride = static_cast<int64_t>(kv.row_bytes / sizeof(float));
                 } else {
-                    // The next block's rows are fetched while this one is decoded and used.
-                    const bool prefetch = j0 + kKeyBlock < b;
-                    const size_t ahead = static_cast<size_t>(kKeyBlock) * kv.row_bytes;
                     for (int64_t j = 0; j < nk; ++j) {
                         const uint8_t* ks = k0 + static_cast<size_t>(j) * kv.row_bytes;
                         const uint8_t* vs = v0 + static_cast<size_t>(j) * kv.row_bytes;
-                        if (prefetch) {
-                            for (size_t c = 0; c < kv.head_bytes; c += 64) {
-                                __builtin_prefetch(ks + ahead + c);
-                                __builtin_prefetch(vs + ahead + c);
-                            }
-                        }
                         if (f16_cache) {
                             fp16_to_f32_row(reinterpret_cast<const uint16_t*>(ks), kbuf + j * D, D);
                             fp16_to_f32_row(reinterpret_cast<const uint16_t*>(vs), vbuf + j * D, D);
@@ -370,7 +390,11 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                 at.nk = nk;
                 at.j0 = j0;
                 at.masked = masked;
-                tile_fn(at);
+                if (way == Way::rows) {
+                    K.attn_rows(at);
+                } else {
+                    tile_fn(at);
+                }
             }
 
             if (chunks == 1) {
@@ -396,7 +420,7 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
     if (chunks > 1) {
         // One token block: merge each row's chunks, rescaled to the common max.
         const int64_t R = n_tokens * group, Rp = round16(R);
-        const bool by_rows = by_rows_for(R);
+        const bool by_rows = way_for(R) != Way::tile;
         for (int64_t kh = 0; kh < p.n_head_kv; ++kh) {
             const float* first = partials + static_cast<size_t>(kh * chunks) * pfloats;
             for (int64_t r = 0; r < R; ++r) {

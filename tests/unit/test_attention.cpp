@@ -203,6 +203,9 @@ TEST_CASE("tiled attention matches plain softmax attention") {
         {"one token at 3000, split keys, window, soft-cap", 2, 1, 128, 1, 2999, 1500, true, 30.0f, GgmlType::F16},
         {"two tokens at 3000, split keys, Q8_0", 4, 1, 64, 2, 2998, 0, true, 0.0f, GgmlType::Q8_0},
         {"one token, first position", 4, 2, 64, 1, 0, 0, true, 0.0f, GgmlType::F16},
+        {"one token, 7 heads on 1 KV head, odd head size, F16", 7, 1, 40, 1, 700, 0, true, 0.0f, GgmlType::F16},
+        {"one token, 7 heads on 1 KV head, odd head size, F32", 7, 1, 40, 1, 700, 0, true, 0.0f, GgmlType::F32},
+        {"three tokens, multi-head, soft-cap", 5, 5, 48, 3, 300, 100, true, 20.0f, GgmlType::F16},
     };
     uint32_t seed = 100;
     for (const Case& c : cases) check_case(c, seed += 7);
