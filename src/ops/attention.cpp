@@ -1,7 +1,7 @@
 // Tiled ("flash-style") attention. A tile is one KV head with the query rows that read it: every
 // query head of its GQA group for a few consecutive tokens. The tile walks the visible keys in
-// blocks of kKeyBlock positions; each block is decoded to floats once and met by all the tile's
-// rows (the kernel table's attn_tile, or scalar_attn_tile), keeping a running max, a running sum
+// blocks of kKeyBlock positions; each block is read (and, if need be, decoded to floats) once and
+// met by all the tile's rows, keeping a running max, a running sum
 // and an output accumulator per row (online softmax), so no row of scores over the whole context
 // is ever formed and each K/V row is read once per tile instead of once per query head and token.
 //
@@ -38,7 +38,7 @@ constexpr int64_t kKeyBlock = 64;      // keys per kernel call
 constexpr int64_t kRowsTarget = 64;    // query rows per tile, when the group allows
 constexpr int kChunksPerThread = 2;    // at most this many key-range chunks per thread (decode)
 constexpr int64_t kMinChunkKeys = 256;  // no chunk shorter than this
-constexpr int64_t kMinTileRows = 16;    // fewer rows than this take the per-row F16 way when it exists
+constexpr int64_t kMinTileRows = 16;    // fewer rows than this take attn_rows or the per-row F16 loops, if they apply
 
 size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -232,7 +232,11 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
     // when the tiles alone would leave threads idle.
     int64_t chunks = 1;
     if (n_blocks == 1 && n_tiles < 2 * nth) {
-        chunks = std::min<int64_t>({(2 * nth + n_tiles - 1) / n_tiles, sh.max_chunks, n_kv / kMinChunkKeys});
+        int64_t lo0, hi0, lo1, hi1;  // the keys the first and the last token see span them all
+        visible_range(p, pos0, n_kv, &lo0, &hi0);
+        visible_range(p, pos0 + n_tokens - 1, n_kv, &lo1, &hi1);
+        const int64_t span = std::max(hi0, hi1) - std::min(lo0, lo1);
+        chunks = std::min<int64_t>({(2 * nth + n_tiles - 1) / n_tiles, sh.max_chunks, span / kMinChunkKeys});
         chunks = std::max<int64_t>(chunks, 1);
     }
     const int64_t n_items = n_tiles * chunks;
