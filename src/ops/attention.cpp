@@ -352,10 +352,6 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                 for (int64_t r = 0; r < R && !masked; ++r) masked = lo[r] > j0 || hi[r] < j0 + nk;
                 const uint8_t* k0 = kv.k + static_cast<size_t>(j0) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
                 const uint8_t* v0 = kv.v + static_cast<size_t>(j0) * kv.row_bytes + static_cast<size_t>(kh) * kv.head_bytes;
-                if (way == Way::f16_rows) {
-                    f16_rows_block(K, p, D, R, qt, k0, v0, kv.row_bytes, j0, nk, lo, hi, masked, at.s, m, l, ot);
-                    continue;
-                }
                 if (j0 + kKeyBlock < b) {
                     // The next block's rows are fetched while this one is used.
                     const size_t ahead = static_cast<size_t>(kKeyBlock) * kv.row_bytes;
@@ -365,6 +361,10 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                             __builtin_prefetch(v0 + ahead + static_cast<size_t>(j) * kv.row_bytes + c);
                         }
                     }
+                }
+                if (way == Way::f16_rows) {
+                    f16_rows_block(K, p, D, R, qt, k0, v0, kv.row_bytes, j0, nk, lo, hi, masked, at.s, m, l, ot);
+                    continue;
                 }
                 if (way == Way::rows && f16_cache && kv.row_bytes % 2 == 0) {
                     // attn_rows reads F16 rows directly (each value is read once per block).
