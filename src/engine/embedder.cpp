@@ -24,17 +24,6 @@ namespace {
 
 std::unique_ptr<float[]> floats(int64_t n) { return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]); }
 
-// RMSNorm with the sum of squares from the kernels' float dot product (the reference sums in
-// double; the difference is far below the tolerances, and this runs on every row many times).
-void rms_norm_fast(const Kernels& kn, const float* x, const float* w, float* y, int64_t n, float eps) {
-    const float mean = kn.dot_f32(n, x, x) / static_cast<float>(n);
-    const float scale = 1.0f / std::sqrt(mean + eps);
-    if (w) {
-        for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
-    } else {
-        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
-    }
-}
 
 // LayerNorm with the sums from the kernels' float dot product (against a row of ones for the
 // mean): y = (x - mean) / sqrt(var + eps) * w + b. y may alias x.
@@ -203,9 +192,8 @@ void Embedder::run_pass(const int32_t* const* tokens, const int64_t* lengths, in
     if (model_.output_norm()) {
         const float* w = model_.output_norm();
         float* x = x_.get();
-        const Kernels& kn = kernels();
         parallel_rows(n, [&](int64_t r0, int64_t r1) {
-            for (int64_t t = r0; t < r1; ++t) rms_norm_fast(kn, x + t * E, w, x + t * E, E, hp.norm_eps);
+            for (int64_t t = r0; t < r1; ++t) rms_norm(x + t * E, w, x + t * E, E, hp.norm_eps);
         });
     }
 
@@ -265,13 +253,12 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
     const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
     const bool swa = hp.is_swa(il);
-    const Kernels& kn = kernels();
     void* mm = mm_scratch_.get();
     float *x = x_.get(), *cur = cur_.get(), *q = q_.get(), *k = k_.get(), *v = v_.get();
     float *proj = proj_.get(), *gate = gate_.get(), *up = up_.get();
 
     parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) rms_norm_fast(kn, x + t * E, L.attn_norm, cur + t * E, E, hp.norm_eps);
+        for (int64_t t = r0; t < r1; ++t) rms_norm(x + t * E, L.attn_norm, cur + t * E, E, hp.norm_eps);
     });
     {
         const WeightView* w[3] = {&L.wq, &L.wk, &L.wv};
@@ -286,10 +273,10 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
             float* qt = q + t * n_q;
             float* kt = k + t * n_kv;
             if (L.q_norm) {
-                for (int64_t h = 0; h < hp.n_head; ++h) rms_norm_fast(kn, qt + h * D, L.q_norm, qt + h * D, D, hp.norm_eps);
+                for (int64_t h = 0; h < hp.n_head; ++h) rms_norm(qt + h * D, L.q_norm, qt + h * D, D, hp.norm_eps);
             }
             if (L.k_norm) {
-                for (int64_t h = 0; h < hp.n_head_kv; ++h) rms_norm_fast(kn, kt + h * D, L.k_norm, kt + h * D, D, hp.norm_eps);
+                for (int64_t h = 0; h < hp.n_head_kv; ++h) rms_norm(kt + h * D, L.k_norm, kt + h * D, D, hp.norm_eps);
             }
             const float* c = cs + static_cast<int64_t>(pos_[static_cast<size_t>(t)]) * hp.n_rot;
             rope_apply(rp, c, qt, hp.n_head, D);
@@ -316,9 +303,9 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
         for (int64_t t = r0; t < r1; ++t) {
             float* p = proj + t * E;
             float* xt = x + t * E;
-            if (L.attn_post_norm) rms_norm_fast(kn, p, L.attn_post_norm, p, E, hp.norm_eps);
+            if (L.attn_post_norm) rms_norm(p, L.attn_post_norm, p, E, hp.norm_eps);
             for (int64_t i = 0; i < E; ++i) xt[i] += p[i];
-            rms_norm_fast(kn, xt, L.ffn_norm, cur + t * E, E, hp.norm_eps);
+            rms_norm(xt, L.ffn_norm, cur + t * E, E, hp.norm_eps);
         }
     });
     {
@@ -338,7 +325,7 @@ void Embedder::gemma_layer(int64_t il, int64_t n) {
         for (int64_t t = r0; t < r1; ++t) {
             float* p = proj + t * E;
             float* xt = x + t * E;
-            if (L.ffn_post_norm) rms_norm_fast(kn, p, L.ffn_post_norm, p, E, hp.norm_eps);
+            if (L.ffn_post_norm) rms_norm(p, L.ffn_post_norm, p, E, hp.norm_eps);
             for (int64_t i = 0; i < E; ++i) xt[i] += p[i];
         }
     });
