@@ -169,7 +169,10 @@ void f16_rows_block(const Kernels& K, const AttentionParams& p, int64_t D, int64
     const float inv_cap = p.softcap > 0 ? 1.0f / p.softcap : 0.0f;
     for (int64_t r = 0; r < R; ++r) {
         K.dot_f16_rows(D, q + r * D, k0, row_bytes, nk, w);
-        if (p.softcap > 0) {
+        if (p.softcap > 0 && K.softcap) {
+            K.softcap(w, nk, p.softcap);
+            for (int64_t j = 0; j < nk; ++j) w[j] *= p.score_scale;
+        } else if (p.softcap > 0) {
             for (int64_t j = 0; j < nk; ++j) w[j] = std::tanh(w[j] * inv_cap) * p.softcap * p.score_scale;
         } else {
             for (int64_t j = 0; j < nk; ++j) w[j] *= p.score_scale;
