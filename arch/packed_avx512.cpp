@@ -722,6 +722,56 @@ void pack_q6k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, v
     }
 }
 
+// ---- Q3_K: Q6_K's layout without the high 2-bit fields: per group and super-block 16 fp16 d,
+// 16 x 16 int8 scales (Q3_K's 6-bit scales minus 32), then the nibbles u = q + 4 x hbit (0..7;
+// the weight is u - 4, the -4 folded into each 16 columns' starting sum like Q6_K's -32).
+
+constexpr size_t kQ3KBytes = 32 + 256 + 8 * 256;
+
+inline int q3k_value(const block_q3_K& b, int e) {
+    const int half = e / 128, j = (e % 128) / 32, l = e % 32;
+    const int lo = (b.qs[32 * half + l] >> (2 * j)) & 3;
+    const int hi = (b.hmask[l] >> (4 * half + j)) & 1;
+    return lo | (hi << 2);
+}
+
+inline int q3k_scale(const block_q3_K& b, int sg) {
+    const int lo = sg < 8 ? (b.scales[sg] & 0xF) : (b.scales[sg - 8] >> 4);
+    const int hi = (b.scales[8 + (sg % 4)] >> (2 * (sg / 4))) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+size_t packed_bytes_q3k(int64_t n_cols, int64_t n_rows) {
+    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
+    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kQ3KBytes;
+}
+
+void pack_q3k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
+    const int64_t nsb = n_cols / QK_K;
+    auto* out = static_cast<uint8_t*>(vout);
+    for (int64_t g = 0; g < n_rows / G; ++g) {
+        for (int64_t b = 0; b < nsb; ++b) {
+            uint8_t* dst = out + (g * nsb + b) * kQ3KBytes;
+            std::memset(dst, 0, kQ3KBytes);
+            for (int r = 0; r < G; ++r) {
+                const block_q3_K& x =
+                    reinterpret_cast<const block_q3_K*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
+                std::memcpy(dst + 2 * r, &x.d, 2);
+                for (int sg = 0; sg < 16; ++sg) dst[32 + 16 * sg + r] = static_cast<uint8_t>(static_cast<int8_t>(q3k_scale(x, sg)));
+                for (int p = 0; p < 8; ++p) {
+                    for (int ks = 0; ks < 8; ++ks) {
+                        for (int c = 0; c < 4; ++c) {
+                            const int u = q3k_value(x, 32 * p + 4 * ks + c);
+                            uint8_t& nb = dst[288 + 256 * p + 64 * (ks / 2) + 4 * r + c];
+                            nb = static_cast<uint8_t>(nb | (u << (4 * (ks % 2))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 // The 2-bit field f (0..3) of every byte of h, moved to bits 4..5 (other bits left for the
 // caller's mask).
 template <int F>
@@ -732,9 +782,11 @@ inline __m512i q6_high(__m512i h) {
     return _mm512_srli_epi16(h, 2);
 }
 
-template <int R, int T>
+// kQ3: Q3_K's packed form (no high fields; starting sums -4 x Σa, o16 / 8).
+template <int R, int T, bool kQ3 = false>
 inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
                      size_t s_stride) {
+    constexpr size_t SB = kQ3 ? kQ3KBytes : kQ6KBytes;
     const KAct<T> a(act, a_stride, nsb);
     __m512 accf[R][T];
     for (int r = 0; r < R; ++r) {
@@ -743,29 +795,35 @@ inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i m30 = _mm512_set1_epi8(0x30);
     for (int64_t b = 0; b < nsb; ++b) {
-        if (T == 1) prefetch_ahead<R>(w, gs, b, kQ6KBytes);
+        if (T == 1) prefetch_ahead<R>(w, gs, b, SB);
         __m512 dw[R];
         for (int r = 0; r < R; ++r) {
-            dw[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * kQ6KBytes)));
+            dw[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * SB)));
         }
         for (int sg = 0; sg < 16; ++sg) {  // 16-column sub-blocks
             const int p = sg / 2, half = sg % 2;
             __m512i acc[R][T];
             for (int t = 0; t < T; ++t) {
-                const __m512i o = _mm512_set1_epi32(a.o16[t][b * 16 + sg]);
+                const int32_t o16 = a.o16[t][b * 16 + sg];
+                const __m512i o = _mm512_set1_epi32(kQ3 ? o16 / 8 : o16);
                 for (int r = 0; r < R; ++r) acc[r][t] = o;
             }
             for (int q = 0; q < 2; ++q) {  // nibble register 2*half + q: steps 4*half + 2q, +1
                 __m512i u0[R], u1[R];
                 for (int r = 0; r < R; ++r) {
-                    const uint8_t* base = w + r * gs + b * kQ6KBytes + 288;
+                    const uint8_t* base = w + r * gs + b * SB + 288;
                     const __m512i v = _mm512_loadu_si512(base + 256 * p + 64 * (2 * half + q));
-                    const __m512i h = _mm512_loadu_si512(base + 2048 + 128 * p + 64 * half);
-                    const __m512i h0 = q == 0 ? q6_high<0>(h) : q6_high<2>(h);
-                    const __m512i h1 = q == 0 ? q6_high<1>(h) : q6_high<3>(h);
-                    // lo | (h & 0x30) in one ternary-logic op: A | (B & C) = 0xF8 over (A, B, C).
-                    u0[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(v, m4), h0, m30, 0xF8);
-                    u1[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), h1, m30, 0xF8);
+                    if constexpr (kQ3) {
+                        u0[r] = _mm512_and_si512(v, m4);
+                        u1[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                    } else {
+                        const __m512i h = _mm512_loadu_si512(base + 2048 + 128 * p + 64 * half);
+                        const __m512i h0 = q == 0 ? q6_high<0>(h) : q6_high<2>(h);
+                        const __m512i h1 = q == 0 ? q6_high<1>(h) : q6_high<3>(h);
+                        // lo | (h & 0x30) in one ternary-logic op: A | (B & C) = 0xF8 over (A, B, C).
+                        u0[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(v, m4), h0, m30, 0xF8);
+                        u1[r] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), h1, m30, 0xF8);
+                    }
                 }
                 for (int t = 0; t < T; ++t) {
                     const int8_t* aq = a.q[t] + b * 256 + 32 * p + 16 * half + 8 * q;
@@ -778,7 +836,7 @@ inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
                 }
             }
             for (int r = 0; r < R; ++r) {
-                const __m512 sc = _mm512_mul_ps(i8x16_to_ps(w + r * gs + b * kQ6KBytes + 32 + 16 * sg), dw[r]);
+                const __m512 sc = _mm512_mul_ps(i8x16_to_ps(w + r * gs + b * SB + 32 + 16 * sg), dw[r]);
                 for (int t = 0; t < T; ++t) {
                     const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][t]), _mm512_set1_ps(a.d[t][b]));
                     accf[r][t] = _mm512_fmadd_ps(sc, x, accf[r][t]);
@@ -792,8 +850,9 @@ inline void tile_q6k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
 }
 
 // One token: per super-block sums of scale x dot, scaled by d once per super-block.
-template <int R>
+template <int R, bool kQ3 = false>
 inline void tile_q6k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, float* s) {
+    constexpr size_t SB = kQ3 ? kQ3KBytes : kQ6KBytes;
     const KAct<1> a(act, 0, nsb);
     __m512 accf[R];
     for (int r = 0; r < R; ++r) accf[r] = _mm512_setzero_ps();
@@ -805,31 +864,36 @@ inline void tile_q6k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t
         const int8_t* aq0 = a.q[0] + b * 256;
         for (int sg = 0; sg < 16; ++sg) {
             const int p = sg / 2, half = sg % 2;
-            const __m512i o = _mm512_set1_epi32(a.o16[0][b * 16 + sg]);
+            const int32_t o16 = a.o16[0][b * 16 + sg];
+            const __m512i o = _mm512_set1_epi32(kQ3 ? o16 / 8 : o16);
             __m512i acc[R];
             for (int r = 0; r < R; ++r) acc[r] = o;
             for (int r = 0; r < R; ++r) {
-                const uint8_t* base = w + r * gs + b * kQ6KBytes + 288;
-                const __m512i h = _mm512_loadu_si512(base + 2048 + 128 * p + 64 * half);
+                const uint8_t* base = w + r * gs + b * SB + 288;
                 const __m512i v0 = _mm512_loadu_si512(base + 256 * p + 64 * (2 * half));
                 const __m512i v1 = _mm512_loadu_si512(base + 256 * p + 64 * (2 * half + 1));
                 const int8_t* aq = aq0 + 32 * p + 16 * half;
-                const __m512i u0 = _mm512_ternarylogic_epi32(_mm512_and_si512(v0, m4), q6_high<0>(h), m30, 0xF8);
-                const __m512i u1 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), q6_high<1>(h), m30, 0xF8);
-                const __m512i u2 = _mm512_ternarylogic_epi32(_mm512_and_si512(v1, m4), q6_high<2>(h), m30, 0xF8);
-                const __m512i u3 = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), q6_high<3>(h), m30, 0xF8);
+                __m512i u0 = _mm512_and_si512(v0, m4), u1 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
+                __m512i u2 = _mm512_and_si512(v1, m4), u3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
+                if constexpr (!kQ3) {
+                    const __m512i h = _mm512_loadu_si512(base + 2048 + 128 * p + 64 * half);
+                    u0 = _mm512_ternarylogic_epi32(u0, q6_high<0>(h), m30, 0xF8);
+                    u1 = _mm512_ternarylogic_epi32(u1, q6_high<1>(h), m30, 0xF8);
+                    u2 = _mm512_ternarylogic_epi32(u2, q6_high<2>(h), m30, 0xF8);
+                    u3 = _mm512_ternarylogic_epi32(u3, q6_high<3>(h), m30, 0xF8);
+                }
                 acc[r] = _mm512_dpbusd_epi32(acc[r], u0, _mm512_set1_epi32(load_i32(aq)));
                 acc[r] = _mm512_dpbusd_epi32(acc[r], u1, _mm512_set1_epi32(load_i32(aq + 4)));
                 acc[r] = _mm512_dpbusd_epi32(acc[r], u2, _mm512_set1_epi32(load_i32(aq + 8)));
                 acc[r] = _mm512_dpbusd_epi32(acc[r], u3, _mm512_set1_epi32(load_i32(aq + 12)));
             }
             for (int r = 0; r < R; ++r) {
-                A[r] = _mm512_fmadd_ps(i8x16_to_ps(w + r * gs + b * kQ6KBytes + 32 + 16 * sg), _mm512_cvtepi32_ps(acc[r]), A[r]);
+                A[r] = _mm512_fmadd_ps(i8x16_to_ps(w + r * gs + b * SB + 32 + 16 * sg), _mm512_cvtepi32_ps(acc[r]), A[r]);
             }
         }
         const __m512 da = _mm512_set1_ps(a.d[0][b]);
         for (int r = 0; r < R; ++r) {
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * kQ6KBytes)));
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * SB)));
             accf[r] = _mm512_fmadd_ps(A[r], _mm512_mul_ps(dw, da), accf[r]);
         }
     }
@@ -875,6 +939,17 @@ struct TileQ5K {
             tile_q4k_one<R, true>(nsb, w, gs, a, s);
         } else {
             tile_q4k<R, T, true>(nsb, w, gs, a, as, s, ss);
+        }
+    }
+};
+
+template <int R, int T>
+struct TileQ3K {
+    static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
+        if (T == 1 && R == KR1) {
+            tile_q6k_one<R, true>(nsb, w, gs, a, s);
+        } else {
+            tile_q6k<R, T, true>(nsb, w, gs, a, as, s, ss);
         }
     }
 };
@@ -929,6 +1004,12 @@ void fill_avx512_packed(Kernels& k) {
     q5k.act_row_bytes = act_row_bytes_k;
     q5k.prepare = prepare_k;
     q5k.gemm = gemm_k<TileQ5K, kQ5KBytes>;
+    PackedKernels& q3k = k.types[static_cast<uint32_t>(GgmlType::Q3_K)].packed;
+    q3k.packed_bytes = packed_bytes_q3k;
+    q3k.pack = pack_q3k;
+    q3k.act_row_bytes = act_row_bytes_k;
+    q3k.prepare = prepare_k;
+    q3k.gemm = gemm_k<TileQ3K, kQ3KBytes>;
     PackedKernels& q6k = k.types[static_cast<uint32_t>(GgmlType::Q6_K)].packed;
     q6k.packed_bytes = packed_bytes_q6k;
     q6k.pack = pack_q6k;
