@@ -900,6 +900,102 @@ inline void tile_q6k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t
     for (int r = 0; r < R; ++r) _mm512_storeu_ps(s + r * G, accf[r]);
 }
 
+// ---- IQ4_XS: per group and super-block: 16 fp16 d, 8 x 16 int8 scales (the 6-bit scales minus
+// 32), then the 8 sub-blocks of 32 columns' nibbles in Q4_K's payload layout. The nibbles index
+// IQ4_NL's table (looked up with a byte shuffle, stored plus 128), so each 32 columns' integer
+// sum starts at -128 x Σa (from the prepared 16-sums: 4 x (o16 + o16')).
+
+constexpr size_t kIQ4XSBytes = 32 + 128 + 8 * 256;
+
+size_t packed_bytes_iq4xs(int64_t n_cols, int64_t n_rows) {
+    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
+    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kIQ4XSBytes;
+}
+
+void pack_iq4xs(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
+    const int64_t nsb = n_cols / QK_K;
+    auto* out = static_cast<uint8_t*>(vout);
+    for (int64_t g = 0; g < n_rows / G; ++g) {
+        for (int64_t b = 0; b < nsb; ++b) {
+            uint8_t* dst = out + (g * nsb + b) * kIQ4XSBytes;
+            for (int r = 0; r < G; ++r) {
+                const block_iq4_xs& x =
+                    reinterpret_cast<const block_iq4_xs*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
+                std::memcpy(dst + 2 * r, &x.d, 2);
+                for (int j = 0; j < 8; ++j) {
+                    const int ls = ((x.scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((x.scales_h >> (2 * j)) & 3) << 4);
+                    dst[32 + 16 * j + r] = static_cast<uint8_t>(static_cast<int8_t>(ls - 32));
+                    // Sub-block j: element l < 16 is the low nibble of qs[16j + l], l >= 16 the high
+                    // nibble of qs[16j + l - 16].
+                    uint8_t nib[32];
+                    for (int l = 0; l < 16; ++l) {
+                        nib[l] = x.qs[16 * j + l] & 15;
+                        nib[l + 16] = x.qs[16 * j + l] >> 4;
+                    }
+                    for (int i = 0; i < 4; ++i) {
+                        uint8_t* o = dst + 160 + 256 * j + 64 * i + 4 * r;
+                        for (int c = 0; c < 4; ++c) o[c] = static_cast<uint8_t>(nib[8 * i + c] | (nib[8 * i + 4 + c] << 4));
+                    }
+                }
+            }
+        }
+    }
+}
+
+template <int R, int T>
+inline void tile_iq4xs(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
+                       size_t s_stride) {
+    const KAct<T> a(act, a_stride, nsb);
+    __m512 accf[R][T];
+    for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < T; ++t) accf[r][t] = _mm512_setzero_ps();
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4nlLut.v)));
+    for (int64_t b = 0; b < nsb; ++b) {
+        if (T == 1) prefetch_ahead<R>(w, gs, b, kIQ4XSBytes);
+        __m512 dw[R];
+        for (int r = 0; r < R; ++r) {
+            dw[r] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * gs + b * kIQ4XSBytes)));
+        }
+        for (int j = 0; j < 8; ++j) {
+            __m512i acc[R][T];
+            for (int t = 0; t < T; ++t) {
+                const int32_t* o16 = a.o16[t] + b * 16 + 2 * j;
+                const __m512i o = _mm512_set1_epi32(4 * (o16[0] + o16[1]));
+                for (int r = 0; r < R; ++r) acc[r][t] = o;
+            }
+            for (int i = 0; i < 4; ++i) {
+                __m512i k0[R], k1[R];
+                for (int r = 0; r < R; ++r) {
+                    const __m512i v = _mm512_loadu_si512(w + r * gs + b * kIQ4XSBytes + 160 + 256 * j + 64 * i);
+                    k0[r] = _mm512_shuffle_epi8(table, _mm512_and_si512(v, m4));
+                    k1[r] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+                }
+                for (int t = 0; t < T; ++t) {
+                    const int8_t* aq = a.q[t] + b * 256 + 32 * j + 8 * i;
+                    const __m512i a0 = _mm512_set1_epi32(load_i32(aq));
+                    const __m512i a1 = _mm512_set1_epi32(load_i32(aq + 4));
+                    for (int r = 0; r < R; ++r) {
+                        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], k0[r], a0);
+                        acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], k1[r], a1);
+                    }
+                }
+            }
+            for (int r = 0; r < R; ++r) {
+                const __m512 sc = _mm512_mul_ps(i8x16_to_ps(w + r * gs + b * kIQ4XSBytes + 32 + 16 * j), dw[r]);
+                for (int t = 0; t < T; ++t) {
+                    const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][t]), _mm512_set1_ps(a.d[t][b]));
+                    accf[r][t] = _mm512_fmadd_ps(sc, x, accf[r][t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t) {
+        for (int r = 0; r < R; ++r) _mm512_storeu_ps(s + t * s_stride + r * G, accf[r][t]);
+    }
+}
+
 // Tile dispatch for the K-quants: kTK tokens by 2 groups, 4 groups for one token.
 constexpr int kTK = 6;
 constexpr int KR1 = 4;  // groups per one-token tile
@@ -940,6 +1036,13 @@ struct TileQ5K {
         } else {
             tile_q4k<R, T, true>(nsb, w, gs, a, as, s, ss);
         }
+    }
+};
+
+template <int R, int T>
+struct TileIQ4XS {
+    static void run(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* a, size_t as, float* s, size_t ss) {
+        tile_iq4xs<R, T>(nsb, w, gs, a, as, s, ss);
     }
 };
 
@@ -1004,6 +1107,12 @@ void fill_avx512_packed(Kernels& k) {
     q5k.act_row_bytes = act_row_bytes_k;
     q5k.prepare = prepare_k;
     q5k.gemm = gemm_k<TileQ5K, kQ5KBytes>;
+    PackedKernels& iq4xs = k.types[static_cast<uint32_t>(GgmlType::IQ4_XS)].packed;
+    iq4xs.packed_bytes = packed_bytes_iq4xs;
+    iq4xs.pack = pack_iq4xs;
+    iq4xs.act_row_bytes = act_row_bytes_k;
+    iq4xs.prepare = prepare_k;
+    iq4xs.gemm = gemm_k<TileIQ4XS, kIQ4XSBytes>;
     PackedKernels& q3k = k.types[static_cast<uint32_t>(GgmlType::Q3_K)].packed;
     q3k.packed_bytes = packed_bytes_q3k;
     q3k.pack = pack_q3k;

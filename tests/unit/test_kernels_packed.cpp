@@ -25,7 +25,8 @@ namespace {
 
 const GgmlType kTypes[] = {GgmlType::F16,  GgmlType::BF16,   GgmlType::Q4_0, GgmlType::Q4_1,
                            GgmlType::Q5_0, GgmlType::Q5_1,   GgmlType::IQ4_NL, GgmlType::Q8_0,
-                           GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                           GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
+                           GgmlType::IQ4_XS};
 
 std::vector<float> gauss(int64_t n, uint32_t seed, float scale) {
     std::mt19937 rng(seed);
