@@ -100,33 +100,27 @@ inline void add_high_bits(const uint8_t* hb, int j, __m512i& k0, __m512i& k1) {
     k1 = _mm512_or_si512(k1, _mm512_maskz_mov_epi8(_cvtu64_mask64(m1), b4));
 }
 
-struct FmtQ4_0 {
-    using Block = block_q4_0;
+// 4-bit types: the nibbles in Q4_0's layout. kOffset: the value the weight is stored above
+// (Q4_0: 8); kHasMin: a per-block min (Q4_1).
+template <class B, int Offset, bool HasMin>
+struct FmtNibbles {
+    using Block = B;
     static constexpr int kPayload = 256;
-    static constexpr int kOffset = 8;
-    static constexpr bool kHasMin = false;
+    static constexpr int kOffset = Offset;
+    static constexpr bool kHasMin = HasMin;
     static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
         for (int r = 0; r < G; ++r) pack_nibbles(rows[r][b].qs, r, out);
     }
     static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) { decode_nibbles(q, j, k0, k1); }
 };
 
-struct FmtQ4_1 {
-    using Block = block_q4_1;
-    static constexpr int kPayload = 256;
-    static constexpr int kOffset = 0;
-    static constexpr bool kHasMin = true;
-    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
-        for (int r = 0; r < G; ++r) pack_nibbles(rows[r][b].qs, r, out);
-    }
-    static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) { decode_nibbles(q, j, k0, k1); }
-};
-
-struct FmtQ5_0 {
-    using Block = block_q5_0;
+// 5-bit types: the nibbles, then the 5th bits as masks (Q5_0: stored 16 above; Q5_1: a min).
+template <class B, int Offset, bool HasMin>
+struct FmtNibbles5 {
+    using Block = B;
     static constexpr int kPayload = 256 + 64;
-    static constexpr int kOffset = 16;
-    static constexpr bool kHasMin = false;
+    static constexpr int kOffset = Offset;
+    static constexpr bool kHasMin = HasMin;
     static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
         std::memset(out + 256, 0, 64);
         for (int r = 0; r < G; ++r) {
@@ -140,23 +134,10 @@ struct FmtQ5_0 {
     }
 };
 
-struct FmtQ5_1 {
-    using Block = block_q5_1;
-    static constexpr int kPayload = 256 + 64;
-    static constexpr int kOffset = 0;
-    static constexpr bool kHasMin = true;
-    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
-        std::memset(out + 256, 0, 64);
-        for (int r = 0; r < G; ++r) {
-            pack_nibbles(rows[r][b].qs, r, out);
-            pack_high_bits(rows[r][b].qh, r, out + 256);
-        }
-    }
-    static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
-        decode_nibbles(q, j, k0, k1);
-        add_high_bits(q + 256, j, k0, k1);
-    }
-};
+using FmtQ4_0 = FmtNibbles<block_q4_0, 8, false>;
+using FmtQ4_1 = FmtNibbles<block_q4_1, 0, true>;
+using FmtQ5_0 = FmtNibbles5<block_q5_0, 16, false>;
+using FmtQ5_1 = FmtNibbles5<block_q5_1, 0, true>;
 
 struct Iq4nlLut {
     uint8_t v[16];
@@ -170,14 +151,7 @@ alignas(16) constexpr Iq4nlLut kIq4nlLut = make_iq4nl_lut();
 
 // IQ4_NL: nibbles index a table of 16 signed values; a byte shuffle looks them up, stored plus
 // 128 so they are unsigned (like Q8_0's).
-struct FmtIQ4_NL {
-    using Block = block_iq4_nl;
-    static constexpr int kPayload = 256;
-    static constexpr int kOffset = 128;
-    static constexpr bool kHasMin = false;
-    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
-        for (int r = 0; r < G; ++r) pack_nibbles(rows[r][b].qs, r, out);
-    }
+struct FmtIQ4_NL : FmtNibbles<block_iq4_nl, 128, false> {
     static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
         const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4nlLut.v)));
         decode_nibbles(q, j, k0, k1);
@@ -546,16 +520,6 @@ inline __m512 i8x16_to_ps(const uint8_t* p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-// The 5th bits of Q5_K (kQ5): register i of sub-block j gains 16 where its mask bit is set.
-inline void add_q5k_bits(const uint8_t* group_sb, int j, int i, __m512i& k0, __m512i& k1) {
-    uint64_t m0, m1;
-    std::memcpy(&m0, group_sb + kQ4KBytes + 64 * j + 16 * i, 8);
-    std::memcpy(&m1, group_sb + kQ4KBytes + 64 * j + 16 * i + 8, 8);
-    const __m512i b4 = _mm512_set1_epi8(0x10);
-    k0 = _mm512_or_si512(k0, _mm512_maskz_mov_epi8(_cvtu64_mask64(m0), b4));
-    k1 = _mm512_or_si512(k1, _mm512_maskz_mov_epi8(_cvtu64_mask64(m1), b4));
-}
-
 template <int R, int T, bool kQ5 = false>
 inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
                      size_t s_stride) {
@@ -585,7 +549,7 @@ inline void tile_q4k(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* ac
                     const __m512i v = _mm512_loadu_si512(w + r * gs + b * SB + 320 + 256 * j + 64 * i);
                     k0[r] = _mm512_and_si512(v, m4);
                     k1[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-                    if (kQ5) add_q5k_bits(w + r * gs + b * SB, j, i, k0[r], k1[r]);
+                    if (kQ5) add_high_bits(w + r * gs + b * SB + kQ4KBytes + 64 * j, i, k0[r], k1[r]);  // Q5_K's 5th bits
                 }
                 for (int t = 0; t < T; ++t) {
                     const int8_t* aq = a.q[t] + b * 256 + 32 * j + 8 * i;
@@ -640,7 +604,7 @@ inline void tile_q4k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t
                     const __m512i v = _mm512_loadu_si512(w + r * gs + b * SB + 320 + 256 * j + 64 * i);
                     if constexpr (kQ5) {
                         __m512i k0 = _mm512_and_si512(v, m4), k1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-                        add_q5k_bits(w + r * gs + b * SB, j, i, k0, k1);
+                        add_high_bits(w + r * gs + b * SB + kQ4KBytes + 64 * j, i, k0, k1);
                         lo[r] = _mm512_dpbusd_epi32(lo[r], k0, a0);
                         hi[r] = _mm512_dpbusd_epi32(hi[r], k1, a1);
                     } else {

@@ -80,7 +80,7 @@ void Model::bind_embedder_tensors() {
     ew.tok_norm = vector("token_embd_norm.weight", E, true);
     ew.tok_norm_b = vector("token_embd_norm.bias", E, true);
 
-    const int64_t n_q = hp_.n_embd_q(), n_kv = hp_.n_embd_k_gqa(), F = hp_.n_ff;
+    const int64_t n_q = hp_.n_embd_q(), F = hp_.n_ff;
     const bool fused = !bert && file_->find_tensor("blk.0.attn_qkv.weight") != nullptr;
     layers_.resize(static_cast<size_t>(hp_.n_layer));
     ew.bert_layers.resize(static_cast<size_t>(hp_.n_layer));
@@ -88,17 +88,7 @@ void Model::bind_embedder_tensors() {
         LayerWeights& L = layers_[static_cast<size_t>(il)];
         BertLayerWeights& B = ew.bert_layers[static_cast<size_t>(il)];
         const std::string p = "blk." + std::to_string(il) + ".";
-        if (fused) {
-            L.wqkv = matrix(p + "attn_qkv.weight", E, n_q + 2 * n_kv, true);
-            L.bqkv = vector(p + "attn_qkv.bias", n_q + 2 * n_kv, false);
-        } else {
-            L.wq = matrix(p + "attn_q.weight", E, n_q, true);
-            L.wk = matrix(p + "attn_k.weight", E, n_kv, true);
-            L.wv = matrix(p + "attn_v.weight", E, n_kv, true);
-            L.bq = vector(p + "attn_q.bias", n_q, bert);
-            L.bk = vector(p + "attn_k.bias", n_kv, bert);
-            L.bv = vector(p + "attn_v.bias", n_kv, bert);
-        }
+        bind_qkv(L, p, fused, bert);
         L.wo = matrix(p + "attn_output.weight", n_q, E, true);
         L.bo = vector(p + "attn_output.bias", E, bert);
         B.attn_out_norm = vector(p + "attn_output_norm.weight", E, true);

@@ -103,23 +103,13 @@ void Model::bind_decoder() {
     }
     rope_freqs_ = vector("rope_freqs.weight", hp_.n_rot / 2, false);
 
-    const int64_t n_q = hp_.n_embd_q(), n_kv = hp_.n_embd_k_gqa(), n_ff = hp_.n_ff;
+    const int64_t n_q = hp_.n_embd_q(), n_ff = hp_.n_ff;
     layers_.resize(static_cast<size_t>(hp_.n_layer));
     for (int64_t il = 0; il < hp_.n_layer; ++il) {
         LayerWeights& L = layers_[static_cast<size_t>(il)];
         const std::string p = "blk." + std::to_string(il) + ".";
         L.attn_norm = vector(p + "attn_norm.weight", n_embd, true);
-        if (hp_.fused_qkv) {
-            L.wqkv = matrix(p + "attn_qkv.weight", n_embd, n_q + 2 * n_kv, true);
-            L.bqkv = vector(p + "attn_qkv.bias", n_q + 2 * n_kv, false);
-        } else {
-            L.wq = matrix(p + "attn_q.weight", n_embd, n_q, true);
-            L.wk = matrix(p + "attn_k.weight", n_embd, n_kv, true);
-            L.wv = matrix(p + "attn_v.weight", n_embd, n_kv, true);
-            L.bq = vector(p + "attn_q.bias", n_q, false);
-            L.bk = vector(p + "attn_k.bias", n_kv, false);
-            L.bv = vector(p + "attn_v.bias", n_kv, false);
-        }
+        bind_qkv(L, p, hp_.fused_qkv, false);
         if (hp_.qk_norm) {
             L.q_norm = vector(p + "attn_q_norm.weight", hp_.head_dim_k, true);
             L.k_norm = vector(p + "attn_k_norm.weight", hp_.head_dim_k, true);
@@ -137,6 +127,21 @@ void Model::bind_decoder() {
         }
         L.ffn_down = matrix(p + "ffn_down.weight", n_ff, n_embd, true);
         if (hp_.post_norms) L.ffn_post_norm = vector(p + "post_ffw_norm.weight", n_embd, true);
+    }
+}
+
+void Model::bind_qkv(LayerWeights& L, const std::string& p, bool fused, bool biases_required) {
+    const int64_t E = hp_.n_embd, n_q = hp_.n_embd_q(), n_kv = hp_.n_embd_k_gqa();
+    if (fused) {
+        L.wqkv = matrix(p + "attn_qkv.weight", E, n_q + 2 * n_kv, true);
+        L.bqkv = vector(p + "attn_qkv.bias", n_q + 2 * n_kv, false);
+    } else {
+        L.wq = matrix(p + "attn_q.weight", E, n_q, true);
+        L.wk = matrix(p + "attn_k.weight", E, n_kv, true);
+        L.wv = matrix(p + "attn_v.weight", E, n_kv, true);
+        L.bq = vector(p + "attn_q.bias", n_q, biases_required);
+        L.bk = vector(p + "attn_k.bias", n_kv, biases_required);
+        L.bv = vector(p + "attn_v.bias", n_kv, biases_required);
     }
 }
 

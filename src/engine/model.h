@@ -70,6 +70,9 @@ private:
     void bind_decoder();   // output norm/matrix and the decoder blocks (model.cpp)
     void bind_embedder();  // embedding models (embed_weights.cpp)
     void bind_embedder_tensors();
+    // Layer L's attention input products under prefix p ("blk.N."): fused attn_qkv, or attn_q/k/v
+    // with their biases (required when biases_required).
+    void bind_qkv(LayerWeights& L, const std::string& p, bool fused, bool biases_required);
     WeightView matrix(const std::string& name, int64_t n_cols, int64_t n_rows, bool required);
     const float* vector(const std::string& name, int64_t n, bool required);
 

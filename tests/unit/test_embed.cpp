@@ -25,6 +25,7 @@
 #include "engine/thread_pool.h"
 #include "kernels.h"
 #include "quant/fp16.h"
+#include "cosine.h"
 #include "test_data.h"
 #include "util/error.h"
 
@@ -52,15 +53,7 @@ std::vector<EmbedRecord> read_embed_records(const std::string& stem) {
     return out;
 }
 
-double cosine(const float* a, const float* b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; ++i) {
-        ab += static_cast<double>(a[i]) * b[i];
-        aa += static_cast<double>(a[i]) * a[i];
-        bb += static_cast<double>(b[i]) * b[i];
-    }
-    return ab / std::sqrt(aa * bb);
-}
+using llamas::test::cosine;
 
 std::unique_ptr<llamas::Model> load(const std::string& stem) {
     const std::string path = llamas::test::data_path("models/" + stem + ".gguf");

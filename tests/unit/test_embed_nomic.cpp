@@ -29,6 +29,7 @@
 #include "kernels.h"
 #include "quant/dequantize.h"
 #include "quant/quantize.h"
+#include "cosine.h"
 #include "test_data.h"
 #include "util/error.h"
 
@@ -283,15 +284,7 @@ std::vector<float> reference_embedding(const NomicWeights& nw, const std::vector
     return pooled;
 }
 
-double cosine(const float* a, const float* b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; ++i) {
-        ab += static_cast<double>(a[i]) * b[i];
-        aa += static_cast<double>(a[i]) * a[i];
-        bb += static_cast<double>(b[i]) * b[i];
-    }
-    return ab / std::sqrt(aa * bb);
-}
+using llamas::test::cosine;
 
 // Where the synthetic files go: LLAMAS_NOMIC_GGUF_DIR (kept) or a temporary directory (removed).
 struct OutDir {
