@@ -162,8 +162,9 @@ void fill_scalar_kernels(Kernels& k);
 void fill_avx2_kernels(Kernels& k);
 void fill_avx512_kernels(Kernels& k);
 void fill_neon_kernels(Kernels& k);
-// The packed entries of the AVX-512 table (packed_avx512.cpp).
+// The packed entries of the AVX-512 and AVX2 tables (packed_avx512.cpp, packed_avx2.cpp).
 void fill_avx512_packed(Kernels& k);
+void fill_avx2_packed(Kernels& k);
 // The float loops of the AVX-512 table (float_ops_avx512.cpp).
 void fill_avx512_float_ops(Kernels& k);
 // The attention tiles of the AVX-512 and AVX2 tables (attention_avx512.cpp, attention_avx2.cpp).

@@ -24,6 +24,7 @@ void fill_avx2_kernels(Kernels& k) {
     fill_x86_256(k);
     fill_avx2_float_ops(k);
     fill_avx2_attention(k);
+    fill_avx2_packed(k);
 }
 
 }  // namespace llamas

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "kernels.h"
+#include "packed_formats.h"
 #include "quant/blocks.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -27,16 +28,12 @@
 namespace llamas {
 namespace {
 
-constexpr int G = kPackRows;  // 16 rows per group
-
-size_t round64(size_t n) { return (n + 63) / 64 * 64; }
-
-inline float h2f(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
+using namespace packed;
 
 // The table's own activation encoders (exact, shared with vec_dot), captured when filling.
-void (*g_quantize_q8_0)(const float*, void*, int64_t) = nullptr;
-void (*g_quantize_q8_1)(const float*, void*, int64_t) = nullptr;
-void (*g_quantize_q8_k)(const float*, void*, int64_t) = nullptr;
+Encoder g_quantize_q8_0 = nullptr;
+Encoder g_quantize_q8_1 = nullptr;
+Encoder g_quantize_q8_k = nullptr;
 
 inline int32_t load_i32(const void* p) {
     int32_t v;
@@ -46,49 +43,13 @@ inline int32_t load_i32(const void* p) {
 
 // ======================= 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0) ==========
 //
-// Group layout, per block of 32 columns: 16 fp16 scales (32 bytes), 16 fp16 mins for Q4_1/Q5_1,
-// then the payload. Prepared activation row: [nb x 32 int8][nb float scales][nb x 4 bytes: the
-// int32 offset -kOffset x Σq, or for the types with a min the float d x Σq].
-
-// Q4_0's payload layout for 32 nibbles per row (shared by Q4_0, Q4_1, IQ4_NL and the low bits
-// of Q5_0/Q5_1): register j holds columns 8j..8j+3 in the low nibbles and 8j+4..8j+7 in the high
-// nibbles, row r in lane r.
-inline void pack_nibbles(const uint8_t* qs, int r, uint8_t* out) {
-    uint8_t nib[32];
-    for (int e = 0; e < 16; ++e) {
-        nib[e] = qs[e] & 15;
-        nib[e + 16] = qs[e] >> 4;
-    }
-    for (int j = 0; j < 4; ++j) {
-        for (int i = 0; i < 4; ++i) out[64 * j + 4 * r + i] = static_cast<uint8_t>(nib[8 * j + i] | (nib[8 * j + 4 + i] << 4));
-    }
-}
+// The layouts are packed_formats.h's; here only how a line decodes into registers.
 
 inline void decode_nibbles(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
     const __m512i m = _mm512_set1_epi8(0x0F);
     const __m512i v = _mm512_loadu_si512(q + 64 * j);
     k0 = _mm512_and_si512(v, m);
     k1 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
-}
-
-// The 5th bits of Q5_0/Q5_1, after the nibbles: for register j, a 64-bit mask for k0's byte lanes
-// (lane 4r+i: column 8j+i of row r) then one for k1's (column 8j+4+i).
-inline void pack_high_bits(const uint8_t* qh4, int r, uint8_t* out) {
-    uint32_t qh;
-    std::memcpy(&qh, qh4, 4);
-    for (int j = 0; j < 4; ++j) {
-        for (int i = 0; i < 4; ++i) {
-            for (int half = 0; half < 2; ++half) {
-                const int col = 8 * j + 4 * half + i;
-                // ggml's order: element e < 16 is the low nibble of qs[e], its bit is qh bit e;
-                // element e >= 16 is the high nibble of qs[e-16], its bit is qh bit e.
-                if ((qh >> col) & 1) {
-                    const int lane = 4 * r + i;
-                    out[16 * j + 8 * half + lane / 8] |= static_cast<uint8_t>(1u << (lane % 8));
-                }
-            }
-        }
-    }
 }
 
 inline void add_high_bits(const uint8_t* hb, int j, __m512i& k0, __m512i& k1) {
@@ -100,17 +61,25 @@ inline void add_high_bits(const uint8_t* hb, int j, __m512i& k0, __m512i& k1) {
     k1 = _mm512_or_si512(k1, _mm512_maskz_mov_epi8(_cvtu64_mask64(m1), b4));
 }
 
+template <class B>
+constexpr Format32 format32_of() {
+    if constexpr (std::is_same<B, block_q4_0>::value) return kQ4_0;
+    if constexpr (std::is_same<B, block_q4_1>::value) return kQ4_1;
+    if constexpr (std::is_same<B, block_q5_0>::value) return kQ5_0;
+    if constexpr (std::is_same<B, block_q5_1>::value) return kQ5_1;
+    if constexpr (std::is_same<B, block_iq4_nl>::value) return kIQ4_NL;
+    return kQ8_0;
+}
+
 // 4-bit types: the nibbles in Q4_0's layout. kOffset: the value the weight is stored above
 // (Q4_0: 8); kHasMin: a per-block min (Q4_1).
 template <class B, int Offset, bool HasMin>
 struct FmtNibbles {
     using Block = B;
+    static constexpr Format32 kFormat = format32_of<B>();
     static constexpr int kPayload = 256;
     static constexpr int kOffset = Offset;
     static constexpr bool kHasMin = HasMin;
-    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
-        for (int r = 0; r < G; ++r) pack_nibbles(rows[r][b].qs, r, out);
-    }
     static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) { decode_nibbles(q, j, k0, k1); }
 };
 
@@ -118,16 +87,10 @@ struct FmtNibbles {
 template <class B, int Offset, bool HasMin>
 struct FmtNibbles5 {
     using Block = B;
+    static constexpr Format32 kFormat = format32_of<B>();
     static constexpr int kPayload = 256 + 64;
     static constexpr int kOffset = Offset;
     static constexpr bool kHasMin = HasMin;
-    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
-        std::memset(out + 256, 0, 64);
-        for (int r = 0; r < G; ++r) {
-            pack_nibbles(rows[r][b].qs, r, out);
-            pack_high_bits(rows[r][b].qh, r, out + 256);
-        }
-    }
     static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
         decode_nibbles(q, j, k0, k1);
         add_high_bits(q + 256, j, k0, k1);
@@ -139,21 +102,11 @@ using FmtQ4_1 = FmtNibbles<block_q4_1, 0, true>;
 using FmtQ5_0 = FmtNibbles5<block_q5_0, 16, false>;
 using FmtQ5_1 = FmtNibbles5<block_q5_1, 0, true>;
 
-struct Iq4nlLut {
-    uint8_t v[16];
-};
-constexpr Iq4nlLut make_iq4nl_lut() {
-    Iq4nlLut l{};
-    for (int i = 0; i < 16; ++i) l.v[i] = static_cast<uint8_t>(kIq4nlValues[i] + 128);
-    return l;
-}
-alignas(16) constexpr Iq4nlLut kIq4nlLut = make_iq4nl_lut();
-
 // IQ4_NL: nibbles index a table of 16 signed values; a byte shuffle looks them up, stored plus
 // 128 so they are unsigned (like Q8_0's).
 struct FmtIQ4_NL : FmtNibbles<block_iq4_nl, 128, false> {
     static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
-        const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4nlLut.v)));
+        const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4nlPlus128)));
         decode_nibbles(q, j, k0, k1);
         k0 = _mm512_shuffle_epi8(table, k0);
         k1 = _mm512_shuffle_epi8(table, k1);
@@ -162,19 +115,10 @@ struct FmtIQ4_NL : FmtNibbles<block_iq4_nl, 128, false> {
 
 struct FmtQ8_0 {
     using Block = block_q8_0;
+    static constexpr Format32 kFormat = kQ8_0;
     static constexpr int kPayload = 512;
     static constexpr int kOffset = 128;
     static constexpr bool kHasMin = false;
-    // Payload: 8 registers; register s holds columns 4s..4s+3 plus 128.
-    static void pack(const Block* const* rows, int64_t b, uint8_t* out) {
-        for (int s = 0; s < 8; ++s) {
-            for (int r = 0; r < G; ++r) {
-                for (int i = 0; i < 4; ++i) {
-                    out[64 * s + 4 * r + i] = static_cast<uint8_t>(rows[r][b].qs[4 * s + i] + 128);
-                }
-            }
-        }
-    }
     static inline void decode(const uint8_t* q, int j, __m512i& k0, __m512i& k1) {
         k0 = _mm512_loadu_si512(q + 128 * j);
         k1 = _mm512_loadu_si512(q + 128 * j + 64);
@@ -194,77 +138,8 @@ constexpr size_t block_bytes32() {
 }
 
 template <class F>
-size_t packed_bytes32(int64_t n_cols, int64_t n_rows) {
-    if (n_rows % G != 0 || n_cols % 32 != 0 || n_cols <= 0) return 0;
-    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / 32) * block_bytes32<F>();
-}
-
-template <class F>
-void pack32(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
-    using Block = typename F::Block;
-    const int64_t nb = n_cols / 32;
-    auto* out = static_cast<uint8_t*>(vout);
-    for (int64_t g = 0; g < n_rows / G; ++g) {
-        const Block* rows[G];
-        for (int r = 0; r < G; ++r) {
-            rows[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes);
-        }
-        for (int64_t b = 0; b < nb; ++b) {
-            uint8_t* dst = out + (g * nb + b) * block_bytes32<F>();
-            uint16_t d[G];
-            for (int r = 0; r < G; ++r) d[r] = rows[r][b].d;
-            std::memcpy(dst, d, sizeof d);
-            if constexpr (F::kHasMin) {
-                for (int r = 0; r < G; ++r) d[r] = rows[r][b].m;
-                std::memcpy(dst + 32, d, sizeof d);
-            }
-            F::pack(rows, b, dst + header_bytes32<F>());
-        }
-    }
-}
-
-size_t act_row_bytes32(int64_t n_cols) { return round64(static_cast<size_t>(n_cols / 32) * 40); }
-
-template <class F>
-void prepare32(const float* x, void* vout, int64_t n_cols) {
-    const int64_t nb = n_cols / 32;
-    auto* q = static_cast<int8_t*>(vout);
-    auto* d = reinterpret_cast<float*>(q + nb * 32);
-    auto* off = reinterpret_cast<int32_t*>(d + nb);
-    if constexpr (F::kHasMin) {
-        // Q8_1 blocks, as the reference pairs with Q4_1/Q5_1: the same values and scale as Q8_0
-        // plus s = d x Σq in fp16, the factor of the weights' min.
-        block_q8_1 tmp[8];
-        for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-            const int nc = static_cast<int>(nb - b0 < 8 ? nb - b0 : 8);
-            g_quantize_q8_1(x + b0 * 32, tmp, nc * 32);
-            for (int c = 0; c < nc; ++c) {
-                const int64_t b = b0 + c;
-                std::memcpy(q + b * 32, tmp[c].qs, 32);
-                d[b] = h2f(tmp[c].d);
-                const float ds = h2f(tmp[c].s);
-                std::memcpy(&off[b], &ds, sizeof ds);
-            }
-        }
-        return;
-    }
-    block_q8_0 tmp[8];
-    for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-        const int nc = static_cast<int>(nb - b0 < 8 ? nb - b0 : 8);
-        g_quantize_q8_0(x + b0 * 32, tmp, nc * 32);
-        for (int c = 0; c < nc; ++c) {
-            const int64_t b = b0 + c;
-            std::memcpy(q + b * 32, tmp[c].qs, 32);
-            d[b] = h2f(tmp[c].d);
-            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tmp[c].qs));
-            // Σ bytes: |sums of 8| via SAD against zero on the biased values.
-            const __m256i biased = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
-            const __m256i sad = _mm256_sad_epu8(biased, _mm256_setzero_si256());
-            const int64_t s = _mm256_extract_epi64(sad, 0) + _mm256_extract_epi64(sad, 1) +
-                              _mm256_extract_epi64(sad, 2) + _mm256_extract_epi64(sad, 3) - 32 * 128;
-            off[b] = static_cast<int32_t>(-F::kOffset * s);
-        }
-    }
+void prepare32_isa(const float* x, void* out, int64_t n_cols) {
+    prepare32(F::kHasMin ? g_quantize_q8_1 : g_quantize_q8_0, F::kOffset, F::kHasMin, x, out, n_cols);
 }
 
 // Blocks ahead that the one-token tiles prefetch.
@@ -371,11 +246,12 @@ void gemm32(int64_t n_cols, const void* packed, int64_t g0, int64_t g1, const vo
 }
 
 template <class F>
-void set32(PackedKernels& p) {
-    p.packed_bytes = packed_bytes32<F>;
-    p.pack = pack32<F>;
-    p.act_row_bytes = act_row_bytes32;
-    p.prepare = prepare32<F>;
+void set32(GgmlType t, PackedKernels& p) {
+    static_assert(block_bytes32<F>() == F::kFormat.block() && F::kOffset == F::kFormat.offset &&
+                      F::kHasMin == F::kFormat.has_min,
+                  "the tiles' view of a format is packed_formats.h's");
+    set_format(t, p);
+    p.prepare = prepare32_isa<F>;
     p.gemm = gemm32<F>;
 }
 
@@ -385,23 +261,7 @@ void set32(PackedKernels& p) {
 // [nsb x 256 int8][nsb float scales][nsb x 8 float: Σ of each 32 values x scale]
 // [nsb x 16 int32: -32 x Σ of each 16 values].
 
-size_t act_row_bytes_k(int64_t n_cols) { return round64(static_cast<size_t>(n_cols / QK_K) * (256 + 4 + 32 + 64)); }
-
-void prepare_k(const float* x, void* vout, int64_t n_cols) {
-    const int64_t nsb = n_cols / QK_K;
-    auto* q = static_cast<int8_t*>(vout);
-    auto* d = reinterpret_cast<float*>(q + nsb * 256);
-    auto* bsd = d + nsb;
-    auto* o16 = reinterpret_cast<int32_t*>(bsd + nsb * 8);
-    block_q8_K tmp;
-    for (int64_t b = 0; b < nsb; ++b) {
-        g_quantize_q8_k(x + b * QK_K, &tmp, QK_K);
-        std::memcpy(q + b * 256, tmp.qs, 256);
-        d[b] = tmp.d;
-        for (int j = 0; j < 8; ++j) bsd[b * 8 + j] = static_cast<float>(tmp.bsums[2 * j] + tmp.bsums[2 * j + 1]) * tmp.d;
-        for (int g = 0; g < 16; ++g) o16[b * 16 + g] = -32 * tmp.bsums[g];
-    }
-}
+void prepare_k_isa(const float* x, void* out, int64_t n_cols) { prepare_k(g_quantize_q8_k, x, out, n_cols); }
 
 template <int T>
 struct KAct {
@@ -422,7 +282,6 @@ struct KAct {
 // ---- Q4_K: per group and super-block: 16 fp16 d, 16 fp16 dmin, 8 x 16 scales, 8 x 16 mins
 // (6-bit, one byte each), then 8 sub-blocks of 32 columns in Q4_0's payload layout.
 
-constexpr size_t kQ4KBytes = 32 + 32 + 128 + 128 + 8 * 256;
 constexpr bool kPrefetchK = false;
 
 // One-token tiles: the super-block after next of each of the R groups, fetched ahead of use.
@@ -431,84 +290,6 @@ inline void prefetch_ahead(const uint8_t* w, size_t gs, int64_t b, size_t bytes)
     for (int r = 0; r < R; ++r) {
         const char* p = reinterpret_cast<const char*>(w + r * gs + (b + 2) * bytes);
         for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
-    }
-}
-
-inline int q4k_nibble(const uint8_t* qs, int e) {
-    const int chunk = e / 64, l = e % 64;
-    return l < 32 ? (qs[32 * chunk + l] & 15) : (qs[32 * chunk + l - 32] >> 4);
-}
-
-inline void unpack_scales_k4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
-    for (int j = 0; j < 8; ++j) {
-        if (j < 4) {
-            sc[j] = p[j] & 63;
-            mn[j] = p[j + 4] & 63;
-        } else {
-            sc[j] = static_cast<uint8_t>((p[j + 4] & 0xF) | ((p[j - 4] >> 6) << 4));
-            mn[j] = static_cast<uint8_t>((p[j + 4] >> 4) | ((p[j] >> 6) << 4));
-        }
-    }
-}
-
-// Q5_K: Q4_K's layout plus, after it, the 5th bits: for sub-block j and register i, a 64-bit mask
-// for the low-nibble lanes (lane 4r+c: column 8i+c) then one for the high-nibble lanes (8i+4+c).
-constexpr size_t kQ5KBytes = kQ4KBytes + 8 * 64;
-
-inline int q5k_high_bit(const block_q5_K& b, int e) {
-    const int chunk = e / 64, l = e % 64;
-    return l < 32 ? (b.qh[l] >> (2 * chunk)) & 1 : (b.qh[l - 32] >> (2 * chunk + 1)) & 1;
-}
-
-template <class Block>
-size_t packed_bytes_k4(int64_t n_cols, int64_t n_rows) {
-    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
-    const size_t bytes = std::is_same<Block, block_q5_K>::value ? kQ5KBytes : kQ4KBytes;
-    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * bytes;
-}
-
-// Q4_K and Q5_K (whose low 4 bits, scales and mins are laid out as Q4_K's).
-template <class Block>
-void pack_k4(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
-    constexpr bool kQ5 = std::is_same<Block, block_q5_K>::value;
-    constexpr size_t kBytes = kQ5 ? kQ5KBytes : kQ4KBytes;
-    const int64_t nsb = n_cols / QK_K;
-    auto* out = static_cast<uint8_t*>(vout);
-    for (int64_t g = 0; g < n_rows / G; ++g) {
-        for (int64_t b = 0; b < nsb; ++b) {
-            uint8_t* dst = out + (g * nsb + b) * kBytes;
-            if (kQ5) std::memset(dst + kQ4KBytes, 0, kQ5KBytes - kQ4KBytes);
-            for (int r = 0; r < G; ++r) {
-                const Block& x = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
-                std::memcpy(dst + 2 * r, &x.d, 2);
-                std::memcpy(dst + 32 + 2 * r, &x.dmin, 2);
-                uint8_t sc[8], mn[8];
-                unpack_scales_k4(x.scales, sc, mn);
-                uint8_t nib[QK_K];
-                for (int e = 0; e < QK_K; ++e) nib[e] = static_cast<uint8_t>(q4k_nibble(x.qs, e));
-                for (int j = 0; j < 8; ++j) {
-                    dst[64 + 16 * j + r] = sc[j];
-                    dst[192 + 16 * j + r] = mn[j];
-                    const uint8_t* nj = nib + 32 * j;
-                    for (int i = 0; i < 4; ++i) {
-                        uint8_t* o = dst + 320 + 256 * j + 64 * i + 4 * r;
-                        for (int c = 0; c < 4; ++c) o[c] = static_cast<uint8_t>(nj[8 * i + c] | (nj[8 * i + 4 + c] << 4));
-                    }
-                }
-                if constexpr (kQ5) {
-                    for (int j = 0; j < 8; ++j) {
-                        for (int i = 0; i < 4; ++i) {
-                            for (int c = 0; c < 4; ++c) {
-                                const int lane = 4 * r + c;
-                                uint8_t* masks = dst + kQ4KBytes + 64 * j + 16 * i;
-                                if (q5k_high_bit(x, 32 * j + 8 * i + c)) masks[lane / 8] |= static_cast<uint8_t>(1u << (lane % 8));
-                                if (q5k_high_bit(x, 32 * j + 8 * i + 4 + c)) masks[8 + lane / 8] |= static_cast<uint8_t>(1u << (lane % 8));
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -637,104 +418,6 @@ inline void tile_q4k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t
 // columns the low 4 bits in Q4_0's payload layout (8 x 256 bytes) and, after them, the high 2 bits
 // (8 x 128 bytes: for each 16 columns, one register whose byte holds the 2-bit fields of the 4
 // columns of a lane, column c in bits 2c..2c+1).
-
-constexpr size_t kQ6KBytes = 32 + 256 + 8 * 256 + 8 * 128;
-
-inline int q6k_value(const block_q6_K& b, int e) {
-    const int half = e / 128, l = e % 128;
-    const uint8_t* ql = b.ql + 64 * half;
-    const uint8_t* qh = b.qh + 32 * half;
-    const int quarter = l / 32, i = l % 32;
-    const int lo = quarter == 0 ? (ql[i] & 15) : quarter == 1 ? (ql[i + 32] & 15) : quarter == 2 ? (ql[i] >> 4) : (ql[i + 32] >> 4);
-    const int hi = (qh[i] >> (2 * quarter)) & 3;
-    return lo | (hi << 4);
-}
-
-size_t packed_bytes_q6k(int64_t n_cols, int64_t n_rows) {
-    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
-    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kQ6KBytes;
-}
-
-void pack_q6k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
-    const int64_t nsb = n_cols / QK_K;
-    auto* out = static_cast<uint8_t*>(vout);
-    for (int64_t g = 0; g < n_rows / G; ++g) {
-        for (int64_t b = 0; b < nsb; ++b) {
-            uint8_t* dst = out + (g * nsb + b) * kQ6KBytes;
-            std::memset(dst, 0, kQ6KBytes);
-            for (int r = 0; r < G; ++r) {
-                const block_q6_K& x =
-                    reinterpret_cast<const block_q6_K*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
-                std::memcpy(dst + 2 * r, &x.d, 2);
-                for (int sg = 0; sg < 16; ++sg) dst[32 + 16 * sg + r] = static_cast<uint8_t>(x.scales[sg]);
-                uint8_t val[QK_K];
-                for (int e = 0; e < QK_K; ++e) val[e] = static_cast<uint8_t>(q6k_value(x, e));
-                for (int p = 0; p < 8; ++p) {
-                    for (int ks = 0; ks < 8; ++ks) {  // 4-column steps of these 32 columns
-                        for (int c = 0; c < 4; ++c) {
-                            const int u = val[32 * p + 4 * ks + c];
-                            // low nibble: register ks/2, low (even ks) or high (odd ks) half-byte
-                            uint8_t& nb = dst[288 + 256 * p + 64 * (ks / 2) + 4 * r + c];
-                            nb = static_cast<uint8_t>(nb | ((u & 15) << (4 * (ks % 2))));
-                            uint8_t& hb = dst[288 + 2048 + 128 * p + 64 * (ks / 4) + 4 * r + c];
-                            hb = static_cast<uint8_t>(hb | ((u >> 4) << (2 * (ks % 4))));
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-// ---- Q3_K: Q6_K's layout without the high 2-bit fields: per group and super-block 16 fp16 d,
-// 16 x 16 int8 scales (Q3_K's 6-bit scales minus 32), then the nibbles u = q + 4 x hbit (0..7;
-// the weight is u - 4, the -4 folded into each 16 columns' starting sum like Q6_K's -32).
-
-constexpr size_t kQ3KBytes = 32 + 256 + 8 * 256;
-
-inline int q3k_value(const block_q3_K& b, int e) {
-    const int half = e / 128, j = (e % 128) / 32, l = e % 32;
-    const int lo = (b.qs[32 * half + l] >> (2 * j)) & 3;
-    const int hi = (b.hmask[l] >> (4 * half + j)) & 1;
-    return lo | (hi << 2);
-}
-
-inline int q3k_scale(const block_q3_K& b, int sg) {
-    const int lo = sg < 8 ? (b.scales[sg] & 0xF) : (b.scales[sg - 8] >> 4);
-    const int hi = (b.scales[8 + (sg % 4)] >> (2 * (sg / 4))) & 3;
-    return (lo | (hi << 4)) - 32;
-}
-
-size_t packed_bytes_q3k(int64_t n_cols, int64_t n_rows) {
-    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
-    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kQ3KBytes;
-}
-
-void pack_q3k(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
-    const int64_t nsb = n_cols / QK_K;
-    auto* out = static_cast<uint8_t*>(vout);
-    for (int64_t g = 0; g < n_rows / G; ++g) {
-        for (int64_t b = 0; b < nsb; ++b) {
-            uint8_t* dst = out + (g * nsb + b) * kQ3KBytes;
-            std::memset(dst, 0, kQ3KBytes);
-            for (int r = 0; r < G; ++r) {
-                const block_q3_K& x =
-                    reinterpret_cast<const block_q3_K*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
-                std::memcpy(dst + 2 * r, &x.d, 2);
-                for (int sg = 0; sg < 16; ++sg) dst[32 + 16 * sg + r] = static_cast<uint8_t>(static_cast<int8_t>(q3k_scale(x, sg)));
-                for (int p = 0; p < 8; ++p) {
-                    for (int ks = 0; ks < 8; ++ks) {
-                        for (int c = 0; c < 4; ++c) {
-                            const int u = q3k_value(x, 32 * p + 4 * ks + c);
-                            uint8_t& nb = dst[288 + 256 * p + 64 * (ks / 2) + 4 * r + c];
-                            nb = static_cast<uint8_t>(nb | (u << (4 * (ks % 2))));
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
 
 // The 2-bit field f (0..3) of every byte of h, moved to bits 4..5 (other bits left for the
 // caller's mask).
@@ -869,43 +552,6 @@ inline void tile_q6k_one(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t
 // IQ4_NL's table (looked up with a byte shuffle, stored plus 128), so each 32 columns' integer
 // sum starts at -128 x Σa (from the prepared 16-sums: 4 x (o16 + o16')).
 
-constexpr size_t kIQ4XSBytes = 32 + 128 + 8 * 256;
-
-size_t packed_bytes_iq4xs(int64_t n_cols, int64_t n_rows) {
-    if (n_rows % G != 0 || n_cols % QK_K != 0 || n_cols <= 0) return 0;
-    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / QK_K) * kIQ4XSBytes;
-}
-
-void pack_iq4xs(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
-    const int64_t nsb = n_cols / QK_K;
-    auto* out = static_cast<uint8_t*>(vout);
-    for (int64_t g = 0; g < n_rows / G; ++g) {
-        for (int64_t b = 0; b < nsb; ++b) {
-            uint8_t* dst = out + (g * nsb + b) * kIQ4XSBytes;
-            for (int r = 0; r < G; ++r) {
-                const block_iq4_xs& x =
-                    reinterpret_cast<const block_iq4_xs*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes)[b];
-                std::memcpy(dst + 2 * r, &x.d, 2);
-                for (int j = 0; j < 8; ++j) {
-                    const int ls = ((x.scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((x.scales_h >> (2 * j)) & 3) << 4);
-                    dst[32 + 16 * j + r] = static_cast<uint8_t>(static_cast<int8_t>(ls - 32));
-                    // Sub-block j: element l < 16 is the low nibble of qs[16j + l], l >= 16 the high
-                    // nibble of qs[16j + l - 16].
-                    uint8_t nib[32];
-                    for (int l = 0; l < 16; ++l) {
-                        nib[l] = x.qs[16 * j + l] & 15;
-                        nib[l + 16] = x.qs[16 * j + l] >> 4;
-                    }
-                    for (int i = 0; i < 4; ++i) {
-                        uint8_t* o = dst + 160 + 256 * j + 64 * i + 4 * r;
-                        for (int c = 0; c < 4; ++c) o[c] = static_cast<uint8_t>(nib[8 * i + c] | (nib[8 * i + 4 + c] << 4));
-                    }
-                }
-            }
-        }
-    }
-}
-
 template <int R, int T>
 inline void tile_iq4xs(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* act, size_t a_stride, float* s,
                        size_t s_stride) {
@@ -915,7 +561,7 @@ inline void tile_iq4xs(int64_t nsb, const uint8_t* w, size_t gs, const uint8_t* 
         for (int t = 0; t < T; ++t) accf[r][t] = _mm512_setzero_ps();
     }
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4nlLut.v)));
+    const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4nlPlus128)));
     for (int64_t b = 0; b < nsb; ++b) {
         if (T == 1) prefetch_ahead<R>(w, gs, b, kIQ4XSBytes);
         __m512 dw[R];
@@ -1053,42 +699,24 @@ void fill_avx512_packed(Kernels& k) {
     g_quantize_q8_0 = k.of(GgmlType::Q8_0).quantize_activations;
     g_quantize_q8_1 = k.of(GgmlType::Q4_1).quantize_activations;
     g_quantize_q8_k = k.of(GgmlType::Q4_K).quantize_activations;
-    set32<FmtQ4_0>(k.types[static_cast<uint32_t>(GgmlType::Q4_0)].packed);
-    set32<FmtQ8_0>(k.types[static_cast<uint32_t>(GgmlType::Q8_0)].packed);
-    set32<FmtQ4_1>(k.types[static_cast<uint32_t>(GgmlType::Q4_1)].packed);
-    set32<FmtQ5_0>(k.types[static_cast<uint32_t>(GgmlType::Q5_0)].packed);
-    set32<FmtQ5_1>(k.types[static_cast<uint32_t>(GgmlType::Q5_1)].packed);
-    set32<FmtIQ4_NL>(k.types[static_cast<uint32_t>(GgmlType::IQ4_NL)].packed);
-    PackedKernels& q4k = k.types[static_cast<uint32_t>(GgmlType::Q4_K)].packed;
-    q4k.packed_bytes = packed_bytes_k4<block_q4_K>;
-    q4k.pack = pack_k4<block_q4_K>;
-    q4k.act_row_bytes = act_row_bytes_k;
-    q4k.prepare = prepare_k;
-    q4k.gemm = gemm_k<TileQ4K, kQ4KBytes>;
-    PackedKernels& q5k = k.types[static_cast<uint32_t>(GgmlType::Q5_K)].packed;
-    q5k.packed_bytes = packed_bytes_k4<block_q5_K>;
-    q5k.pack = pack_k4<block_q5_K>;
-    q5k.act_row_bytes = act_row_bytes_k;
-    q5k.prepare = prepare_k;
-    q5k.gemm = gemm_k<TileQ5K, kQ5KBytes>;
-    PackedKernels& iq4xs = k.types[static_cast<uint32_t>(GgmlType::IQ4_XS)].packed;
-    iq4xs.packed_bytes = packed_bytes_iq4xs;
-    iq4xs.pack = pack_iq4xs;
-    iq4xs.act_row_bytes = act_row_bytes_k;
-    iq4xs.prepare = prepare_k;
-    iq4xs.gemm = gemm_k<TileIQ4XS, kIQ4XSBytes>;
-    PackedKernels& q3k = k.types[static_cast<uint32_t>(GgmlType::Q3_K)].packed;
-    q3k.packed_bytes = packed_bytes_q3k;
-    q3k.pack = pack_q3k;
-    q3k.act_row_bytes = act_row_bytes_k;
-    q3k.prepare = prepare_k;
-    q3k.gemm = gemm_k<TileQ3K, kQ3KBytes>;
-    PackedKernels& q6k = k.types[static_cast<uint32_t>(GgmlType::Q6_K)].packed;
-    q6k.packed_bytes = packed_bytes_q6k;
-    q6k.pack = pack_q6k;
-    q6k.act_row_bytes = act_row_bytes_k;
-    q6k.prepare = prepare_k;
-    q6k.gemm = gemm_k<TileQ6K, kQ6KBytes>;
+    auto packed_of = [&](GgmlType t) -> PackedKernels& { return k.types[static_cast<uint32_t>(t)].packed; };
+    set32<FmtQ4_0>(GgmlType::Q4_0, packed_of(GgmlType::Q4_0));
+    set32<FmtQ8_0>(GgmlType::Q8_0, packed_of(GgmlType::Q8_0));
+    set32<FmtQ4_1>(GgmlType::Q4_1, packed_of(GgmlType::Q4_1));
+    set32<FmtQ5_0>(GgmlType::Q5_0, packed_of(GgmlType::Q5_0));
+    set32<FmtQ5_1>(GgmlType::Q5_1, packed_of(GgmlType::Q5_1));
+    set32<FmtIQ4_NL>(GgmlType::IQ4_NL, packed_of(GgmlType::IQ4_NL));
+    auto set_k = [&](GgmlType t, decltype(PackedKernels::gemm) gemm) {
+        PackedKernels& p = packed_of(t);
+        set_format(t, p);
+        p.prepare = prepare_k_isa;
+        p.gemm = gemm;
+    };
+    set_k(GgmlType::Q4_K, gemm_k<TileQ4K, kQ4KBytes>);
+    set_k(GgmlType::Q5_K, gemm_k<TileQ5K, kQ5KBytes>);
+    set_k(GgmlType::IQ4_XS, gemm_k<TileIQ4XS, kIQ4XSBytes>);
+    set_k(GgmlType::Q3_K, gemm_k<TileQ3K, kQ3KBytes>);
+    set_k(GgmlType::Q6_K, gemm_k<TileQ6K, kQ6KBytes>);
 }
 
 }  // namespace llamas

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "packed_formats.h"
 
 // g++ 12 sees its own intrinsics' undefined-start registers as uninitialized (as in packed_avx512.cpp).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -25,18 +26,17 @@
 namespace llamas {
 namespace {
 
-constexpr int G = kPackRows;  // 16 rows per group
+using namespace packed;
 
 // The table's activation converters (F32 -> F16 / BF16), captured when filling.
-void (*g_convert_f16)(const float*, void*, int64_t) = nullptr;
-void (*g_convert_bf16)(const float*, void*, int64_t) = nullptr;
+Encoder g_convert_f16 = nullptr;
+Encoder g_convert_bf16 = nullptr;
 
 struct F16 {
     static inline __m512 load16(const uint8_t* p) {
         return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     }
-    static inline float widen(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
-    static void convert(const float* x, uint16_t* y, int64_t n) { g_convert_f16(x, y, n); }
+    static void prepare(const float* x, void* out, int64_t n) { prepare16(g_convert_f16, false, x, out, n); }
 };
 
 struct BF16 {
@@ -44,44 +44,8 @@ struct BF16 {
         const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
         return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
     }
-    static inline float widen(uint16_t h) {
-        const uint32_t u = static_cast<uint32_t>(h) << 16;
-        float f;
-        std::memcpy(&f, &u, sizeof f);
-        return f;
-    }
-    static void convert(const float* x, uint16_t* y, int64_t n) { g_convert_bf16(x, y, n); }
+    static void prepare(const float* x, void* out, int64_t n) { prepare16(g_convert_bf16, true, x, out, n); }
 };
-
-size_t packed_bytes_16(int64_t n_cols, int64_t n_rows) {
-    if (n_rows % G != 0 || n_cols <= 0) return 0;
-    return static_cast<size_t>(n_rows) * static_cast<size_t>(n_cols) * 2;
-}
-
-// Group g, column k: the 16 rows' 2-byte values at out + (g * n_cols + k) * 32.
-void pack_16(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
-    auto* out = static_cast<uint16_t*>(vout);
-    for (int64_t g = 0; g < n_rows / G; ++g) {
-        for (int r = 0; r < G; ++r) {
-            const auto* row = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(w) + (g * G + r) * row_bytes);
-            uint16_t* dst = out + g * n_cols * G + r;
-            for (int64_t k = 0; k < n_cols; ++k) dst[k * G] = row[k];
-        }
-    }
-}
-
-size_t act_row_bytes_16(int64_t n_cols) { return (static_cast<size_t>(n_cols) * sizeof(float) + 63) / 64 * 64; }
-
-template <class E>
-void prepare_16(const float* x, void* vout, int64_t n_cols) {
-    auto* out = static_cast<float*>(vout);
-    uint16_t tmp[256];
-    for (int64_t k0 = 0; k0 < n_cols; k0 += 256) {
-        const int64_t m = n_cols - k0 < 256 ? n_cols - k0 : 256;
-        E::convert(x + k0, tmp, m);
-        for (int64_t k = 0; k < m; ++k) out[k0 + k] = E::widen(tmp[k]);
-    }
-}
 
 // R groups (gs bytes apart) x T activation rows (a_stride bytes apart) over all n columns.
 template <class E, int R, int T>
@@ -142,11 +106,9 @@ void gemm_16(int64_t n_cols, const void* packed, int64_t g0, int64_t g1, const v
 }
 
 template <class E>
-void set16(PackedKernels& p) {
-    p.packed_bytes = packed_bytes_16;
-    p.pack = pack_16;
-    p.act_row_bytes = act_row_bytes_16;
-    p.prepare = prepare_16<E>;
+void set16(GgmlType t, PackedKernels& p) {
+    set_format(t, p);
+    p.prepare = E::prepare;
     p.gemm = gemm_16<E>;
 }
 
@@ -155,8 +117,8 @@ void set16(PackedKernels& p) {
 void fill_avx512_packed_float(Kernels& k) {
     g_convert_f16 = k.of(GgmlType::F16).quantize_activations;
     g_convert_bf16 = k.of(GgmlType::BF16).quantize_activations;
-    set16<F16>(k.types[static_cast<uint32_t>(GgmlType::F16)].packed);
-    set16<BF16>(k.types[static_cast<uint32_t>(GgmlType::BF16)].packed);
+    set16<F16>(GgmlType::F16, k.types[static_cast<uint32_t>(GgmlType::F16)].packed);
+    set16<BF16>(GgmlType::BF16, k.types[static_cast<uint32_t>(GgmlType::BF16)].packed);
 }
 
 }  // namespace llamas
