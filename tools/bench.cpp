@@ -46,7 +46,10 @@ const char* kUsage =
     "  -r, --repetitions N  timed runs per test (default 3)\n"
     "  -b, --batch-size N   most tokens per forward pass (default 512)\n"
     "  -o, --output FMT     md (default) or json\n"
-    "      --embed          benchmark an embedding model (encoder pass instead of decoding)\n";
+    "      --embed          benchmark an embedding model (encoder pass instead of decoding)\n"
+    "      --profile        after each test, one more run timed per kind of op and per thread:\n"
+    "                       the share of the caller's time outside parallel runs (the serial\n"
+    "                       fraction) and each thread's waiting inside them\n";
 
 [[noreturn]] void die(const std::string& msg) {
     std::fprintf(stderr, "error: %s\n", msg.c_str());
@@ -62,6 +65,7 @@ struct Options {
     int n_batch = 512;
     std::string output = "md";
     bool embed = false;
+    bool profile = false;
 };
 
 int parse_int(const std::string& flag, const std::string& v, int lo, int hi) {
@@ -103,6 +107,7 @@ Options parse_args(int argc, char** argv) {
             o.output = value();
             if (o.output != "md" && o.output != "json") die("-o must be md or json, got '" + o.output + "'");
         } else if (a == "--embed") o.embed = true;
+        else if (a == "--profile") o.profile = true;
         else if (a == "-h" || a == "--help") {
             std::fputs(kUsage, stdout);
             std::exit(0);
@@ -178,6 +183,8 @@ struct TestResult {
     std::vector<double> samples_ns, samples_ts;
     double avg_ts = 0, stddev_ts = 0, avg_ns = 0;
     std::string test_time;
+    std::string profile_md;    // --profile: the breakdown as markdown lines
+    nlohmann::json profile_json;
 };
 
 double mean(const std::vector<double>& v) {
@@ -241,9 +248,51 @@ private:
     std::mt19937& rng_;
 };
 
+std::string test_name(const TestResult& r) {
+    if (r.n_gen == 0) return "pp" + std::to_string(r.n_prompt);
+    if (r.n_prompt == 0) return "tg" + std::to_string(r.n_gen);
+    return "pp" + std::to_string(r.n_prompt) + "+tg" + std::to_string(r.n_gen);
+}
+
+// The breakdown of one profiled run (see util/profile.h) over n_tokens tokens.
+void describe_profile(const llamas::Profile& p, int n_tokens, TestResult& r) {
+    const double total = static_cast<double>(p.total_ns());
+    const double serial = total - static_cast<double>(p.pool_ns);
+    char line[256];
+    std::string md;
+    std::snprintf(line, sizeof line,
+                  "### %s, %s, %d threads: %.3f ms per token, %.1f parallel runs per token, serial (caller alone) %.2f%%\n\n",
+                  r.model->filename.c_str(), test_name(r).c_str(), static_cast<int>(p.busy_ns.size()), total / 1e6 / n_tokens,
+                  static_cast<double>(p.pool_runs) / n_tokens, 100.0 * serial / total);
+    md += line;
+    md += "| op | ms per token | share |\n| --- | ---: | ---: |\n";
+    nlohmann::json ops = nlohmann::json::object();
+    for (int i = 0; i < static_cast<int>(llamas::Op::count); ++i) {
+        const double ns = static_cast<double>(p.op_ns[i]);
+        if (ns == 0) continue;
+        const char* name = llamas::op_name(static_cast<llamas::Op>(i));
+        std::snprintf(line, sizeof line, "| %s | %.4f | %.1f%% |\n", name, ns / 1e6 / n_tokens, 100.0 * ns / total);
+        md += line;
+        ops[name] = ns / 1e6 / n_tokens;
+    }
+    md += "\n| thread | busy in parallel runs | waiting in them |\n| --- | ---: | ---: |\n";
+    nlohmann::json threads = nlohmann::json::array();
+    const double in_pool = std::max(1.0, static_cast<double>(p.pool_ns));
+    for (size_t t = 0; t < p.busy_ns.size(); ++t) {
+        const double busy = static_cast<double>(p.busy_ns[t]);
+        std::snprintf(line, sizeof line, "| %zu | %.1f%% | %.1f%% |\n", t, 100.0 * busy / in_pool, 100.0 * (in_pool - busy) / in_pool);
+        md += line;
+        threads.push_back({{"busy_share", busy / in_pool}});
+    }
+    r.profile_md = md;
+    r.profile_json = {{"ms_per_token", total / 1e6 / n_tokens}, {"serial_share", serial / total},
+                      {"parallel_runs_per_token", static_cast<double>(p.pool_runs) / n_tokens},
+                      {"op_ms_per_token", ops}, {"threads", threads}};
+}
+
 TestResult run_test(const llamas::Model& model, const ModelInfo& info, int n_prompt, int n_gen, int n_threads,
                     const Options& o, std::mt19937& rng) {
-    TestResult r{&info, n_prompt, n_gen, n_threads, std::min(o.n_batch, std::max(1, n_prompt + n_gen)), {}, {}, 0, 0, 0, now_iso8601()};
+    TestResult r{&info, n_prompt, n_gen, n_threads, std::min(o.n_batch, std::max(1, n_prompt + n_gen)), {}, {}, 0, 0, 0, now_iso8601(), {}, {}};
     llamas::ContextParams cp;
     cp.n_ctx = n_prompt + n_gen;
     cp.n_batch = r.n_batch;
@@ -267,14 +316,17 @@ TestResult run_test(const llamas::Model& model, const ModelInfo& info, int n_pro
     r.avg_ts = mean(r.samples_ts);
     r.stddev_ts = stddev(r.samples_ts);
     r.avg_ns = mean(r.samples_ns);
+    if (o.profile) {
+        llamas::Profile prof(n_threads);
+        ctx.set_profile(&prof);
+        if (n_prompt > 0) bench.prompt(ctx, n_prompt);
+        if (n_gen > 0) bench.generate(ctx, n_gen, n_prompt);
+        ctx.set_profile(nullptr);
+        describe_profile(prof, n_prompt + n_gen, r);
+    }
     return r;
 }
 
-std::string test_name(const TestResult& r) {
-    if (r.n_gen == 0) return "pp" + std::to_string(r.n_prompt);
-    if (r.n_prompt == 0) return "tg" + std::to_string(r.n_gen);
-    return "pp" + std::to_string(r.n_prompt) + "+tg" + std::to_string(r.n_gen);
-}
 
 void print_md_header() {
     std::printf("| %-28s | %-14s | %10s | %8s | %7s | %10s | %8s | %18s |\n", "model", "type", "size", "params",
@@ -350,7 +402,7 @@ TestResult run_embed_test(const llamas::Model& model, const ModelInfo& info, int
     p.n_threads = n_threads;
     p.reps = o.reps;
     *detail = llamas::run_embed_bench(model, p);
-    TestResult r{&info, n_prompt, 0, n_threads, p.n_batch, detail->samples_ns, detail->samples_ts, 0, 0, 0, now_iso8601()};
+    TestResult r{&info, n_prompt, 0, n_threads, p.n_batch, detail->samples_ns, detail->samples_ts, 0, 0, 0, now_iso8601(), {}, {}};
     r.avg_ts = mean(r.samples_ts);
     r.stddev_ts = stddev(r.samples_ts);
     r.avg_ns = mean(r.samples_ns);
@@ -374,6 +426,17 @@ int main(int argc, char** argv) {
     nlohmann::json results = nlohmann::json::array();
     bool header_printed = false;
     std::string footer;  // md: RSS lines after the table
+    std::string profiles;  // md: the --profile breakdowns after that
+    auto report = [&](const TestResult& r) {
+        if (o.output == "md") {
+            print_md_row(r);
+            if (!r.profile_md.empty()) profiles += "\n" + r.profile_md;
+        } else {
+            nlohmann::json j = to_json(r);
+            if (!r.profile_md.empty()) j["profile"] = r.profile_json;
+            results.push_back(j);
+        }
+    };
     try {
         for (const std::string& path : o.models) {
             // Check the kind of model before loading it as a decoder.
@@ -422,14 +485,12 @@ int main(int argc, char** argv) {
                         continue;
                     }
                     TestResult r = run_test(*model, info, p, 0, t, o, rng);
-                    if (o.output == "md") print_md_row(r);
-                    else results.push_back(to_json(r));
+                    report(r);
                 }
                 for (int n : o.n_gen) {
                     if (n == 0 || o.embed) continue;  // an embedding model generates nothing
                     TestResult r = run_test(*model, info, 0, n, t, o, rng);
-                    if (o.output == "md") print_md_row(r);
-                    else results.push_back(to_json(r));
+                    report(r);
                 }
             }
             char line[512];
@@ -443,6 +504,6 @@ int main(int argc, char** argv) {
         die(e.what());
     }
     if (o.output == "json") std::printf("%s\n", results.dump(2).c_str());
-    else std::printf("\n%s", footer.c_str());
+    else std::printf("\n%s%s", footer.c_str(), profiles.c_str());
     return 0;
 }

@@ -59,6 +59,11 @@ Context::Context(const Model& model, const ContextParams& params)
 
 Context::~Context() = default;
 
+void Context::set_profile(Profile* p) {
+    profile_ = p;
+    pool_->set_profile(p);
+}
+
 const float* Context::decode(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits) {
     const int64_t n_vocab = model_.hparams().n_vocab;
     if (model_.hparams().embedder) {

@@ -9,6 +9,7 @@
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "quant/types.h"
+#include "util/profile.h"
 
 namespace llamas {
 
@@ -44,6 +45,9 @@ public:
     KvCache& kv_cache() { return kv_; }
     const KvCache& kv_cache() const { return kv_; }
     ThreadPool& pool() { return *pool_; }
+    // Times the following forward passes into p (llamas-bench --profile; busy_ns sized for
+    // params().n_threads), or stops timing (null).
+    void set_profile(Profile* p);
 
 private:
     // One pass of n <= n_batch tokens; writes logits for the last token or for all tokens
@@ -54,6 +58,7 @@ private:
     ContextParams params_;
     KvCache kv_;
     std::unique_ptr<ThreadPool> pool_;
+    Profile* profile_ = nullptr;
 
     // Scratch, [n_batch x width] each, allocated in the constructor.
     std::vector<float> x_;      // residual stream

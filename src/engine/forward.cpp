@@ -40,6 +40,8 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
         matmul(w, in, rows, out, mm_scratch, pool);
     };
 
+    Lap lap(profile_);  // time per kind of step, when profiling
+
     // Token embeddings: one stored row per token, decoded, then scaled (gemma).
     const WeightView& emb = model_.token_embd();
     for (int64_t t = 0; t < n; ++t) {
@@ -64,6 +66,7 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
         rope_cos_sin(rp, pos0 + t, rope_cs_.data() + t * hp.n_rot);
         if (any_swa) rope_cos_sin(rp_swa, pos0 + t, rope_cs_swa_.data() + t * hp.n_rot);
     }
+    lap(Op::embed);
 
     AttentionParams ap;
     ap.n_head = hp.n_head;
@@ -79,6 +82,7 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
 
         // ---- attention block ----
         for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.attn_norm, cur_.data() + t * E, E, hp.norm_eps);
+        lap(Op::norm);
         if (L.wqkv.data) {
             const int64_t W = n_q + 2 * n_kv;
             mul(L.wqkv, cur_.data(), qkv_.data(), n);
@@ -97,8 +101,10 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
             add_bias(k_.data(), L.bk, n, n_kv);
             add_bias(v_.data(), L.bv, n, n_kv);
         }
+        lap(Op::matmul);
         if (L.q_norm) rms_norm_rows(q_.data(), L.q_norm, D, n * hp.n_head, D, hp.norm_eps);
         if (L.k_norm) rms_norm_rows(k_.data(), L.k_norm, D, n * hp.n_head_kv, D, hp.norm_eps);
+        lap(Op::norm);
         const RopeParams& rpl = swa ? rp_swa : rp;
         const float* cs = swa ? rope_cs_swa_.data() : rope_cs_.data();
         for (int64_t t = 0; t < n; ++t) {
@@ -108,9 +114,11 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
         if (hp.scale_q_first) {
             for (int64_t i = 0; i < n * n_q; ++i) q_[static_cast<size_t>(i)] *= hp.attn_scale;
         }
+        lap(Op::rope);
 
         kv_.store_k(il, pos0, k_.data(), n, n_kv);
         kv_.store_v(il, pos0, v_.data(), n, n_kv);
+        lap(Op::kv_store);
         KvLayerView kvl;
         kvl.type = kv_.type();
         kvl.k = kv_.k_row(il, 0);
@@ -120,16 +128,21 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
         ap.n_swa = swa ? hp.n_swa : 0;
         attention(ap, q_.data(), n_q, n, pos0, kvl, pos0 + n, attn_.data(), n_q, attn_scratch_.data(),
                   attn_scratch_.size(), pool);
+        lap(Op::attention);
 
         mul(L.wo, attn_.data(), proj_.data(), n);
         add_bias(proj_.data(), L.bo, n, E);
+        lap(Op::matmul);
         if (L.attn_post_norm) rms_norm_rows(proj_.data(), L.attn_post_norm, E, n, E, hp.norm_eps);
         add_rows(x_.data(), proj_.data(), n * E);
+        lap(Op::residual);
 
         // ---- feed-forward block ----
         for (int64_t t = 0; t < n; ++t) rms_norm(x_.data() + t * E, L.ffn_norm, cur_.data() + t * E, E, hp.norm_eps);
+        lap(Op::norm);
         if (hp.fused_gate_up) {
             mul(L.ffn_up, cur_.data(), gate_.data(), n);
+            lap(Op::matmul);
             for (int64_t t = 0; t < n; ++t) {
                 const float* row = gate_.data() + t * 2 * F;
                 gated_activation(hp.ffn_act, row, row + F, up_.data() + t * F, F);
@@ -138,11 +151,15 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
             const WeightView* ws[2] = {&L.ffn_gate, &L.ffn_up};
             float* ys[2] = {gate_.data(), up_.data()};
             matmul_many(ws, ys, 2, cur_.data(), n, mm_scratch, pool);
+            lap(Op::matmul);
             gated_activation(hp.ffn_act, gate_.data(), up_.data(), up_.data(), n * F);
         }
+        lap(Op::activation);
         mul(L.ffn_down, up_.data(), proj_.data(), n);
+        lap(Op::matmul);
         if (L.ffn_post_norm) rms_norm_rows(proj_.data(), L.ffn_post_norm, E, n, E, hp.norm_eps);
         add_rows(x_.data(), proj_.data(), n * E);
+        lap(Op::residual);
     }
 
     // ---- output: final norm and logits for the tokens that need them ----
@@ -154,6 +171,7 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
     }
     mul(model_.output(), cur_.data(), logits_.data(), n_out);
     if (hp.final_softcap > 0) softcap(logits_.data(), n_out * hp.n_vocab, hp.final_softcap);
+    lap(Op::output);
 }
 
 }  // namespace llamas

@@ -56,8 +56,16 @@ void ThreadPool::shutdown() {
 }
 
 void ThreadPool::dispatch(Trampoline fn, void* ctx) {
+    Profile* const prof = profile_;
+    const int64_t t0 = prof ? profile_now_ns() : 0;
     if (n_threads_ == 1) {
         fn(ctx, 0, 1);
+        if (prof) {
+            const int64_t ns = profile_now_ns() - t0;
+            prof->pool_ns += ns;
+            prof->busy_ns[0] += ns;
+            ++prof->pool_runs;
+        }
         return;
     }
     job_fn_ = fn;
@@ -76,7 +84,12 @@ void ThreadPool::dispatch(Trampoline fn, void* ctx) {
         wait_for_workers();
         throw;
     }
+    if (prof) prof->busy_ns[0] += profile_now_ns() - t0;
     wait_for_workers();
+    if (prof) {
+        prof->pool_ns += profile_now_ns() - t0;
+        ++prof->pool_runs;
+    }
 }
 
 void ThreadPool::wait_for_workers() {
@@ -106,7 +119,13 @@ void ThreadPool::worker_main(int thread_index) {
         }
         seen = g;
         if (stop_.load(std::memory_order_acquire)) return;
-        job_fn_(job_ctx_, thread_index, n_threads_);
+        if (Profile* prof = profile_) {
+            const int64_t t0 = profile_now_ns();
+            job_fn_(job_ctx_, thread_index, n_threads_);
+            prof->busy_ns[static_cast<size_t>(thread_index)] += profile_now_ns() - t0;
+        } else {
+            job_fn_(job_ctx_, thread_index, n_threads_);
+        }
         // seq_cst pairs with the caller's caller_sleeping_ store (see wait_for_workers).
         if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
             caller_sleeping_.load(std::memory_order_seq_cst)) {

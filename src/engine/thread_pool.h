@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "util/profile.h"
+
 namespace llamas {
 
 class ThreadPool {
@@ -22,6 +24,10 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     int size() const { return n_threads_; }
+
+    // Times every run into p (its busy_ns sized for size() threads), or stops timing (null).
+    // Call between runs only.
+    void set_profile(Profile* p) { profile_ = p; }
 
     // Calls f(thread_index, n_threads) on every thread. One caller at a time; f must not throw
     // on worker threads (an exception from thread 0's call is rethrown after all threads finish).
@@ -50,6 +56,7 @@ private:
     // The current job, published by the release increment of generation_.
     Trampoline job_fn_ = nullptr;
     void* job_ctx_ = nullptr;
+    Profile* profile_ = nullptr;  // read by workers after the generation_ acquire, like the job
 
     std::atomic<uint64_t> generation_{0};  // bumped once per run (and once to stop)
     std::atomic<int> pending_{0};          // workers still running the current job
