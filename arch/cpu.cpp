@@ -8,7 +8,11 @@
 #include "util/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#define LLAMAS_X86 1
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 namespace llamas {
@@ -26,8 +30,10 @@ struct PathInfo {
 const PathInfo kPaths[] = {
     {Path::scalar, "scalar", fill_scalar_kernels},
     {Path::neon, "neon", fill_neon_kernels},
+#if defined(LLAMAS_X86)  // the x86 tables are only compiled for x86 (CMakeLists.txt)
     {Path::avx2, "avx2", fill_avx2_kernels},
     {Path::avx512, "avx512", fill_avx512_kernels},
+#endif
 };
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -85,7 +91,13 @@ bool cpu_runs(Path p) {
             return true;
 #elif defined(__aarch64__)
         case Path::neon:
-            return true;
+            // Compiled natively with the dot-product extension (SDOT), which Armv8.2 and later
+            // cores have (Cortex-A55/A75+, Neoverse, Apple); older ones run the scalar table.
+#if defined(__linux__)
+            return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+            return true;  // Apple Silicon and other aarch64 systems without getauxval all have it
+#endif
         default:
             return false;
 #else
@@ -127,7 +139,7 @@ const Kernels& choose_default() {
     if (cpu_runs(Path::avx512)) return select_kernels("avx512");
     if (cpu_runs(Path::avx2)) return select_kernels("avx2");
 #elif defined(__aarch64__)
-    return select_kernels("neon");
+    if (cpu_runs(Path::neon)) return select_kernels("neon");
 #endif
     return scalar_kernels();
 }
