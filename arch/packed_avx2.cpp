@@ -30,20 +30,10 @@ struct V {
     using F = __m256;
 
     // Tile shapes (16 ymm registers: P x T int sums, P x T float sums, 2P weight registers).
-#ifndef TUNE_T32
-#define TUNE_T32 4
-#define TUNE_P32 1
-#define TUNE_TK 4
-#define TUNE_PK 1
-#define TUNE_T16 6
-#define TUNE_P16 2
-#define TUNE_P1 4
-#define TUNE_P1F 8
-#endif
-    static constexpr int kT32 = TUNE_T32, kP32 = TUNE_P32;
-    static constexpr int kTK = TUNE_TK, kPK = TUNE_PK;
-    static constexpr int kT16 = TUNE_T16, kP16 = TUNE_P16;
-    static constexpr int kP1 = TUNE_P1, kP1f = TUNE_P1F;
+    static constexpr int kT32 = 4, kP32 = 1;
+    static constexpr int kTK = 4, kPK = 1;
+    static constexpr int kT16 = 6, kP16 = 2;
+    static constexpr int kP1 = 4, kP1f = 8;
 
     static I load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
     static I nib_lo(I v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }

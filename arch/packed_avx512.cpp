@@ -61,16 +61,6 @@ inline void add_high_bits(const uint8_t* hb, int j, __m512i& k0, __m512i& k1) {
     k1 = _mm512_or_si512(k1, _mm512_maskz_mov_epi8(_cvtu64_mask64(m1), b4));
 }
 
-template <class B>
-constexpr Format32 format32_of() {
-    if constexpr (std::is_same<B, block_q4_0>::value) return kQ4_0;
-    if constexpr (std::is_same<B, block_q4_1>::value) return kQ4_1;
-    if constexpr (std::is_same<B, block_q5_0>::value) return kQ5_0;
-    if constexpr (std::is_same<B, block_q5_1>::value) return kQ5_1;
-    if constexpr (std::is_same<B, block_iq4_nl>::value) return kIQ4_NL;
-    return kQ8_0;
-}
-
 // 4-bit types: the nibbles in Q4_0's layout. kOffset: the value the weight is stored above
 // (Q4_0: 8); kHasMin: a per-block min (Q4_1).
 template <class B, int Offset, bool HasMin>

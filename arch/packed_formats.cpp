@@ -79,24 +79,14 @@ void pack_payload(const Block* const* rows, int64_t b, uint8_t* out) {
 }
 
 template <class Block>
-constexpr Format32 format_of() {
-    if constexpr (std::is_same<Block, block_q4_0>::value) return kQ4_0;
-    if constexpr (std::is_same<Block, block_q4_1>::value) return kQ4_1;
-    if constexpr (std::is_same<Block, block_q5_0>::value) return kQ5_0;
-    if constexpr (std::is_same<Block, block_q5_1>::value) return kQ5_1;
-    if constexpr (std::is_same<Block, block_iq4_nl>::value) return kIQ4_NL;
-    return kQ8_0;
-}
-
-template <class Block>
 size_t packed_bytes32(int64_t n_cols, int64_t n_rows) {
     if (n_rows % G != 0 || n_cols % 32 != 0 || n_cols <= 0) return 0;
-    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / 32) * format_of<Block>().block();
+    return static_cast<size_t>(n_rows / G) * static_cast<size_t>(n_cols / 32) * format32_of<Block>().block();
 }
 
 template <class Block>
 void pack32(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* vout) {
-    constexpr Format32 f = format_of<Block>();
+    constexpr Format32 f = format32_of<Block>();
     const int64_t nb = n_cols / 32;
     auto* out = static_cast<uint8_t*>(vout);
     for (int64_t g = 0; g < n_rows / G; ++g) {
@@ -118,18 +108,6 @@ void pack32(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, voi
 inline int q4k_nibble(const uint8_t* qs, int e) {
     const int chunk = e / 64, l = e % 64;
     return l < 32 ? (qs[32 * chunk + l] & 15) : (qs[32 * chunk + l - 32] >> 4);
-}
-
-inline void unpack_scales_k4(const uint8_t* p, uint8_t* sc, uint8_t* mn) {
-    for (int j = 0; j < 8; ++j) {
-        if (j < 4) {
-            sc[j] = p[j] & 63;
-            mn[j] = p[j + 4] & 63;
-        } else {
-            sc[j] = static_cast<uint8_t>((p[j + 4] & 0xF) | ((p[j - 4] >> 6) << 4));
-            mn[j] = static_cast<uint8_t>((p[j + 4] >> 4) | ((p[j] >> 6) << 4));
-        }
-    }
 }
 
 inline int q5k_high_bit(const block_q5_K& b, int e) {
@@ -167,7 +145,7 @@ void pack_k4(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, vo
                 std::memcpy(dst + 2 * r, &x.d, 2);
                 std::memcpy(dst + 32 + 2 * r, &x.dmin, 2);
                 uint8_t sc[8], mn[8];
-                unpack_scales_k4(x.scales, sc, mn);
+                for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x.scales, &sc[j], &mn[j]);
                 uint8_t nib[QK_K];
                 for (int e = 0; e < QK_K; ++e) nib[e] = static_cast<uint8_t>(q4k_nibble(x.qs, e));
                 for (int j = 0; j < 8; ++j) {

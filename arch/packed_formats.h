@@ -11,8 +11,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels.h"
+#include "quant/blocks.h"
 
 namespace llamas {
 namespace packed {
@@ -46,6 +48,18 @@ constexpr Format32 kQ5_0{32, 256 + 64, 16, false};
 constexpr Format32 kQ5_1{64, 256 + 64, 0, true};
 constexpr Format32 kIQ4_NL{32, 256, 128, false};
 constexpr Format32 kQ8_0{32, 512, 128, false};
+
+// The format of a 32-element block type (evaluated at compile time only, so no ISA-flagged
+// copy of it is ever emitted).
+template <class B>
+constexpr Format32 format32_of() {
+    if constexpr (std::is_same<B, block_q4_0>::value) return kQ4_0;
+    if constexpr (std::is_same<B, block_q4_1>::value) return kQ4_1;
+    if constexpr (std::is_same<B, block_q5_0>::value) return kQ5_0;
+    if constexpr (std::is_same<B, block_q5_1>::value) return kQ5_1;
+    if constexpr (std::is_same<B, block_iq4_nl>::value) return kIQ4_NL;
+    return kQ8_0;
+}
 
 // A prepared activation row of n columns (nb = n/32 blocks), 64-byte aligned in size:
 // [nb x 32 int8 values][nb float scales][nb x 4 bytes: the int32 start -offset x Σq, or for the
