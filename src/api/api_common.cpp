@@ -67,6 +67,7 @@ LLAMAS_API const char* llamas_status_string(llamas_status status) {
         case LLAMAS_ERR_CANCELLED: return "cancelled";
         case LLAMAS_ERR_INTERNAL: return "internal error";
         case LLAMAS_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+        case LLAMAS_ERR_NOT_FOUND: return "not found";
     }
     return "unknown status";
 }

@@ -27,7 +27,7 @@ void decode_appending(llamas_context* c, const int32_t* tokens, size_t n) {
     c->logits = nullptr;
     const size_t step = static_cast<size_t>(ctx.params().n_batch);
     for (size_t done = 0; done < n; done += step) {
-        if (c->cancel.load(std::memory_order_relaxed)) fail(Status::cancelled, "cancelled");
+        if (c->cancel.cancelled()) fail(Status::cancelled, "cancelled");
         const size_t chunk = std::min(step, n - done);
         c->logits = ctx.decode(tokens + done, static_cast<int64_t>(chunk), ctx.kv_cache().n_past());
     }
@@ -82,14 +82,13 @@ LLAMAS_API int32_t llamas_context_n_past(const llamas_context* c) {
 }
 
 LLAMAS_API llamas_status llamas_decode(llamas_context* c, const int32_t* tokens, size_t n_tokens) {
-    llamas_status s = guard([&] {
+    return guard([&] {
         LLAMAS_CHECK_ARG(c, "context is NULL");
         LLAMAS_CHECK_ARG(tokens || n_tokens == 0, "tokens is NULL");
+        CancelToken::Scope call(c->cancel);
         api::decode_appending(c, tokens, n_tokens);
         return LLAMAS_OK;
     });
-    if (c) c->cancel.store(false);
-    return s;
 }
 
 LLAMAS_API const float* llamas_logits(const llamas_context* c) { return c ? c->logits : nullptr; }
@@ -126,7 +125,7 @@ LLAMAS_API llamas_status llamas_kv_keep_shift(llamas_context* c, int32_t n_keep,
 }
 
 LLAMAS_API void llamas_context_cancel(llamas_context* c) {
-    if (c) c->cancel.store(true);  // lock-free atomic store: safe from a signal handler
+    if (c) c->cancel.cancel();  // lock-free atomics: safe from a signal handler
 }
 
 }  // extern "C"

@@ -41,6 +41,7 @@ LLAMAS_API llamas_status llamas_embed(llamas_context* c, const char* const* text
             return api::error(LLAMAS_ERR_UNSUPPORTED, "model architecture '" + c->owner->arch + "' does not produce embeddings");
         }
         const llamas_embed_options o = api::read_options(options, llamas_embed_options_init);
+        CancelToken::Scope call(c->cancel);
         Pooling pooling;
         switch (o.pooling) {
             case LLAMAS_POOLING_MODEL: pooling = hp.pooling; break;
@@ -81,7 +82,7 @@ LLAMAS_API llamas_status llamas_embed(llamas_context* c, const char* const* text
         // The embedder shares the context's thread pool; texts of up to n_ctx tokens fit a pass.
         if (!c->embedder) {
             c->embedder = std::make_unique<Embedder>(model, c->ctx->pool(), c->ctx->n_ctx());
-            c->embedder->set_cancel_flag(&c->cancel);
+            c->embedder->set_cancel(&c->cancel);
         }
         c->ctx->kv_cache().clear();
         c->logits = nullptr;
@@ -96,7 +97,6 @@ LLAMAS_API llamas_status llamas_embed(llamas_context* c, const char* const* text
         for (size_t i = 0; i < n_texts; ++i) finish_embedding(out + i * width, static_cast<int64_t>(width), 0, o.normalize != 0);
         return LLAMAS_OK;
     });
-    if (c) c->cancel.store(false);  // a cancel applies to one call
     return s;
 }
 

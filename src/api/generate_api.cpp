@@ -35,6 +35,7 @@ LLAMAS_API llamas_status llamas_generate(llamas_context* c, llamas_sampler* s, c
         const llamas_generate_options o = api::read_options(options, llamas_generate_options_init);
         LLAMAS_CHECK_ARG(o.max_tokens >= 0, "max_tokens must not be negative");
         const Tokenizer& tok = c->owner->model->tokenizer();
+        CancelToken::Scope call(c->cancel);
 
         // BOS (and the model's other default special tokens) only at the start of the cache, and
         // not twice when the prompt's text (a rendered chat template) already starts with BOS.
@@ -51,7 +52,7 @@ LLAMAS_API llamas_status llamas_generate(llamas_context* c, llamas_sampler* s, c
 
         Detokenizer detok(tok, o.skip_special != 0);
         for (int32_t i = 0; i < o.max_tokens; ++i) {
-            if (c->cancel.load(std::memory_order_relaxed)) fail(Status::cancelled, "cancelled");
+            if (c->cancel.cancelled()) fail(Status::cancelled, "cancelled");
             const int32_t t = s->sampler->sample(c->logits, s->n_vocab);
             s->sampler->accept(t);
             if (tok.is_eog(t)) break;
@@ -68,7 +69,6 @@ LLAMAS_API llamas_status llamas_generate(llamas_context* c, llamas_sampler* s, c
         if (!rest.empty() && callback) callback(rest.data(), rest.size(), -1, user_data);
         return LLAMAS_OK;
     });
-    if (c) c->cancel.store(false);
     if (out_n_generated) *out_n_generated = n_generated;
     return status;
 }

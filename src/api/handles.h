@@ -10,6 +10,8 @@
 #include "engine/model.h"
 #include "llamas.h"
 #include "sample/sampler.h"
+#include "util/cancel.h"
+#include "util/error.h"
 
 struct llamas_model {
     std::unique_ptr<llamas::Model> model;
@@ -25,7 +27,7 @@ struct llamas_context {
     // after ctx so that it is destroyed first).
     std::unique_ptr<llamas::Embedder> embedder;
     const float* logits = nullptr;  // after the last decoded token; null when the cache changed
-    std::atomic<bool> cancel{false};
+    llamas::CancelToken cancel;     // each cancellable entry point holds a CancelToken::Scope
 };
 
 struct llamas_sampler {
@@ -36,15 +38,29 @@ struct llamas_sampler {
 namespace llamas::api {
 
 // Reads a caller's option struct that may be older (smaller) or newer (larger) than ours:
-// starts from the defaults and copies only the bytes both sides know.
+// starts from the defaults and copies only the bytes both sides know. A newer caller's bytes
+// beyond ours must be zero (its new fields at their defaults): anything else asks for something
+// this library cannot do, and fails rather than being silently ignored.
 template <class T>
 T read_options(const T* given, void (*init)(T*)) {
     T out;
     init(&out);
     if (given) {
-        size_t n = given->struct_size < sizeof(T) ? given->struct_size : sizeof(T);
-        if (n > sizeof(size_t)) std::memcpy(reinterpret_cast<char*>(&out) + sizeof(size_t),
-                                            reinterpret_cast<const char*>(given) + sizeof(size_t), n - sizeof(size_t));
+        const size_t size = given->struct_size;
+        if (size < sizeof(size_t))
+            fail(Status::invalid_argument, "struct_size %zu is too small: fill options with their _init function", size);
+        if (size > (size_t{1} << 16))
+            fail(Status::invalid_argument, "struct_size %zu is not an option struct's size", size);
+        const char* bytes = reinterpret_cast<const char*>(given);
+        for (size_t i = sizeof(T); i < size; ++i)
+            if (bytes[i] != 0)
+                fail(Status::unsupported,
+                     "the options set a field at byte %zu that this llamas (%s) does not know: it is older than "
+                     "the header the program was built with",
+                     i, llamas_version());
+        const size_t n = size < sizeof(T) ? size : sizeof(T);
+        if (n > sizeof(size_t)) std::memcpy(reinterpret_cast<char*>(&out) + sizeof(size_t), bytes + sizeof(size_t),
+                                            n - sizeof(size_t));
     }
     out.struct_size = sizeof(T);
     return out;

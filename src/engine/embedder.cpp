@@ -160,7 +160,7 @@ void Embedder::embed(const int32_t* const* tokens, const int64_t* lengths, int64
     for (int64_t first = 0; first < n_texts;) {
         int64_t used = 0, count = 0;
         while (first + count < n_texts && used + lengths[first + count] <= capacity_) used += lengths[first + count++];
-        if (cancel_ && cancel_->load(std::memory_order_relaxed)) fail(Status::cancelled, "cancelled");
+        if (cancel_ && cancel_->cancelled()) fail(Status::cancelled, "cancelled");
         run_pass(tokens, lengths, first, count, pooling, out + first * n_embd_out_);
         first += count;
     }

@@ -12,6 +12,7 @@
 
 #include "engine/embed_attention.h"
 #include "engine/hparams.h"
+#include "util/cancel.h"
 
 namespace llamas {
 
@@ -40,9 +41,9 @@ public:
     void embed(const int32_t* const* tokens, const int64_t* lengths, int64_t n_texts, Pooling pooling, float* out);
     void embed(const std::vector<std::vector<int32_t>>& texts, Pooling pooling, float* out);
 
-    // When set, embed() checks this flag before each pass and throws Error(cancelled) once it
-    // is true (the flag is the caller's to clear).
-    void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
+    // When set, embed() checks the token before each pass and throws Error(cancelled) once the
+    // call in flight is cancelled.
+    void set_cancel(const CancelToken* token) { cancel_ = token; }
 
     // The per-token outputs of the last pass (before pooling): rows of n_embd floats, one per
     // token of the packed batch. For tests and --pooling none.
@@ -62,7 +63,7 @@ private:
     ThreadPool& pool_;
     int64_t capacity_ = 0;
     int64_t n_embd_out_ = 0;
-    const std::atomic<bool>* cancel_ = nullptr;
+    const CancelToken* cancel_ = nullptr;
 
     std::vector<TextSpan> spans_;  // texts of the current pass
     std::unique_ptr<int32_t[]> tok_, pos_;

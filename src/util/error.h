@@ -17,6 +17,8 @@ enum class Status : int {
     context_full = 6,
     cancelled = 7,
     internal = 8,
+    buffer_too_small = 9,
+    not_found = 10,   // a metadata key, sequence or entry that does not exist
 };
 
 class Error : public std::runtime_error {

@@ -82,6 +82,8 @@ const char* status_name(Status s) {
         case Status::context_full: return "context_full";
         case Status::cancelled: return "cancelled";
         case Status::internal: return "internal";
+        case Status::buffer_too_small: return "buffer_too_small";
+        case Status::not_found: return "not_found";
     }
     return "?";
 }
