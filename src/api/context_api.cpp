@@ -33,6 +33,11 @@ void decode_appending(llamas_context* c, const int32_t* tokens, size_t n) {
     }
 }
 
+const float* logits_row(const llamas_context* c, int32_t i) {
+    // Until batches keep several rows, only the last token's row exists.
+    return (i == -1) ? c->logits : nullptr;
+}
+
 }  // namespace llamas::api
 
 extern "C" {
@@ -92,6 +97,8 @@ LLAMAS_API llamas_status llamas_decode(llamas_context* c, const int32_t* tokens,
 }
 
 LLAMAS_API const float* llamas_logits(const llamas_context* c) { return c ? c->logits : nullptr; }
+
+LLAMAS_API int32_t llamas_context_n_seq_max(const llamas_context* c) { return c ? 1 : 0; }
 
 LLAMAS_API llamas_status llamas_kv_clear(llamas_context* c) {
     return guard([&] {

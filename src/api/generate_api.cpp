@@ -9,10 +9,6 @@
 using namespace llamas;
 using llamas::api::guard;
 
-namespace llamas::api {
-void decode_appending(llamas_context* c, const int32_t* tokens, size_t n);
-}
-
 extern "C" {
 
 LLAMAS_API void llamas_generate_options_init(llamas_generate_options* o) {

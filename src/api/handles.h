@@ -28,6 +28,7 @@ struct llamas_context {
     std::unique_ptr<llamas::Embedder> embedder;
     const float* logits = nullptr;  // after the last decoded token; null when the cache changed
     llamas::CancelToken cancel;     // each cancellable entry point holds a CancelToken::Scope
+    llamas_finish_reason finish = LLAMAS_FINISH_NONE;  // why the last llamas_generate ended
 };
 
 struct llamas_sampler {
@@ -36,6 +37,13 @@ struct llamas_sampler {
 };
 
 namespace llamas::api {
+
+// Row i of the last decode's logits (i < 0 counts from the end: -1 is the last token), as
+// llamas_logits_ith: null when that token kept no logits. (context_api.cpp)
+const float* logits_row(const llamas_context* c, int32_t i);
+// Decodes tokens after what sequence 0 holds, in n_batch pieces, checking the cancel token
+// between them; afterwards c->logits is the last token's row. (context_api.cpp)
+void decode_appending(llamas_context* c, const int32_t* tokens, size_t n);
 
 // Reads a caller's option struct that may be older (smaller) or newer (larger) than ours:
 // starts from the defaults and copies only the bytes both sides know. A newer caller's bytes
