@@ -5,14 +5,13 @@
 
 #include "api/guard.h"
 #include "api/handles.h"
-#include "engine/kv_shift.h"
+#include "engine/kv_edit.h"
 
 using namespace llamas;
 using llamas::api::guard;
 
 namespace llamas::api {
 
-// Decodes after what the cache holds, in n_batch pieces, checking the cancel flag between them.
 void decode_appending(llamas_context* c, const int32_t* tokens, size_t n) {
     Context& ctx = *c->ctx;
     const int64_t n_past = ctx.kv_cache().n_past();
@@ -34,8 +33,8 @@ void decode_appending(llamas_context* c, const int32_t* tokens, size_t n) {
 }
 
 const float* logits_row(const llamas_context* c, int32_t i) {
-    // Until batches keep several rows, only the last token's row exists.
-    return (i == -1) ? c->logits : nullptr;
+    // c->logits is null after an edit of the cache: the rows no longer describe it.
+    return c->logits ? c->ctx->output(i) : nullptr;
 }
 
 }  // namespace llamas::api
@@ -59,8 +58,10 @@ LLAMAS_API llamas_status llamas_context_create(llamas_model* model, const llamas
         LLAMAS_CHECK_ARG(o.n_ctx >= 0, "n_ctx must not be negative");
         LLAMAS_CHECK_ARG(o.n_batch >= 0, "n_batch must not be negative");
         LLAMAS_CHECK_ARG(o.n_threads >= 0 && o.n_threads <= 512, "n_threads must be in 0..512");
+        LLAMAS_CHECK_ARG(o.n_seq_max >= 0 && o.n_seq_max <= 4096, "n_seq_max must be in 0..4096");
         ContextParams p;
         p.n_ctx = o.n_ctx;
+        p.n_seq = o.n_seq_max > 0 ? o.n_seq_max : 1;
         p.n_batch = o.n_batch > 0 ? o.n_batch : 512;
         p.n_threads = o.n_threads > 0 ? o.n_threads : std::max(1u, std::thread::hardware_concurrency());
         switch (o.kv_type) {
@@ -98,7 +99,80 @@ LLAMAS_API llamas_status llamas_decode(llamas_context* c, const int32_t* tokens,
 
 LLAMAS_API const float* llamas_logits(const llamas_context* c) { return c ? c->logits : nullptr; }
 
-LLAMAS_API int32_t llamas_context_n_seq_max(const llamas_context* c) { return c ? 1 : 0; }
+LLAMAS_API int32_t llamas_context_n_seq_max(const llamas_context* c) {
+    return c ? static_cast<int32_t>(c->ctx->kv_cache().n_seq()) : 0;
+}
+
+LLAMAS_API llamas_status llamas_decode_batch(llamas_context* c, const int32_t* tokens, const int32_t* positions,
+                                             const int32_t* seq_ids, const int8_t* want_logits, size_t n_tokens) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        LLAMAS_CHECK_ARG(tokens, "tokens is NULL");
+        LLAMAS_CHECK_ARG(n_tokens > 0, "the batch is empty");
+        LLAMAS_CHECK_ARG(n_tokens <= (size_t{1} << 30), "the batch is too large");
+        CancelToken::Scope call(c->cancel);
+        Batch b;
+        b.tokens = tokens;
+        b.pos = positions;
+        b.seq = seq_ids;
+        b.want = want_logits;
+        b.n = static_cast<int64_t>(n_tokens);
+        c->logits = nullptr;
+        c->ctx->decode_batch(b, &c->cancel);
+        c->logits = c->ctx->last_output();
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API const float* llamas_logits_ith(const llamas_context* c, int32_t i) {
+    return c ? api::logits_row(c, i) : nullptr;
+}
+
+LLAMAS_API int32_t llamas_seq_pos_min(const llamas_context* c, int32_t seq) {
+    if (!c || seq < 0 || seq >= c->ctx->kv_cache().n_seq()) return -1;
+    return c->ctx->kv_cache().pos_min(seq);
+}
+
+LLAMAS_API int32_t llamas_seq_pos_max(const llamas_context* c, int32_t seq) {
+    if (!c || seq < 0 || seq >= c->ctx->kv_cache().n_seq()) return -1;
+    return c->ctx->kv_cache().pos_max(seq);
+}
+
+LLAMAS_API llamas_status llamas_seq_remove(llamas_context* c, int32_t seq, int32_t p0, int32_t p1, int shift) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        kv_remove(*c->ctx, seq, p0, p1, shift != 0);
+        c->logits = nullptr;
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_seq_copy(llamas_context* c, int32_t src, int32_t dst, int32_t p1) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        kv_copy(*c->ctx, src, dst, p1);
+        c->logits = nullptr;
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_seq_keep(llamas_context* c, int32_t seq) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        kv_keep(*c->ctx, seq);
+        c->logits = nullptr;
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_seq_shift(llamas_context* c, int32_t seq, int32_t p0, int32_t p1, int32_t delta) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(c, "context is NULL");
+        kv_shift(*c->ctx, seq, p0, p1, delta);
+        c->logits = nullptr;
+        return LLAMAS_OK;
+    });
+}
 
 LLAMAS_API llamas_status llamas_kv_clear(llamas_context* c) {
     return guard([&] {
@@ -112,7 +186,8 @@ LLAMAS_API llamas_status llamas_kv_clear(llamas_context* c) {
 LLAMAS_API llamas_status llamas_kv_remove(llamas_context* c, int32_t p0, int32_t p1) {
     return guard([&] {
         LLAMAS_CHECK_ARG(c, "context is NULL");
-        kv_remove_range(*c->ctx, p0, p1);
+        LLAMAS_CHECK_ARG(p0 >= 0 && (p1 < 0 || p1 >= p0), "[p0, p1) is not a range");
+        kv_remove(*c->ctx, 0, p0, p1, true);
         c->logits = nullptr;
         return LLAMAS_OK;
     });
@@ -125,7 +200,7 @@ LLAMAS_API llamas_status llamas_kv_keep_shift(llamas_context* c, int32_t n_keep,
         const int64_t n_past = c->ctx->kv_cache().n_past();
         LLAMAS_CHECK_ARG(static_cast<int64_t>(n_keep) + n_discard <= n_past,
                          "n_keep + n_discard exceeds the tokens in the cache");
-        kv_remove_range(*c->ctx, n_keep, static_cast<int64_t>(n_keep) + n_discard);
+        kv_remove(*c->ctx, 0, n_keep, static_cast<int64_t>(n_keep) + n_discard, true);
         c->logits = nullptr;
         return LLAMAS_OK;
     });

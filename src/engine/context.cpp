@@ -5,6 +5,7 @@
 
 #include "engine/thread_pool.h"
 #include "ops/attention.h"
+#include "util/cancel.h"
 #include "util/error.h"
 
 namespace llamas {
@@ -14,7 +15,7 @@ Context::Context(const Model& model, const ContextParams& params)
       params_(params),
       kv_(model.hparams(),
           params.n_ctx > 0 ? params.n_ctx : std::min<int64_t>(model.hparams().n_ctx_train, 4096),
-          params.kv_type) {
+          params.kv_type, params.n_seq) {
     const HParams& hp = model.hparams();
     if (params_.n_ctx <= 0) params_.n_ctx = kv_.n_ctx();
     if (params_.n_threads < 1) fail(Status::invalid_argument, "n_threads must be at least 1 (got %d)", params_.n_threads);
@@ -40,7 +41,13 @@ Context::Context(const Model& model, const ContextParams& params)
     up_.resize(B * hp.n_ff);
     rope_cs_.resize(B * hp.n_rot);
     rope_cs_swa_.resize(B * hp.n_rot);
-    logits_.resize((params_.logits_all ? B : 1) * static_cast<size_t>(hp.n_vocab));
+    // One logits row per sequence covers one decode step of every sequence; more grows on demand.
+    logits_.resize((params_.logits_all ? std::max<size_t>(B, params_.n_seq) : params_.n_seq) *
+                   static_cast<size_t>(hp.n_vocab));
+    for (auto* v : {&tok_, &pos_, &seq_, &slot_, &slot_of_, &pos_in_, &pos_arg_}) v->reserve(B);
+    want_in_.reserve(B);
+    seq_count_.assign(static_cast<size_t>(params_.n_seq), 0);
+    seq_next_.assign(static_cast<size_t>(params_.n_seq), 0);
 
     size_t mm = 0;
     for (const WeightView* w : model.matrices()) mm = std::max(mm, matmul_scratch_bytes(*w, params_.n_batch));
@@ -65,11 +72,6 @@ void Context::set_profile(Profile* p) {
 }
 
 const float* Context::decode(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits) {
-    const int64_t n_vocab = model_.hparams().n_vocab;
-    if (model_.hparams().embedder) {
-        fail(Status::unsupported, "'%s' is an embedding model: it has no logits to decode (embed texts instead)",
-             model_.hparams().arch_name.c_str());
-    }
     if (n <= 0) fail(Status::invalid_argument, "decode needs at least one token");
     if (pos0 < 0 || pos0 > kv_.n_past()) {
         fail(Status::invalid_argument, "decode at position %lld, but the cache holds %lld positions", (long long)pos0,
@@ -83,20 +85,157 @@ const float* Context::decode(const int32_t* tokens, int64_t n, int64_t pos0, boo
         fail(Status::invalid_argument, "all-token logits need logits_all and at most n_batch (%lld) tokens",
              (long long)params_.n_batch);
     }
+    pos_arg_.resize(static_cast<size_t>(n));
+    want_in_.assign(static_cast<size_t>(n), all_logits ? 1 : 0);
+    want_in_.back() = 1;
+    for (int64_t t = 0; t < n; ++t) pos_arg_[static_cast<size_t>(t)] = static_cast<int32_t>(pos0 + t);
+    Batch b;
+    b.tokens = tokens;
+    b.pos = pos_arg_.data();
+    b.want = want_in_.data();
+    b.n = n;
+    decode_batch(b);
+    return all_logits ? output(0) : last_out_;
+}
+
+void Context::decode_batch(const Batch& b, const CancelToken* cancel) {
+    const HParams& hp = model_.hparams();
+    const int64_t n = b.n, n_seq = params_.n_seq;
+    if (hp.embedder) {
+        fail(Status::unsupported, "'%s' is an embedding model: it has no logits to decode (embed texts instead)",
+             hp.arch_name.c_str());
+    }
+    if (n <= 0) fail(Status::invalid_argument, "decode needs at least one token");
+    if (!b.tokens) fail(Status::invalid_argument, "the batch has no tokens");
+
+    // ---- check everything before touching the cache ----
+    std::fill(seq_count_.begin(), seq_count_.end(), 0);
     for (int64_t i = 0; i < n; ++i) {
-        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
-            fail(Status::invalid_argument, "token id %d at index %lld is outside the vocabulary (0..%lld)", tokens[i],
-                 (long long)i, (long long)(n_vocab - 1));
+        const int32_t t = b.tokens[i];
+        if (t < 0 || t >= hp.n_vocab)
+            fail(Status::invalid_argument, "token id %d at index %lld is outside the vocabulary (0..%lld)", t,
+                 (long long)i, (long long)(hp.n_vocab - 1));
+        const int32_t s = b.seq ? b.seq[i] : 0;
+        if (s < 0 || s >= n_seq)
+            fail(Status::invalid_argument, "sequence id %d at index %lld is outside 0..%lld", s, (long long)i,
+                 (long long)(n_seq - 1));
+        ++seq_count_[static_cast<size_t>(s)];
+    }
+    // Each sequence's positions: given or continuing, increasing; the first decides which cached
+    // rows are dropped, and the rows that stay plus the new ones must fit n_ctx.
+    constexpr int32_t kUnset = -1;
+    std::fill(seq_next_.begin(), seq_next_.end(), kUnset);  // last position seen in this batch
+    pos_in_.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const size_t s = static_cast<size_t>(b.seq ? b.seq[i] : 0);
+        const int32_t prev = seq_next_[s];
+        int64_t p;
+        if (b.pos) {
+            p = b.pos[i];
+        } else {
+            p = prev == kUnset ? kv_.next_pos(static_cast<int64_t>(s)) : int64_t{prev} + 1;
+        }
+        if (p < 0 || p >= (int64_t{1} << 30))
+            fail(Status::invalid_argument, "position %lld at index %lld is outside 0..2^30", (long long)p, (long long)i);
+        if (prev != kUnset && p <= prev)
+            fail(Status::invalid_argument,
+                 "positions of sequence %zu must increase along the batch (%d then %lld at index %lld)", s, prev,
+                 (long long)p, (long long)i);
+        const bool swa = hp.n_swa > 0;
+        if (prev == kUnset) {
+            const int64_t keep = kv_.row_of(static_cast<int64_t>(s), p);
+            if (seq_count_[s] > params_.n_ctx - keep)
+                fail(Status::context_full, "sequence %zu: %lld tokens after %lld cached do not fit a context of %lld", s,
+                     (long long)seq_count_[s], (long long)keep, (long long)params_.n_ctx);
+            if (swa && keep > 0 && p != int64_t{kv_.pos(static_cast<int64_t>(s), keep - 1)} + 1)
+                fail(Status::invalid_argument,
+                     "sequence %zu: position %lld leaves a gap after %d, which a model with sliding-window layers "
+                     "cannot attend across",
+                     s, (long long)p, kv_.pos(static_cast<int64_t>(s), keep - 1));
+        } else if (swa && p != int64_t{prev} + 1) {
+            fail(Status::invalid_argument,
+                 "sequence %zu: positions %d and %lld leave a gap, which a model with sliding-window layers cannot "
+                 "attend across",
+                 s, prev, (long long)p);
+        }
+        seq_next_[s] = static_cast<int32_t>(p);
+        pos_in_[static_cast<size_t>(i)] = static_cast<int32_t>(p);
+    }
+
+    // ---- drop what the new tokens replace; lay the batch out in sequence order ----
+    std::fill(seq_next_.begin(), seq_next_.end(), kUnset);
+    for (int64_t i = 0; i < n; ++i) {  // the first position of each sequence in the batch
+        const size_t s = static_cast<size_t>(b.seq ? b.seq[i] : 0);
+        if (seq_next_[s] == kUnset) {
+            seq_next_[s] = pos_in_[static_cast<size_t>(i)];
+            kv_.truncate(static_cast<int64_t>(s), kv_.row_of(static_cast<int64_t>(s), seq_next_[s]));
         }
     }
-    kv_.remove_from(pos0);
-    for (int64_t done = 0; done < n; done += params_.n_batch) {
-        const int64_t chunk = std::min(params_.n_batch, n - done);
-        const bool last_chunk = done + chunk == n;
-        forward(tokens + done, chunk, pos0 + done, all_logits, last_chunk);
-        kv_.set_n_past(pos0 + done + chunk);
+    // Counting sort by sequence (stable: each sequence keeps batch order, so positions increase).
+    for (auto* v : {&tok_, &pos_, &seq_, &slot_}) v->resize(static_cast<size_t>(n));
+    slot_of_.assign(static_cast<size_t>(n), -1);
+    {
+        int32_t at = 0;
+        for (int64_t s = 0; s < n_seq; ++s) {
+            seq_next_[static_cast<size_t>(s)] = at;  // now: where sequence s starts in the order
+            at += static_cast<int32_t>(seq_count_[static_cast<size_t>(s)]);
+        }
     }
-    return logits_.data();
+    for (int64_t i = 0; i < n; ++i) {
+        const size_t s = static_cast<size_t>(b.seq ? b.seq[i] : 0);
+        const size_t o = static_cast<size_t>(seq_next_[s]++);
+        tok_[o] = b.tokens[i];
+        pos_[o] = pos_in_[static_cast<size_t>(i)];
+        seq_[o] = static_cast<int32_t>(s);
+        slot_[o] = static_cast<int32_t>(i);  // the caller's index, for now
+    }
+    // Rows of logits in sequence order, so that each pass's kept rows are contiguous.
+    int32_t n_out = 0;
+    for (int64_t o = 0; o < n; ++o) {
+        const size_t k = static_cast<size_t>(o);
+        const int32_t i = slot_[k];
+        const bool last_of_seq = o + 1 == n || seq_[k + 1] != seq_[k];
+        const bool want = b.want ? b.want[i] != 0 : last_of_seq;
+        slot_[k] = want ? n_out : -1;
+        if (want) slot_of_[static_cast<size_t>(i)] = n_out++;
+    }
+    const size_t need = static_cast<size_t>(n_out) * static_cast<size_t>(hp.n_vocab);
+    if (logits_.size() < need) {
+        try {
+            logits_.resize(need);
+        } catch (const std::bad_alloc&) {
+            fail(Status::out_of_memory, "cannot allocate logits for %d tokens", n_out);
+        }
+    }
+
+    // ---- the passes ----
+    last_out_ = nullptr;
+    for (int64_t done = 0; done < n; done += params_.n_batch) {
+        if (cancel && cancel->cancelled()) fail(Status::cancelled, "cancelled");
+        const int64_t chunk = std::min(params_.n_batch, n - done);
+        forward(done, chunk);
+        for (int64_t o = done; o < done + chunk;) {  // the rows each sequence now holds
+            const int64_t s = seq_[static_cast<size_t>(o)];
+            int64_t e = o;
+            while (e < done + chunk && seq_[static_cast<size_t>(e)] == s) ++e;
+            kv_.set_rows(s, kv_.n_rows(s), pos_.data() + o, e - o);
+            o = e;
+        }
+    }
+    for (int64_t i = n - 1; i >= 0 && !last_out_; --i) last_out_ = output(i);
+}
+
+const float* Context::output(int64_t i) const {
+    const int64_t n = static_cast<int64_t>(slot_of_.size());
+    if (i < 0) i += n;
+    if (i < 0 || i >= n || slot_of_[static_cast<size_t>(i)] < 0) return nullptr;
+    return logits_.data() + static_cast<size_t>(slot_of_[static_cast<size_t>(i)]) * static_cast<size_t>(n_vocab());
+}
+
+void Context::set_single_output(const float* logits) {
+    slot_of_.assign(1, 0);
+    std::copy(logits, logits + n_vocab(), logits_.begin());
+    last_out_ = logits_.data();
 }
 
 }  // namespace llamas

@@ -31,7 +31,11 @@ void add_rows(float* x, const float* y, int64_t n) {
 
 }  // namespace
 
-void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits, bool want_logits) {
+void Context::forward(int64_t b, int64_t n) {
+    const int32_t* tokens = tok_.data() + b;
+    const int32_t* pos = pos_.data() + b;
+    const int32_t* seq = seq_.data() + b;
+    const int32_t* slot = slot_.data() + b;
     const HParams& hp = model_.hparams();
     const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
     ThreadPool& pool = *pool_;
@@ -63,8 +67,8 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
     rp_swa.base = hp.rope_base_swa;
     const bool any_swa = hp.n_swa > 0;
     for (int64_t t = 0; t < n; ++t) {
-        rope_cos_sin(rp, pos0 + t, rope_cs_.data() + t * hp.n_rot);
-        if (any_swa) rope_cos_sin(rp_swa, pos0 + t, rope_cs_swa_.data() + t * hp.n_rot);
+        rope_cos_sin(rp, pos[t], rope_cs_.data() + t * hp.n_rot);
+        if (any_swa) rope_cos_sin(rp_swa, pos[t], rope_cs_swa_.data() + t * hp.n_rot);
     }
     lap(Op::embed);
 
@@ -116,19 +120,27 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
         }
         lap(Op::rope);
 
-        kv_.store_k(il, pos0, k_.data(), n, n_kv);
-        kv_.store_v(il, pos0, v_.data(), n, n_kv);
-        lap(Op::kv_store);
-        KvLayerView kvl;
-        kvl.type = kv_.type();
-        kvl.k = kv_.k_row(il, 0);
-        kvl.v = kv_.v_row(il, 0);
-        kvl.row_bytes = kv_.row_bytes();
-        kvl.head_bytes = kv_.head_bytes();
+        // Each sequence's run of tokens continues its own cache rows and attends over them.
         ap.n_swa = swa ? hp.n_swa : 0;
-        attention(ap, q_.data(), n_q, n, pos0, kvl, pos0 + n, attn_.data(), n_q, attn_scratch_.data(),
-                  attn_scratch_.size(), pool);
-        lap(Op::attention);
+        for (int64_t t0 = 0; t0 < n;) {
+            const int64_t s = seq[t0];
+            int64_t t1 = t0 + 1;
+            while (t1 < n && seq[t1] == s) ++t1;
+            const int64_t cnt = t1 - t0, row0 = kv_.n_rows(s);
+            kv_.store_k(il, s, row0, k_.data() + t0 * n_kv, cnt, n_kv);
+            kv_.store_v(il, s, row0, v_.data() + t0 * n_kv, cnt, n_kv);
+            lap(Op::kv_store);
+            KvLayerView kvl;
+            kvl.type = kv_.type();
+            kvl.k = kv_.k_row(il, s, 0);
+            kvl.v = kv_.v_row(il, s, 0);
+            kvl.row_bytes = kv_.row_bytes();
+            kvl.head_bytes = kv_.head_bytes();
+            attention(ap, q_.data() + t0 * n_q, n_q, cnt, row0, kvl, row0 + cnt, attn_.data() + t0 * n_q, n_q,
+                      attn_scratch_.data(), attn_scratch_.size(), pool);
+            lap(Op::attention);
+            t0 = t1;
+        }
 
         mul(L.wo, attn_.data(), proj_.data(), n);
         add_bias(proj_.data(), L.bo, n, E);
@@ -162,15 +174,19 @@ void Context::forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all_l
         lap(Op::residual);
     }
 
-    // ---- output: final norm and logits for the tokens that need them ----
-    if (!want_logits) return;
-    const int64_t first = all_logits ? 0 : n - 1;
-    const int64_t n_out = n - first;
-    for (int64_t t = 0; t < n_out; ++t) {
-        rms_norm(x_.data() + (first + t) * E, model_.output_norm(), cur_.data() + t * E, E, hp.norm_eps);
+    // ---- output: final norm and logits for the tokens that keep them ----
+    // Kept tokens have consecutive rows of logits_ (forward's caller numbers them in this order).
+    int64_t n_out = 0, first_slot = -1;
+    for (int64_t t = 0; t < n; ++t) {
+        if (slot[t] < 0) continue;
+        if (first_slot < 0) first_slot = slot[t];
+        rms_norm(x_.data() + t * E, model_.output_norm(), cur_.data() + n_out * E, E, hp.norm_eps);
+        ++n_out;
     }
-    mul(model_.output(), cur_.data(), logits_.data(), n_out);
-    if (hp.final_softcap > 0) softcap(logits_.data(), n_out * hp.n_vocab, hp.final_softcap);
+    if (n_out == 0) return;
+    float* out = logits_.data() + static_cast<size_t>(first_slot) * static_cast<size_t>(hp.n_vocab);
+    mul(model_.output(), cur_.data(), out, n_out);
+    if (hp.final_softcap > 0) softcap(out, n_out * hp.n_vocab, hp.final_softcap);
     lap(Op::output);
 }
 

@@ -150,7 +150,7 @@ TEST_CASE("KV cache: remove tokens from a position, clear, and continue") {
     ctx.decode(b.data(), static_cast<int64_t>(b.size()), 0);
     CHECK(ctx.kv_cache().n_past() == static_cast<int64_t>(b.size()));
     // Keep the first token (shared BOS or not), replace the rest with prompt a's tail.
-    ctx.kv_cache().remove_from(1);
+    ctx.kv_cache().truncate(0, 1);
     CHECK(ctx.kv_cache().n_past() == 1);
     std::vector<int32_t> mixed = {b[0]};
     mixed.insert(mixed.end(), a.begin() + 1, a.end());

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/context.h"
-#include "engine/kv_shift.h"
+#include "engine/kv_edit.h"
 #include "engine/model.h"
 #include "test_data.h"
 
@@ -37,7 +37,7 @@ void check_shift(const char* model_file) {
     std::vector<int32_t> tokens;
     for (int i = 0; i < 20; ++i) tokens.push_back(10 + 37 * i % 1500);
     shifted.decode(tokens.data(), 20, 0);
-    kv_remove_range(shifted, 2, 7);
+    kv_remove(shifted, 0, 2, 7, true);
     REQUIRE(shifted.kv_cache().n_past() == 15);
 
     std::vector<int32_t> kept(tokens.begin(), tokens.begin() + 2);
@@ -49,12 +49,12 @@ void check_shift(const char* model_file) {
     for (int64_t pos = 0; pos < 15; ++pos) {
         CAPTURE(pos);
         float scale = 0;
-        const float* ka = reinterpret_cast<const float*>(a.k_row(0, pos));
-        const float* kb = reinterpret_cast<const float*>(b.k_row(0, pos));
+        const float* ka = reinterpret_cast<const float*>(a.k_row(0, 0, pos));
+        const float* kb = reinterpret_cast<const float*>(b.k_row(0, 0, pos));
         const float dk = max_abs_diff(ka, kb, a.row_elems(), &scale);
         CHECK(dk <= 1e-4f * std::max(1.0f, scale));
-        const float* va = reinterpret_cast<const float*>(a.v_row(0, pos));
-        const float* vb = reinterpret_cast<const float*>(b.v_row(0, pos));
+        const float* va = reinterpret_cast<const float*>(a.v_row(0, 0, pos));
+        const float* vb = reinterpret_cast<const float*>(b.v_row(0, 0, pos));
         CHECK(max_abs_diff(va, vb, a.row_elems(), &scale) == 0.0f);
     }
 }
