@@ -38,7 +38,10 @@ typedef struct {
     size_t len, cap;
     double t_first; /* time the first piece arrived: the end of prompt processing */
     int n_pieces;
+    int32_t last_token; /* the last token chosen (the end-of-turn token when the answer ended so) */
 } reply;
+
+static void on_token(const llamas_token_info* info, void* user) { ((reply*)user)->last_token = info->token; }
 
 static int on_piece(const char* piece, size_t length, int32_t token, void* user) {
     reply* r = (reply*)user;
@@ -63,6 +66,41 @@ static void usage(void) {
     fprintf(stderr,
             "usage: llamas-chat -m MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
             "                   [--seed S] [--system S] [--threads N] [--ctx N]\n");
+}
+
+/* After a turn, makes the KV cache hold exactly a prefix of `after` (the conversation rendered
+ * with the answer) and returns that prefix's length: the next turn feeds only what follows.
+ * The cache holds `rendered` (this turn's prompt), the answer's tokens and, when the answer
+ * ended with an end-of-generation token, that token too. The template renders the answer
+ * followed by its end-of-turn marker, so that marker is in the cache exactly once: either the
+ * generated token is the marker (keep it), or it is dropped and the marker is fed next turn. */
+static size_t sync_history(llamas_context* ctx, const llamas_model* model, const char* rendered, const char* after,
+                           const reply* r, llamas_finish_reason finish) {
+    const size_t prompt_len = strlen(rendered), after_len = strlen(after);
+    const size_t answer_end = prompt_len + r->len;
+    if (answer_end > after_len || memcmp(after, rendered, prompt_len) != 0 ||
+        (r->len && memcmp(after + prompt_len, r->text, r->len) != 0)) {
+        /* The template rewrote earlier text (or trimmed the answer): start the cache over. */
+        llamas_kv_clear(ctx);
+        return 0;
+    }
+    if (finish != LLAMAS_FINISH_EOG) return answer_end; /* the marker comes with the next turn */
+    char piece[256];
+    size_t piece_len = 0;
+    if (llamas_token_to_piece(model, r->last_token, LLAMAS_PIECE_SPECIAL, piece, sizeof piece, &piece_len) ==
+            LLAMAS_OK &&
+        piece_len > 0 && answer_end + piece_len <= after_len && memcmp(after + answer_end, piece, piece_len) == 0) {
+        int32_t first = -1;
+        size_t n = 0;
+        const llamas_status s = llamas_tokenize(model, after + answer_end, after_len - answer_end,
+                                                LLAMAS_TOKENIZE_PARSE_SPECIAL, &first, 1, &n);
+        if ((s == LLAMAS_OK || s == LLAMAS_ERR_BUFFER_TOO_SMALL) && n > 0 && first == r->last_token)
+            return answer_end + piece_len; /* the cached end-of-turn token is the template's marker */
+    }
+    /* Another end token than the template's marker: drop it from the cache. */
+    const int32_t n_past = llamas_context_n_past(ctx);
+    if (n_past > 0) llamas_kv_remove(ctx, n_past - 1, -1);
+    return answer_end;
 }
 
 /* Renders the conversation with the model's template into a growing buffer. */
@@ -165,10 +203,13 @@ int main(int argc, char** argv) {
         }
 
         reply r = {0};
+        r.last_token = -1;
         llamas_generate_options gopt;
         llamas_generate_options_init(&gopt);
         gopt.max_tokens = n_predict;
         gopt.parse_special = has_template; /* the template's own markers are special tokens */
+        gopt.token_callback = on_token;
+        gopt.token_user_data = &r;
         const int32_t past_before = llamas_context_n_past(g_ctx);
         int32_t n_generated = 0;
         const double t0 = now_seconds();
@@ -192,11 +233,17 @@ int main(int argc, char** argv) {
         t_gen += t1 - tf;
 
         if (has_template) {
+            const reply r_done = r; /* its text now belongs to msgs */
             msgs[n_msgs].role = "assistant";
             msgs[n_msgs++].content = r.text ? r.text : strdup("");
             r.text = NULL;
             char* after = render(model, msgs, n_msgs, 0);
-            prev_len = after ? strlen(after) : 0;
+            if (after) {
+                prev_len = sync_history(g_ctx, model, rendered, after, &r_done, llamas_context_finish_reason(g_ctx));
+            } else { /* cannot tell what the cache matches: start over next turn */
+                llamas_kv_clear(g_ctx);
+                prev_len = 0;
+            }
             free(after);
         }
         free(rendered);

@@ -1,5 +1,6 @@
 // Samplers.
 #include <cstring>
+#include <string>
 
 #include "api/guard.h"
 #include "api/handles.h"
@@ -63,16 +64,67 @@ LLAMAS_API llamas_status llamas_sampler_set_logit_bias(llamas_sampler* s, int32_
     });
 }
 
+namespace {
+
+// The choice shared by llamas_sample and llamas_sampler_choose: row i of the context's logits,
+// through the sampler's chain, nothing recorded.
+llamas_status choose(llamas_sampler* s, const llamas_context* c, int32_t i, int32_t* out_token) {
+    LLAMAS_CHECK_ARG(s, "sampler is NULL");
+    LLAMAS_CHECK_ARG(c, "context is NULL");
+    LLAMAS_CHECK_ARG(out_token, "out_token is NULL");
+    LLAMAS_CHECK_ARG(s->n_vocab == c->ctx->n_vocab(), "sampler and context belong to different vocabularies");
+    const float* row = api::logits_row(c, i);
+    if (!row) {
+        return api::error(LLAMAS_ERR_INVALID_ARGUMENT,
+                          c->logits ? "row " + std::to_string(i) + " of the last decode kept no logits"
+                                    : std::string("the context has no logits: decode tokens first"));
+    }
+    *out_token = s->sampler->sample(row, s->n_vocab);
+    return LLAMAS_OK;
+}
+
+}  // namespace
+
 LLAMAS_API llamas_status llamas_sample(llamas_sampler* s, llamas_context* c, int32_t* out_token) {
     return guard([&] {
-        LLAMAS_CHECK_ARG(s, "sampler is NULL");
-        LLAMAS_CHECK_ARG(c, "context is NULL");
-        LLAMAS_CHECK_ARG(out_token, "out_token is NULL");
-        LLAMAS_CHECK_ARG(c->logits, "the context has no logits: decode tokens first");
-        LLAMAS_CHECK_ARG(s->n_vocab == c->ctx->n_vocab(), "sampler and context belong to different vocabularies");
-        const int32_t t = s->sampler->sample(c->logits, s->n_vocab);
+        int32_t t = -1;
+        const llamas_status st = choose(s, c, -1, &t);
+        if (st != LLAMAS_OK) return st;
         s->sampler->accept(t);
         *out_token = t;
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_sampler_choose(llamas_sampler* s, const llamas_context* c, int32_t i,
+                                               int32_t* out_token) {
+    return guard([&] { return choose(s, c, i, out_token); });
+}
+
+LLAMAS_API llamas_status llamas_sampler_accept(llamas_sampler* s, const int32_t* tokens, size_t n_tokens) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(s, "sampler is NULL");
+        LLAMAS_CHECK_ARG(tokens || n_tokens == 0, "tokens is NULL");
+        // All or nothing: check every id before recording any.
+        for (size_t k = 0; k < n_tokens; ++k)
+            if (tokens[k] < 0 || tokens[k] >= s->n_vocab)
+                return api::error(LLAMAS_ERR_INVALID_ARGUMENT, "token " + std::to_string(tokens[k]) + " at index " +
+                                                                   std::to_string(k) + " is out of range");
+        for (size_t k = 0; k < n_tokens; ++k) s->sampler->accept(tokens[k]);
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_sampler_set_filter(llamas_sampler* s, llamas_sampler_filter filter,
+                                                   void* user_data) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(s, "sampler is NULL");
+        if (!filter) {
+            s->sampler->set_filter({});
+        } else {
+            s->sampler->set_filter(
+                [filter, user_data](float* logits, int32_t n_vocab) { return filter(logits, n_vocab, user_data) == 0; });
+        }
         return LLAMAS_OK;
     });
 }

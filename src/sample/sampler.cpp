@@ -79,7 +79,8 @@ void Sampler::accept(int32_t token) {
     counts_[static_cast<size_t>(token)]++;
 }
 
-// Copies the logits into work_ and applies logit bias, then the penalties (llama.cpp's order).
+// Copies the logits into work_ and applies logit bias, the filter hook, then the penalties
+// (llama.cpp's order).
 void Sampler::prepare(const float* logits, int32_t n_vocab) {
     if (n_vocab != n_vocab_) {
         n_vocab_ = n_vocab;
@@ -95,6 +96,12 @@ void Sampler::prepare(const float* logits, int32_t n_vocab) {
     }
     for (const auto& [tok, delta] : params_.logit_bias) {
         if (tok < n_vocab) w[tok] += delta;
+    }
+    if (filter_) {
+        if (!filter_(w, n_vocab)) fail(Status::cancelled, "the sampler's filter stopped the choice");
+        // A filter that wrote NaN must not break the orderings below.
+        for (int32_t i = 0; i < n_vocab; ++i)
+            if (w[i] != w[i]) w[i] = kNegInf;
     }
 
     const bool penalties_on = params_.penalty_last_n != 0 && !window_.empty() &&

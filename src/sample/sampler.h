@@ -1,7 +1,8 @@
 // Token sampler: turns one step's logits into a token id.
 //
 // The chain and its semantics follow llama.cpp's default sampler chain:
-//   logit bias -> penalties -> top-k -> typical -> top-p -> min-p -> temperature -> draw.
+//   logit bias -> [filter hook] -> penalties -> top-k -> typical -> top-p -> min-p ->
+//   temperature -> draw.
 // Every filter sees the temperature-1 distribution (temperature is applied after them), and
 // typical / top-p / min-p always keep at least `min_keep` tokens (and never fewer than one).
 // Greedy (or temperature <= 0) returns the argmax after bias and penalties.
@@ -11,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -38,9 +40,17 @@ class Sampler {
 public:
     explicit Sampler(SamplerParams params = {});
 
-    // Picks a token from `n_vocab` logits. Throws Error(invalid_argument) on bad input or when
-    // every token has been banned.
+    // Picks a token from `n_vocab` logits without recording it (accept() does that). Throws
+    // Error(invalid_argument) on bad input or when every token has been banned, and
+    // Error(cancelled) when the filter asks to stop.
     int32_t sample(const float* logits, int32_t n_vocab);
+
+    // A stage run on every sample() after the logit biases and before the penalties, on the
+    // sampler's own working copy of the logits (no extra copy of the vocabulary). It may lower
+    // logits (-inf forbids a token); returning false fails the sample with Error(cancelled).
+    // An empty function removes it.
+    using Filter = std::function<bool(float* logits, int32_t n_vocab)>;
+    void set_filter(Filter filter) { filter_ = std::move(filter); }
 
     // Records a token the caller kept (prompt or generated) in the penalty window.
     void accept(int32_t token);
@@ -80,6 +90,7 @@ private:
 
     SamplerParams params_;
     Rng rng_;
+    Filter filter_;
 
     // Penalty window: a ring buffer of accepted tokens plus per-token counts.
     std::vector<int32_t> window_;
