@@ -87,8 +87,9 @@ static size_t sync_history(llamas_context* ctx, const llamas_model* model, const
     if (finish != LLAMAS_FINISH_EOG) return answer_end; /* the marker comes with the next turn */
     char piece[256];
     size_t piece_len = 0;
-    if (llamas_token_to_piece(model, r->last_token, LLAMAS_PIECE_SPECIAL, piece, sizeof piece, &piece_len) ==
-            LLAMAS_OK &&
+    /* The token's own text (detokenizing one control token without skipping gives its text). */
+    if (r->last_token >= 0 &&
+        llamas_detokenize(model, &r->last_token, 1, 0, piece, sizeof piece, &piece_len) == LLAMAS_OK &&
         piece_len > 0 && answer_end + piece_len <= after_len && memcmp(after + answer_end, piece, piece_len) == 0) {
         int32_t first = -1;
         size_t n = 0;

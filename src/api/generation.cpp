@@ -59,7 +59,8 @@ llamas_finish_reason run_generation(const GenerateCall& g, const char* prompt, i
     // Text still held (an unfinished character, a possible stop-string start) goes out at the
     // end, unless the caller's callback asked to stop or a stop string matched.
     auto release_rest = [&] {
-        const std::string rest = stops.push(detok.flush()) + stops.flush();
+        std::string rest = stops.push(detok.flush());
+        rest += stops.flush();  // a separate statement: the order matters
         if (!rest.empty()) emit(rest, -1);
     };
 
