@@ -554,6 +554,93 @@ static void test_token_callback(llamas_model* m) {
     llamas_context_free(c);
 }
 
+
+/* ---- a chat turn after an end-of-generation token -------------------------------------- */
+
+typedef struct {
+    int calls;
+    int free_calls; /* choices left to the model before the end token is forced */
+    int32_t eos;
+} force_state;
+
+static int force_end(float* logits, int32_t n_vocab, void* user) {
+    force_state* f = (force_state*)user;
+    if (++f->calls > f->free_calls) {
+        for (int32_t i = 0; i < n_vocab; ++i)
+            if (i != f->eos) logits[i] = -INFINITY;
+    } else {
+        logits[f->eos] = -INFINITY;
+    }
+    return 0;
+}
+
+static char* render(llamas_model* m, const char* tmpl, const llamas_chat_message* msgs, size_t n, int add_gen) {
+    static char buf[4][2048];
+    static int next = 0;
+    char* out = buf[next++ % 4];
+    size_t len = 0;
+    CHECK_OK(llamas_chat_apply_template(m, tmpl, msgs, n, add_gen, out, 2048, &len));
+    return out;
+}
+
+/* The model's end token is the template's end-of-turn marker: after an answer that ends with
+ * it, the cache holds exactly the rendered conversation up to and including that marker, so
+ * feeding the next rendering's suffix gives what evaluating the whole rendering gives. */
+static void test_chat_turn_after_eog(llamas_model* m) {
+    const char* tmpl = "{% for m in messages %}{{ m['role'] }}:{{ m['content'] }}</s>\n{% endfor %}"
+                       "{% if add_generation_prompt %}assistant:{% endif %}";
+    const int32_t eos = llamas_model_eos(m);
+    int32_t marker[4];
+    size_t n_marker = 0;
+    CHECK_OK(llamas_tokenize(m, "</s>", 4, LLAMAS_TOKENIZE_PARSE_SPECIAL, marker, 4, &n_marker));
+    CHECK(n_marker == 1 && marker[0] == eos);
+
+    llamas_context* c = NULL;
+    CHECK_OK(llamas_context_create(m, NULL, &c));
+    llamas_sampler* s = make_sampler(m, 0, 0, 0);
+    force_state f = {0, 5, eos};
+    CHECK_OK(llamas_sampler_set_filter(s, force_end, &f));
+    llamas_chat_message msgs[3] = {{"user", "And God said"}, {"assistant", ""}, {"user", "And Moses"}};
+    const char* turn1 = render(m, tmpl, msgs, 1, 1);
+    collect g;
+    memset(&g, 0, sizeof g);
+    g.model = m;
+    llamas_generate_options go;
+    llamas_generate_options_init(&go); /* parse_special: the markers are tokens */
+    go.max_tokens = 50;
+    int32_t n = 0;
+    CHECK_OK(llamas_generate(c, s, turn1, &go, on_piece, &g, &n));
+    CHECK(n == 5 && llamas_context_finish_reason(c) == LLAMAS_FINISH_EOG && !g.eog_seen);
+    CHECK(strstr(g.text, "</s>") == NULL);
+
+    /* What chat.c does: the next turn feeds only what follows the cached marker. */
+    msgs[1].content = g.text;
+    const char* history = render(m, tmpl, msgs, 2, 0);
+    const size_t cached = strlen(turn1) + g.len + strlen("</s>");
+    CHECK(strncmp(history + strlen(turn1), g.text, g.len) == 0);
+    CHECK(strncmp(history + strlen(turn1) + g.len, "</s>", 4) == 0);
+    const char* turn2 = render(m, tmpl, msgs, 3, 1);
+    CHECK(strncmp(turn2, history, cached) == 0);
+    go.max_tokens = 0;
+    CHECK_OK(llamas_generate(c, s, turn2 + cached, &go, on_piece, &g, &n));
+
+    /* The same as evaluating the whole second rendering from scratch. */
+    int32_t ids[512];
+    const size_t n_ids = tokenize(m, turn2, ids, 512);
+    CHECK(llamas_context_n_past(c) == (int32_t)n_ids);
+    llamas_context* ref = NULL;
+    CHECK_OK(llamas_context_create(m, NULL, &ref));
+    CHECK_OK(llamas_decode(ref, ids, n_ids));
+    const float* a = llamas_logits(ref);
+    const float* b = llamas_logits(c);
+    float worst = 0;
+    for (int32_t i = 0; a && b && i < llamas_model_n_vocab(m); ++i) worst = fmaxf(worst, fabsf(a[i] - b[i]));
+    CHECK(a && b && worst < 1e-3f);
+    llamas_context_free(ref);
+    llamas_sampler_free(s);
+    llamas_context_free(c);
+}
+
 int main(void) {
     data_path(g_kjv, sizeof g_kjv, "models/kjv-tiny-Q8_0.gguf");
     llamas_model* m = NULL;
@@ -566,6 +653,7 @@ int main(void) {
     test_finish_reasons(m);
     test_stop_strings(m);
     test_token_callback(m);
+    test_chat_turn_after_eog(m);
     llamas_model_free(m);
     return finish("generate");
 }
