@@ -555,6 +555,45 @@ static void test_token_callback(llamas_model* m) {
 }
 
 
+/* ---- every row of a batch ----------------------------------------------------------------- */
+
+static void test_batch_rows(llamas_model* m) {
+    llamas_context* c = NULL;
+    CHECK_OK(llamas_context_create(m, NULL, &c));
+    int32_t ids[64];
+    const size_t n = tokenize(m, "And the earth was without form", ids, 64);
+    int8_t want[64];
+    for (size_t i = 0; i < n; ++i) want[i] = (int8_t)(i % 2 == 0 || i + 1 == n); /* some rows, and the last */
+    CHECK_OK(llamas_decode_batch(c, ids, NULL, NULL, want, n));
+    llamas_sampler* s = make_sampler(m, 0, 0, 0);
+    const int32_t n_vocab = llamas_model_n_vocab(m);
+    for (size_t i = 0; i < n; ++i) {
+        int32_t tok = -1;
+        float lp = 0;
+        llamas_token_logprob top[1];
+        size_t n_top = 0;
+        if (!want[i]) {
+            CHECK_FAILS(llamas_sampler_choose(s, c, (int32_t)i, &tok), LLAMAS_ERR_INVALID_ARGUMENT);
+            CHECK_FAILS(llamas_logprobs(c, (int32_t)i, 0, &lp, top, 1, &n_top), LLAMAS_ERR_INVALID_ARGUMENT);
+            continue;
+        }
+        const float* row = llamas_logits_ith(c, (int32_t)i);
+        CHECK(row != NULL);
+        if (!row) continue;
+        CHECK_OK(llamas_sampler_choose(s, c, (int32_t)i, &tok));
+        CHECK(tok == argmax(row, n_vocab));
+        CHECK_OK(llamas_logprobs(c, (int32_t)i, tok, &lp, top, 1, &n_top));
+        CHECK(n_top == 1 && top[0].token == tok && top[0].logprob == lp);
+    }
+    /* -1 is the last row. */
+    int32_t last = -1, by_index = -2;
+    CHECK_OK(llamas_sampler_choose(s, c, -1, &last));
+    CHECK_OK(llamas_sampler_choose(s, c, (int32_t)n - 1, &by_index));
+    CHECK(last == by_index);
+    llamas_sampler_free(s);
+    llamas_context_free(c);
+}
+
 /* ---- a chat turn after an end-of-generation token -------------------------------------- */
 
 typedef struct {
@@ -654,6 +693,7 @@ int main(void) {
     test_stop_strings(m);
     test_token_callback(m);
     test_chat_turn_after_eog(m);
+    test_batch_rows(m);
     llamas_model_free(m);
     return finish("generate");
 }
