@@ -228,7 +228,9 @@ int main(int argc, char** argv) {
         if (s == LLAMAS_ERR_CANCELLED) printf(" [stopped]");
         printf("\n");
         const double tf = r.n_pieces ? r.t_first : t1;
-        n_prompt_tokens += llamas_context_n_past(g_ctx) - past_before - n_generated;
+        /* The cache also holds the end-of-generation token when the answer ended with one. */
+        const int ended_eog = llamas_context_finish_reason(g_ctx) == LLAMAS_FINISH_EOG;
+        n_prompt_tokens += llamas_context_n_past(g_ctx) - past_before - n_generated - ended_eog;
         n_gen_tokens += n_generated;
         t_prompt += tf - t0;
         t_gen += t1 - tf;

@@ -52,7 +52,7 @@ llamas_finish_reason run_generation(const GenerateCall& g, const char* prompt, i
     Sampler& sampler = *g.s->sampler;
     Detokenizer detok(tok, g.o.skip_special != 0);
     StopStrings stops(stop_strings(g.o));
-    std::vector<llamas_token_logprob> top(static_cast<size_t>(g.o.n_probs));
+    std::vector<llamas_token_logprob> top(g.o.token_callback ? static_cast<size_t>(g.o.n_probs) : 0);
     auto emit = [&](const std::string& text, int32_t t) {
         return g.callback && g.callback(text.data(), text.size(), t, g.user_data) != 0;
     };
