@@ -6,9 +6,13 @@
  *  - Every fallible call returns a llamas_status. On failure, llamas_last_error() gives the
  *    reason as text (per thread). No C++ exception, abort(), exit() or signal ever escapes.
  *  - Option structs start with `struct_size`; fill them with the matching *_init() function,
- *    then change fields. New fields are only ever appended, beyond the previous sizeof; no
- *    struct has tail padding (explicit reservedN fields, ignored, take its place). The
- *    library reads only the fields that the caller's struct_size covers and gives the others
+ *    then change fields. llamas_X_options_init(o) is a macro for
+ *    llamas_X_options_init_size(o, sizeof(llamas_X_options)), so the library writes exactly the
+ *    bytes of the caller's header version, whichever side is newer. (The exported function
+ *    llamas_X_options_init, which programs built against 0.1 call, cannot know that size: it
+ *    writes only the 0.1 fields, a size frozen forever.) New fields are only ever appended,
+ *    beyond the previous sizeof; no struct has tail padding (explicit reservedN fields,
+ *    ignored, take its place). The library reads only the fields that the caller's struct_size covers and gives the others
  *    their defaults. A struct_size larger than the library's is accepted only when the unknown
  *    bytes are all zero (a newer caller asking for nothing new); otherwise the call fails with
  *    LLAMAS_ERR_UNSUPPORTED.
@@ -111,7 +115,9 @@ typedef struct llamas_model_options {
     void* progress_user_data;
 } llamas_model_options;
 
-LLAMAS_API void llamas_model_options_init(llamas_model_options* options);
+LLAMAS_API void llamas_model_options_init(llamas_model_options* options); /* 0.1 ABI only: see the rules at the top */
+LLAMAS_API void llamas_model_options_init_size(llamas_model_options* options, size_t size); /* since 0.2 */
+#define llamas_model_options_init(options) llamas_model_options_init_size((options), sizeof(llamas_model_options))
 
 /* Loads and validates a GGUF model. options may be NULL (defaults). */
 LLAMAS_API llamas_status llamas_model_load(const char* path, const llamas_model_options* options,
@@ -261,7 +267,9 @@ typedef struct llamas_context_options {
     int32_t reserved0;  /* ignored (keeps the struct free of tail padding) */
 } llamas_context_options;
 
-LLAMAS_API void llamas_context_options_init(llamas_context_options* options);
+LLAMAS_API void llamas_context_options_init(llamas_context_options* options); /* 0.1 ABI only: see the rules at the top */
+LLAMAS_API void llamas_context_options_init_size(llamas_context_options* options, size_t size); /* since 0.2 */
+#define llamas_context_options_init(options) llamas_context_options_init_size((options), sizeof(llamas_context_options))
 /* Creates a context (KV cache, scratch buffers, thread pool) for one conversation. All memory
  * a decode step needs is allocated here. options may be NULL (defaults). */
 LLAMAS_API llamas_status llamas_context_create(llamas_model* model, const llamas_context_options* options,
@@ -384,7 +392,9 @@ typedef struct llamas_sampler_options {
     uint64_t seed;            /* the RNG seed; same seed, same choices. default 0 */
 } llamas_sampler_options;
 
-LLAMAS_API void llamas_sampler_options_init(llamas_sampler_options* options);
+LLAMAS_API void llamas_sampler_options_init(llamas_sampler_options* options); /* 0.1 ABI only: see the rules at the top */
+LLAMAS_API void llamas_sampler_options_init_size(llamas_sampler_options* options, size_t size); /* since 0.2 */
+#define llamas_sampler_options_init(options) llamas_sampler_options_init_size((options), sizeof(llamas_sampler_options))
 LLAMAS_API llamas_status llamas_sampler_create(const llamas_model* model, const llamas_sampler_options* options,
                                                llamas_sampler** out_sampler);
 LLAMAS_API void llamas_sampler_free(llamas_sampler* sampler);
@@ -454,7 +464,9 @@ typedef struct llamas_generate_options {
     int32_t reserved1;      /* ignored */
 } llamas_generate_options;
 
-LLAMAS_API void llamas_generate_options_init(llamas_generate_options* options);
+LLAMAS_API void llamas_generate_options_init(llamas_generate_options* options); /* 0.1 ABI only: see the rules at the top */
+LLAMAS_API void llamas_generate_options_init_size(llamas_generate_options* options, size_t size); /* since 0.2 */
+#define llamas_generate_options_init(options) llamas_generate_options_init_size((options), sizeof(llamas_generate_options))
 /* Tokenizes prompt (adding BOS only when the cache is empty), evaluates it after what the
  * context's sequence 0 holds (the prompt's tokens are fed to the sampler's penalties), then
  * samples until an end-of-generation token, max_tokens, a stop string, the callback's stop, or
@@ -507,7 +519,9 @@ typedef struct llamas_embed_options {
     int32_t reserved0;  /* ignored (since 0.2: was tail padding) */
 } llamas_embed_options;
 
-LLAMAS_API void llamas_embed_options_init(llamas_embed_options* options);
+LLAMAS_API void llamas_embed_options_init(llamas_embed_options* options); /* 0.1 ABI only: see the rules at the top */
+LLAMAS_API void llamas_embed_options_init_size(llamas_embed_options* options, size_t size); /* since 0.2 */
+#define llamas_embed_options_init(options) llamas_embed_options_init_size((options), sizeof(llamas_embed_options))
 /* Length of one embedding from this model at full size (after any dense projections). */
 LLAMAS_API int32_t llamas_model_n_embd_out(const llamas_model* model);
 /* Embeds n_texts NUL-terminated texts in as few forward passes as fit the context, writing

@@ -41,7 +41,8 @@ const float* logits_row(const llamas_context* c, int32_t i) {
 
 extern "C" {
 
-LLAMAS_API void llamas_context_options_init(llamas_context_options* o) {
+// Every field's default (the whole struct of this version).
+static void context_defaults(llamas_context_options* o) {
     if (!o) return;
     std::memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
@@ -49,12 +50,16 @@ LLAMAS_API void llamas_context_options_init(llamas_context_options* o) {
     o->kv_type = LLAMAS_KV_F16;
 }
 
+LLAMAS_API void llamas_context_options_init_size(llamas_context_options* options, size_t size) {
+    api::init_options(options, size, context_defaults);
+}
+
 LLAMAS_API llamas_status llamas_context_create(llamas_model* model, const llamas_context_options* options,
                                                llamas_context** out_context) {
     return guard([&] {
         LLAMAS_CHECK_ARG(model, "model is NULL");
         LLAMAS_CHECK_ARG(out_context, "out_context is NULL");
-        const llamas_context_options o = api::read_options(options, llamas_context_options_init);
+        const llamas_context_options o = api::read_options(options, context_defaults);
         LLAMAS_CHECK_ARG(o.n_ctx >= 0, "n_ctx must not be negative");
         LLAMAS_CHECK_ARG(o.n_batch >= 0, "n_batch must not be negative");
         LLAMAS_CHECK_ARG(o.n_threads >= 0 && o.n_threads <= 512, "n_threads must be in 0..512");

@@ -14,13 +14,18 @@ using llamas::api::guard;
 
 extern "C" {
 
-LLAMAS_API void llamas_embed_options_init(llamas_embed_options* o) {
+// Every field's default (the whole struct of this version).
+static void embed_defaults(llamas_embed_options* o) {
     if (!o) return;
     std::memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     o->pooling = LLAMAS_POOLING_MODEL;
     o->normalize = 1;
     o->dims = 0;
+}
+
+LLAMAS_API void llamas_embed_options_init_size(llamas_embed_options* options, size_t size) {
+    api::init_options(options, size, embed_defaults);
 }
 
 LLAMAS_API int32_t llamas_model_n_embd_out(const llamas_model* m) {
@@ -40,7 +45,7 @@ LLAMAS_API llamas_status llamas_embed(llamas_context* c, const char* const* text
         if (!hp.embedder) {
             return api::error(LLAMAS_ERR_UNSUPPORTED, "model architecture '" + c->owner->arch + "' does not produce embeddings");
         }
-        const llamas_embed_options o = api::read_options(options, llamas_embed_options_init);
+        const llamas_embed_options o = api::read_options(options, embed_defaults);
         CancelToken::Scope call(c->cancel);
         Pooling pooling;
         switch (o.pooling) {

@@ -24,13 +24,18 @@ llamas_finish_reason reason_of_failure(llamas_status s) {
 
 extern "C" {
 
-LLAMAS_API void llamas_generate_options_init(llamas_generate_options* o) {
+// Every field's default (the whole struct of this version).
+static void generate_defaults(llamas_generate_options* o) {
     if (!o) return;
     std::memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     o->max_tokens = 256;
     o->parse_special = 1;
     o->skip_special = 1;
+}
+
+LLAMAS_API void llamas_generate_options_init_size(llamas_generate_options* options, size_t size) {
+    api::init_options(options, size, generate_defaults);
 }
 
 LLAMAS_API llamas_status llamas_generate(llamas_context* c, llamas_sampler* s, const char* prompt,
@@ -44,7 +49,7 @@ LLAMAS_API llamas_status llamas_generate(llamas_context* c, llamas_sampler* s, c
         LLAMAS_CHECK_ARG(s, "sampler is NULL");
         LLAMAS_CHECK_ARG(prompt, "prompt is NULL");
         LLAMAS_CHECK_ARG(s->n_vocab == c->ctx->n_vocab(), "sampler and context belong to different vocabularies");
-        llamas_generate_options o = api::read_options(options, llamas_generate_options_init);
+        llamas_generate_options o = api::read_options(options, generate_defaults);
         LLAMAS_CHECK_ARG(o.max_tokens >= 0, "max_tokens must not be negative");
         LLAMAS_CHECK_ARG(o.n_probs >= 0, "n_probs must not be negative");
         LLAMAS_CHECK_ARG(o.stop || o.n_stop == 0, "stop is NULL but n_stop is not 0");

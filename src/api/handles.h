@@ -45,6 +45,21 @@ const float* logits_row(const llamas_context* c, int32_t i);
 // between them; afterwards c->logits is the last token's row. (context_api.cpp)
 void decode_appending(llamas_context* c, const int32_t* tokens, size_t n);
 
+// The *_options_init_size entry points: writes the defaults (from `defaults`, which fills a
+// whole struct of this version) into the caller's struct of `size` bytes: only the bytes both
+// sides know, zeros beyond ours (a newer caller's fields, asking for nothing new), and
+// struct_size = size. Never writes past `size`, so a struct of any version is safe.
+template <class T>
+void init_options(T* o, size_t size, void (*defaults)(T*)) {
+    if (!o || size < sizeof(size_t)) return;  // too small to hold even struct_size
+    T d;
+    defaults(&d);
+    char* bytes = reinterpret_cast<char*>(o);
+    std::memcpy(bytes, &d, size < sizeof(T) ? size : sizeof(T));
+    if (size > sizeof(T)) std::memset(bytes + sizeof(T), 0, size - sizeof(T));
+    std::memcpy(bytes, &size, sizeof size);  // struct_size
+}
+
 // Reads a caller's option struct that may be older (smaller) or newer (larger) than ours:
 // starts from the defaults and copies only the bytes both sides know. A newer caller's bytes
 // beyond ours must be zero (its new fields at their defaults): anything else asks for something

@@ -47,11 +47,16 @@ std::string meta_text(const gguf::KeyValue& kv) {
 
 extern "C" {
 
-LLAMAS_API void llamas_model_options_init(llamas_model_options* o) {
+// Every field's default (the whole struct of this version).
+static void model_defaults(llamas_model_options* o) {
     if (!o) return;
     std::memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     o->use_mmap = 1;
+}
+
+LLAMAS_API void llamas_model_options_init_size(llamas_model_options* options, size_t size) {
+    api::init_options(options, size, model_defaults);
 }
 
 LLAMAS_API llamas_status llamas_model_load(const char* path, const llamas_model_options* options,
@@ -59,15 +64,24 @@ LLAMAS_API llamas_status llamas_model_load(const char* path, const llamas_model_
     return guard([&] {
         LLAMAS_CHECK_ARG(path, "path is NULL");
         LLAMAS_CHECK_ARG(out_model, "out_model is NULL");
-        const llamas_model_options o = api::read_options(options, llamas_model_options_init);
+        const llamas_model_options o = api::read_options(options, model_defaults);
+        // Progress: 0 here, the weights' preparation in between (from Model), 1 at the end; any
+        // report may cancel, and the unique_ptrs free whatever was made.
+        const LoadProgress progress = [&o](float fraction) { return o.progress(fraction, o.progress_user_data) == 0; };
+        auto report = [&](float fraction) {
+            if (o.progress && !progress(fraction)) fail(Status::cancelled, "model load cancelled by the progress callback");
+        };
+        report(0.0f);
         auto m = std::make_unique<llamas_model>();
-        m->model = std::make_unique<Model>(gguf::File::open(path, o.use_mmap != 0), o.n_threads);
+        m->model = std::make_unique<Model>(gguf::File::open(path, o.use_mmap != 0), o.n_threads,
+                                           o.progress ? progress : LoadProgress{});
         m->arch = m->model->hparams().arch_name;
         if (const gguf::KeyValue* t = m->model->file().find("tokenizer.chat_template");
             t && t->type == gguf::ValueType::STRING) {
             m->chat_template.assign(t->str);
             m->has_chat_template = true;
         }
+        report(1.0f);
         api::log(1, "loaded %s (%s, %lld layers)", path, m->arch.c_str(), (long long)m->model->hparams().n_layer);
         *out_model = m.release();
         return LLAMAS_OK;
@@ -101,7 +115,7 @@ LLAMAS_API llamas_status llamas_model_meta(const llamas_model* m, const char* ke
         LLAMAS_CHECK_ARG(m, "model is NULL");
         LLAMAS_CHECK_ARG(key, "key is NULL");
         const gguf::KeyValue* kv = m->model->file().find(key);
-        if (!kv) return api::error(LLAMAS_ERR_INVALID_ARGUMENT, std::string("no metadata key '") + key + "'");
+        if (!kv) return api::error(LLAMAS_ERR_NOT_FOUND, std::string("no metadata key '") + key + "'");
         return api::copy_out(meta_text(*kv), buffer, capacity, out_length);
     });
 }

@@ -10,7 +10,8 @@ using llamas::api::guard;
 
 extern "C" {
 
-LLAMAS_API void llamas_sampler_options_init(llamas_sampler_options* o) {
+// Every field's default (the whole struct of this version).
+static void sampler_defaults(llamas_sampler_options* o) {
     if (!o) return;
     std::memset(o, 0, sizeof *o);
     const SamplerParams d;
@@ -27,12 +28,16 @@ LLAMAS_API void llamas_sampler_options_init(llamas_sampler_options* o) {
     o->seed = 0;
 }
 
+LLAMAS_API void llamas_sampler_options_init_size(llamas_sampler_options* options, size_t size) {
+    api::init_options(options, size, sampler_defaults);
+}
+
 LLAMAS_API llamas_status llamas_sampler_create(const llamas_model* model, const llamas_sampler_options* options,
                                                llamas_sampler** out_sampler) {
     return guard([&] {
         LLAMAS_CHECK_ARG(model, "model is NULL");
         LLAMAS_CHECK_ARG(out_sampler, "out_sampler is NULL");
-        const llamas_sampler_options o = api::read_options(options, llamas_sampler_options_init);
+        const llamas_sampler_options o = api::read_options(options, sampler_defaults);
         SamplerParams p;
         p.temperature = o.temperature;
         p.greedy = o.temperature <= 0;

@@ -24,12 +24,16 @@ namespace {
 
 // Packs every matrix (pack_weight) on up to n_threads threads: each takes the next matrix not yet
 // taken. The first error any thread meets is rethrown here, after all threads have finished.
-std::vector<std::shared_ptr<const void>> pack_all(const std::vector<WeightView*>& mats, int n_threads) {
+// Progress is reported only from this (the loading) thread, after each matrix it packs, as the
+// share of all matrices finished so far: a count that only grows, so the reports never go back.
+std::vector<std::shared_ptr<const void>> pack_all(const std::vector<WeightView*>& mats, int n_threads,
+                                                  const LoadProgress& progress) {
     std::vector<std::shared_ptr<const void>> owners(mats.size());
-    std::atomic<size_t> next{0};
+    std::atomic<size_t> next{0}, done{0};
+    std::atomic<bool> cancelled{false};
     std::exception_ptr error;
     std::mutex error_mutex;
-    auto work = [&] {
+    auto work = [&](bool reporter) {
         for (;;) {
             const size_t i = next.fetch_add(1);
             if (i >= mats.size()) return;
@@ -40,19 +44,27 @@ std::vector<std::shared_ptr<const void>> pack_all(const std::vector<WeightView*>
                 if (!error) error = std::current_exception();
                 next = mats.size();  // the others stop after their current matrix
             }
+            const size_t d = done.fetch_add(1) + 1;
+            // Reports stay inside (0, 1): the caller reports the ends.
+            if (reporter && progress && !progress(0.05f + 0.9f * static_cast<float>(d) / static_cast<float>(mats.size()))) {
+                cancelled = true;
+                next = mats.size();
+                return;
+            }
         }
     };
     std::vector<std::thread> threads;
     for (int t = 1; t < n_threads && static_cast<size_t>(t) < mats.size(); ++t) {
         try {
-            threads.emplace_back(work);
+            threads.emplace_back(work, false);
         } catch (const std::system_error&) {
             break;  // fewer threads than asked for: the ones running (and this one) do the rest
         }
     }
-    work();
+    work(true);
     for (std::thread& t : threads) t.join();
     if (error) std::rethrow_exception(error);
+    if (cancelled) fail(Status::cancelled, "model load cancelled by the progress callback");
     return owners;
 }
 
@@ -60,7 +72,7 @@ std::vector<std::shared_ptr<const void>> pack_all(const std::vector<WeightView*>
 
 Model::~Model() = default;
 
-Model::Model(std::unique_ptr<gguf::File> file, int n_threads) : file_(std::move(file)) {
+Model::Model(std::unique_ptr<gguf::File> file, int n_threads, const LoadProgress& progress) : file_(std::move(file)) {
     hp_ = read_hparams(*file_);
     tokenizer_ = std::make_unique<Tokenizer>(*file_);
     const int64_t n_embd = hp_.n_embd;
@@ -87,7 +99,7 @@ Model::Model(std::unique_ptr<gguf::File> file, int n_threads) : file_(std::move(
             }
         }
         const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-        for (auto& p : pack_all(mats, n_threads > 0 ? std::min(n_threads, cores) : cores)) {
+        for (auto& p : pack_all(mats, n_threads > 0 ? std::min(n_threads, cores) : cores, progress)) {
             if (p) packed_.push_back(std::move(p));
         }
     }

@@ -2,6 +2,7 @@
 // hyperparameters, its tokenizer, and views of every weight the forward pass reads. Loading validates names,
 // shapes and types but copies no weight data (only tiny non-F32 norm vectors, if any).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,10 @@ class File;
 }
 
 struct EmbedWeights;  // engine/embed_weights.h
+
+// Load progress: receives a fraction in (0, 1) as the weights are prepared, always on the
+// thread that constructs the Model; returning false cancels the load (Error(cancelled)).
+using LoadProgress = std::function<bool(float)>;
 
 struct LayerWeights {
     const float* attn_norm = nullptr;
@@ -45,8 +50,9 @@ public:
     // Error(unsupported) for an unknown architecture or a weight type without kernels,
     // Error(bad_format) naming a missing or mis-shaped tensor.
     static std::unique_ptr<Model> load(const std::string& path);
-    // n_threads: threads that repack the weights for the kernels (0: one per core).
-    explicit Model(std::unique_ptr<gguf::File> file, int n_threads = 0);
+    // n_threads: threads that repack the weights for the kernels (0: one per core). progress
+    // (optional) is told how far the repacking is; the caller reports the start (0) and end (1).
+    explicit Model(std::unique_ptr<gguf::File> file, int n_threads = 0, const LoadProgress& progress = {});
     ~Model();
 
     const HParams& hparams() const { return hp_; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include "tokenizer/bpe.h"
 #include "tokenizer/special.h"
@@ -264,6 +265,11 @@ void Tokenizer::load_special_ids(const gguf::File& f) {
         {"tokenizer.ggml.eot_token_id", &eot_},       {"tokenizer.ggml.eom_token_id", &eom_},
         {"tokenizer.ggml.unknown_token_id", &unk_},   {"tokenizer.ggml.seperator_token_id", &sep_},
         {"tokenizer.ggml.padding_token_id", &pad_},   {"tokenizer.ggml.mask_token_id", &mask_},
+        {"tokenizer.ggml.fim_pre_token_id", &fim_pre_}, {"tokenizer.ggml.fim_suf_token_id", &fim_suf_},
+        {"tokenizer.ggml.fim_mid_token_id", &fim_mid_},
+        // the deprecated names of the FIM keys, read after the new ones as the reference does
+        {"tokenizer.ggml.prefix_token_id", &fim_pre_}, {"tokenizer.ggml.suffix_token_id", &fim_suf_},
+        {"tokenizer.ggml.middle_token_id", &fim_mid_},
     };
     for (const Key& k : keys) {
         if (*k.id >= n) *k.id = no_token;  // a default outside this vocabulary
@@ -296,17 +302,32 @@ void Tokenizer::detect_special_by_text(std::string_view) {
                                         "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>",
                                         "<turn|>", "<|tool_response>",
                                         k_deepseek_end, "[e~["};
-    auto make_control = [&](int32_t id) { v.attr[id] |= tok::attr_control; };
-    if (eot_ == no_token) {
-        for (const char* t : k_eot) {
+    // The reference replaces the attributes of a detected token that is not yet control.
+    auto make_control = [&](int32_t id) {
+        if (!(v.attr[id] & tok::attr_control)) v.attr[id] = tok::attr_control;
+    };
+    auto detect = [&](int32_t& slot, const std::vector<const char*>& texts) {
+        if (slot != no_token) return;
+        for (const char* t : texts) {
             const int32_t id = v.find(t);
             if (id != tok::k_no_token) {
-                eot_ = id;
+                slot = id;
                 make_control(id);
-                break;
+                return;
             }
         }
-    }
+    };
+    detect(eot_, std::vector<const char*>(std::begin(k_eot), std::end(k_eot)));
+    // Fill-in-the-middle markers (Qwen, Granite, DeepSeek "<｜fim▁begin｜>"..., CodeLlama, GLM-4.5).
+    detect(fim_pre_, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
+                      "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>", "\xE2\x96\x81<PRE>",
+                      "<|code_prefix|>"});
+    detect(fim_suf_, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
+                      "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "hole\xEF\xBD\x9C>", "<SUF>", "\xE2\x96\x81<SUF>",
+                      "<|code_suffix|>"});
+    detect(fim_mid_, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+                      "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>", "\xE2\x96\x81<MID>",
+                      "<|code_middle|>"});
     if (eom_ == no_token) {
         const int32_t id = v.find("<|eom_id|>");
         if (id != tok::k_no_token) eom_ = id, make_control(id);
@@ -370,6 +391,10 @@ bool Tokenizer::is_special(int32_t id) const {
 const std::string& Tokenizer::token_text(int32_t id) const {
     check_id(id);
     return vocab_->text[static_cast<size_t>(id)];
+}
+uint32_t Tokenizer::token_attr(int32_t id) const {
+    check_id(id);
+    return vocab_->attr[static_cast<size_t>(id)];
 }
 float Tokenizer::token_score(int32_t id) const {
     check_id(id);

@@ -66,7 +66,10 @@ public:
     int32_t pad() const { return pad_; }
     int32_t cls() const { return bos_; }  // BERT's [CLS] is its BOS
     int32_t mask() const { return mask_; }
-    int32_t newline() const { return newline_; }
+    int32_t newline() const { return newline_; }  // the reference's linefeed_id
+    int32_t fim_pre() const { return fim_pre_; }  // fill-in-the-middle prefix / suffix / middle
+    int32_t fim_suf() const { return fim_suf_; }
+    int32_t fim_mid() const { return fim_mid_; }
     bool add_bos() const { return add_bos_; }
     bool add_eos() const { return add_eos_; }
     bool add_sep() const { return add_sep_; }
@@ -83,6 +86,7 @@ public:
     bool is_special(int32_t id) const;  // control, unknown or user-defined
     const std::string& token_text(int32_t id) const;
     float token_score(int32_t id) const;
+    uint32_t token_attr(int32_t id) const;  // the reference's llama_token_attr bits
     // The id of a token with exactly this text, or no_token.
     int32_t find_token(std::string_view text) const;
 
@@ -102,7 +106,8 @@ private:
     std::vector<std::string> pieces_;  // token_to_piece of every id with specials rendered
 
     int32_t bos_ = no_token, eos_ = no_token, eot_ = no_token, eom_ = no_token, unk_ = no_token, sep_ = no_token,
-            pad_ = no_token, mask_ = no_token, newline_ = no_token;
+            pad_ = no_token, mask_ = no_token, newline_ = no_token, fim_pre_ = no_token, fim_suf_ = no_token,
+            fim_mid_ = no_token;
     bool add_bos_ = false, add_eos_ = false, add_sep_ = false, add_space_prefix_ = false, clean_spaces_ = false;
     bool lowercase_ = true, strip_accents_ = true;
 };

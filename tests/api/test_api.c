@@ -24,7 +24,7 @@ static void test_version_and_status(void) {
     snprintf(expect, sizeof expect, "%d.%d.%d", LLAMAS_VERSION_MAJOR, LLAMAS_VERSION_MINOR, LLAMAS_VERSION_PATCH);
     CHECK(strcmp(llamas_version(), expect) == 0);
     CHECK(llamas_version_number() == LLAMAS_VERSION_NUMBER);
-    for (int s = 0; s <= LLAMAS_ERR_BUFFER_TOO_SMALL; ++s) {
+    for (int s = 0; s <= LLAMAS_ERR_NOT_FOUND; ++s) {
         const char* text = llamas_status_string((llamas_status)s);
         CHECK(text && text[0]);
         for (int t = 0; t < s; ++t) CHECK(strcmp(text, llamas_status_string((llamas_status)t)) != 0);
@@ -135,7 +135,7 @@ static void test_model_queries(llamas_model* m) {
     CHECK(strstr(buf, "<unk>") != NULL && strstr(buf, "2048 items") != NULL);
     CHECK_FAILS(llamas_model_meta(m, "general.name", buf, 4, &len), LLAMAS_ERR_BUFFER_TOO_SMALL);
     CHECK(len == 8 && strcmp(buf, "kjv") == 0); /* truncated, NUL-terminated, full length reported */
-    CHECK_FAILS(llamas_model_meta(m, "no.such.key", buf, sizeof buf, &len), LLAMAS_ERR_INVALID_ARGUMENT);
+    CHECK_FAILS(llamas_model_meta(m, "no.such.key", buf, sizeof buf, &len), LLAMAS_ERR_NOT_FOUND);
     CHECK(strstr(llamas_last_error(), "no.such.key") != NULL);
 }
 
