@@ -100,6 +100,12 @@ static void test_typed(const llamas_model* m) {
     CHECK(iv == 3); /* <s> is a control token */
     CHECK_OK(llamas_model_meta_int(m, "tokenizer.ggml.token_type", (uint64_t)n_vocab - 1, &iv));
     CHECK(iv >= 1 && iv <= 6);
+    CHECK_OK(llamas_model_meta_info(m, "tokenizer.ggml.add_bos_token", &type, NULL, NULL));
+    CHECK(type == LLAMAS_META_BOOL);
+    CHECK_OK(llamas_model_meta_int(m, "tokenizer.ggml.add_bos_token", 0, &iv)); /* booleans read as 0 / 1 */
+    CHECK(iv == 1);
+    CHECK_OK(llamas_model_meta_int(m, "tokenizer.ggml.add_eos_token", 0, &iv));
+    CHECK(iv == 0);
     CHECK_OK(llamas_model_meta_int(m, "tokenizer.ggml.bos_token_id", 0, &iv));
     CHECK(iv == llamas_model_bos(m));
 }
