@@ -116,7 +116,9 @@ typedef struct llamas_model_options {
 } llamas_model_options;
 
 LLAMAS_API void llamas_model_options_init(llamas_model_options* options); /* 0.1 ABI only: see the rules at the top */
-LLAMAS_API void llamas_model_options_init_size(llamas_model_options* options, size_t size); /* since 0.2 */
+/* since 0.2: writes exactly size bytes (the defaults of the fields this library knows, zeros
+ * beyond) and sets struct_size = size. Every *_options_init_size works the same way. */
+LLAMAS_API void llamas_model_options_init_size(llamas_model_options* options, size_t size);
 #define llamas_model_options_init(options) llamas_model_options_init_size((options), sizeof(llamas_model_options))
 
 /* Loads and validates a GGUF model. options may be NULL (defaults). */

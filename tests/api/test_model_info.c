@@ -212,6 +212,35 @@ static void test_progress(void) {
     }
 }
 
+/* *_options_init_size writes exactly size bytes, whichever side is newer. */
+static void test_options_init_size(void) {
+    union { /* aligned as the struct */
+        llamas_model_options o;
+        unsigned char bytes[sizeof(llamas_model_options) + 32];
+    } u;
+    unsigned char* buf = u.bytes;
+    llamas_model_options o;
+    llamas_model* m = NULL;
+    size_t i, size;
+    int ok = 1;
+    memset(buf, 0xA5, sizeof u.bytes);
+    llamas_model_options_init_size(&u.o, 16); /* an 0.1 caller */
+    for (i = 16; i < sizeof u.bytes; ++i) ok &= buf[i] == 0xA5;
+    memcpy(&size, buf, sizeof size);
+    CHECK(ok && size == 16);
+    memset(buf, 0xA5, sizeof u.bytes);
+    llamas_model_options_init_size(&u.o, sizeof u.bytes - 8); /* a newer caller */
+    for (i = sizeof(llamas_model_options); i < sizeof u.bytes - 8; ++i) ok &= buf[i] == 0;
+    for (i = sizeof u.bytes - 8; i < sizeof u.bytes; ++i) ok &= buf[i] == 0xA5;
+    memcpy(&size, buf, sizeof size);
+    CHECK(ok && size == sizeof u.bytes - 8);
+    CHECK_OK(llamas_model_load(g_kjv, &u.o, &m)); /* zeros beyond: accepted */
+    llamas_model_free(m);
+    llamas_model_options_init(&o); /* the macro: this header's size, this version's defaults */
+    CHECK(o.struct_size == sizeof o && o.use_mmap == 1 && o.progress == NULL);
+    llamas_model_options_init_size(NULL, sizeof o); /* NULL: nothing */
+}
+
 int main(void) {
     llamas_model* m = NULL;
     data_path(g_kjv, sizeof g_kjv, "models/kjv-tiny-Q8_0.gguf");
@@ -223,5 +252,6 @@ int main(void) {
     llamas_model_free(m);
     test_description_types();
     test_progress();
+    test_options_init_size();
     return finish("c-model_info");
 }
