@@ -1,4 +1,5 @@
 // Vocabulary: special token ids, token texts, scores, attributes and pieces (since 0.2).
+#include <cstring>
 #include <string>
 
 #include "api/guard.h"
