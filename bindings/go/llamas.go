@@ -45,6 +45,7 @@ const (
 	StatusCancelled       Status = C.LLAMAS_ERR_CANCELLED
 	StatusInternal        Status = C.LLAMAS_ERR_INTERNAL
 	StatusBufferTooSmall  Status = C.LLAMAS_ERR_BUFFER_TOO_SMALL
+	StatusNotFound        Status = C.LLAMAS_ERR_NOT_FOUND
 )
 
 // Error is a failed llamas call: the status code and the library's message.
@@ -71,6 +72,8 @@ var (
 	ErrContextFull     = &Error{Status: StatusContextFull}
 	ErrCancelled       = &Error{Status: StatusCancelled}
 	ErrInternal        = &Error{Status: StatusInternal}
+	// ErrNotFound: a metadata key, sequence or file entry that does not exist (since 0.2).
+	ErrNotFound = &Error{Status: StatusNotFound}
 )
 
 // ErrClosed is returned when a closed Model, Context or Sampler is used.
@@ -96,7 +99,11 @@ func CPUPath() (string, error) {
 
 // ModelOptions are the loading options; DefaultModelOptions gives the library's defaults.
 type ModelOptions struct {
-	UseMmap bool
+	UseMmap  bool
+	NThreads int // threads preparing the weights; 0: one per core
+	// Progress, when set, is called during the load with a fraction in [0, 1]; returning false
+	// cancels the load (ErrCancelled). A panic in it cancels the load and is re-raised.
+	Progress func(fraction float32) bool
 }
 
 // DefaultModelOptions returns the library's default model options.
@@ -125,13 +132,28 @@ func LoadModel(path string, opts *ModelOptions) (*Model, error) {
 	}
 	var o C.llamas_model_options
 	C.lgo_model_options_init(&o)
+	var sink *progressSink
 	if opts != nil {
 		o.use_mmap = cBool(opts.UseMmap)
+		o.n_threads = C.int(opts.NThreads)
+		if opts.Progress != nil {
+			sink = &progressSink{fn: opts.Progress}
+			h := cgo.NewHandle(sink)
+			defer h.Delete()
+			C.lgo_set_progress(&o, C.uintptr_t(h))
+		}
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	m := &Model{refs: 1}
-	if err := call(func() C.llamas_status { return C.lgo_model_load(cpath, &o, &m.ptr) }); err != nil {
+	err := call(func() C.llamas_status { return C.lgo_model_load(cpath, &o, &m.ptr) })
+	if sink != nil && sink.panic != nil {
+		if err == nil {
+			C.lgo_model_free(m.ptr)
+		}
+		panic(sink.panic)
+	}
+	if err != nil {
 		return nil, err
 	}
 	runtime.SetFinalizer(m, (*Model).Close)
@@ -347,6 +369,7 @@ const (
 type ContextOptions struct {
 	NCtx, NBatch, NThreads int
 	KVType                 KVType
+	NSeqMax                int // sequences held at once (ids 0..NSeqMax-1); 0: 1 (since 0.2)
 }
 
 // DefaultContextOptions returns the library's default context options.
@@ -355,7 +378,7 @@ func DefaultContextOptions() ContextOptions {
 	if load() == nil {
 		C.lgo_context_options_init(&o)
 	}
-	return ContextOptions{NCtx: int(o.n_ctx), NBatch: int(o.n_batch), NThreads: int(o.n_threads), KVType: KVType(o.kv_type)}
+	return ContextOptions{NCtx: int(o.n_ctx), NBatch: int(o.n_batch), NThreads: int(o.n_threads), KVType: KVType(o.kv_type), NSeqMax: int(o.n_seq_max)}
 }
 
 // Context is one conversation's state (KV cache, scratch, threads). Use it from one goroutine
@@ -376,6 +399,7 @@ func (m *Model) NewContext(opts *ContextOptions) (*Context, error) {
 		}
 		o.n_threads = C.int32_t(opts.NThreads)
 		o.kv_type = C.int32_t(opts.KVType)
+		o.n_seq_max = C.int32_t(opts.NSeqMax)
 	}
 	if err := m.retain(); err != nil {
 		return nil, err
@@ -448,8 +472,8 @@ func (c *Context) KeepShiftKV(nKeep, nDiscard int) error {
 	return call(func() C.llamas_status { return C.lgo_kv_keep_shift(c.ptr, C.int32_t(nKeep), C.int32_t(nDiscard)) })
 }
 
-// Cancel makes the running (or next) call in this context return ErrCancelled. Safe from any
-// goroutine.
+// Cancel makes the call running in this context return ErrCancelled. Safe from any goroutine.
+// A cancel while no call runs does nothing (it does not carry over to the next call).
 func (c *Context) Cancel() {
 	if p := c.ptr; p != nil {
 		C.lgo_context_cancel(p)
@@ -461,6 +485,13 @@ type GenerateOptions struct {
 	MaxTokens    int  // stop after this many tokens; 0: the library's default (256)
 	ParseSpecial bool // parse special-token text in the prompt
 	KeepSpecial  bool // pass control tokens to the callback too (skipped by default)
+	// Stop strings: generation ends where one appears; no part of it reaches the callback.
+	Stop []string
+	// OnToken, when set, gets every generated token with its log-probability and the NProbs
+	// most likely alternatives (before the piece callback). A panic in it cancels the
+	// generation and is re-raised.
+	OnToken func(TokenInfo)
+	NProbs  int
 }
 
 // Generate evaluates prompt after what the context holds and samples with s until an
@@ -472,15 +503,33 @@ func (c *Context) Generate(prompt string, s *Sampler, opts *GenerateOptions, fn 
 	}
 	var o C.llamas_generate_options
 	C.lgo_generate_options_init(&o)
+	var tsink *tokenSink
 	if opts != nil {
 		if opts.MaxTokens != 0 {
 			o.max_tokens = C.int32_t(opts.MaxTokens)
 		}
 		o.parse_special = cBool(opts.ParseSpecial)
 		o.skip_special = cBool(!opts.KeepSpecial)
+		if len(opts.Stop) > 0 {
+			arr, free := cStrings(opts.Stop)
+			defer free()
+			o.stop = arr
+			o.n_stop = C.size_t(len(opts.Stop))
+		}
+		if opts.OnToken != nil {
+			ptr := c.ptr
+			tsink = &tokenSink{fn: opts.OnToken, cancel: func() { C.lgo_context_cancel(ptr) }}
+			th := cgo.NewHandle(tsink)
+			defer th.Delete()
+			C.lgo_set_token_callback(&o, C.uintptr_t(th))
+			o.n_probs = C.int32_t(opts.NProbs)
+		}
 	}
 	cprompt := C.CString(prompt)
 	defer C.free(unsafe.Pointer(cprompt))
+	if fn == nil {
+		fn = func(string, int32) bool { return true }
+	}
 	sink := &pieceSink{fn: fn}
 	h := cgo.NewHandle(sink)
 	defer h.Delete()
@@ -491,6 +540,10 @@ func (c *Context) Generate(prompt string, s *Sampler, opts *GenerateOptions, fn 
 	if sink.panic != nil {
 		panic(sink.panic)
 	}
+	if tsink != nil && tsink.panic != nil {
+		panic(tsink.panic)
+	}
+	s.rethrow()
 	return int(n), err
 }
 
@@ -501,14 +554,35 @@ type Piece struct {
 }
 
 // GenerateChan runs Generate in a goroutine and sends the pieces on the returned channel, which
-// is closed at the end; the error channel then receives the result (nil on success). Cancelling
-// ctx stops the generation. Don't use c until the pieces channel is closed.
+// is closed at the end; the error channel then receives the result (nil on success). When ctx
+// ends, the generation stops at once — also in the middle of evaluating the prompt, through
+// Cancel — and the error is ctx.Err(). Don't use c until the pieces channel is closed.
 func (c *Context) GenerateChan(ctx context.Context, prompt string, s *Sampler, opts *GenerateOptions) (<-chan Piece, <-chan error) {
 	pieces := make(chan Piece)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(errc)
+		if err := ctx.Err(); err != nil {
+			close(pieces)
+			errc <- err
+			return
+		}
+		// A cancel reaches only the call in flight, so watch ctx for as long as Generate runs
+		// (a cancel landing just before the call starts is caught by the callback below).
+		finished := make(chan struct{})
+		watching := make(chan struct{})
+		go func() {
+			defer close(watching)
+			select {
+			case <-ctx.Done():
+				c.Cancel()
+			case <-finished:
+			}
+		}()
 		_, err := c.Generate(prompt, s, opts, func(text string, token int32) bool {
+			if ctx.Err() != nil {
+				return false
+			}
 			select {
 			case pieces <- Piece{Text: text, Token: token}:
 				return true
@@ -516,9 +590,11 @@ func (c *Context) GenerateChan(ctx context.Context, prompt string, s *Sampler, o
 				return false
 			}
 		})
+		close(finished)
+		<-watching // the watcher never touches c after this
 		close(pieces)
-		if err == nil {
-			err = ctx.Err()
+		if cerr := ctx.Err(); cerr != nil && (err == nil || errors.Is(err, ErrCancelled)) {
+			err = cerr
 		}
 		errc <- err
 	}()
@@ -641,8 +717,10 @@ func (m *Model) GreedySampler() (*Sampler, error) {
 
 // Sampler picks tokens from a context's logits. Use it from one goroutine at a time.
 type Sampler struct {
-	ptr   *C.llamas_sampler
-	model *Model
+	ptr    *C.llamas_sampler
+	model  *Model
+	filter *filterSink
+	fh     cgo.Handle
 }
 
 // NewSampler creates a sampler; opts nil means the defaults.
@@ -679,6 +757,10 @@ func (s *Sampler) Close() error {
 		runtime.SetFinalizer(s, nil)
 		C.lgo_sampler_free(s.ptr)
 		s.ptr = nil
+		if s.filter != nil {
+			s.fh.Delete()
+			s.filter = nil
+		}
 		s.model.release()
 	}
 	return nil
@@ -688,6 +770,7 @@ func (s *Sampler) Close() error {
 func (s *Sampler) Sample(c *Context) (int32, error) {
 	var tok C.int32_t
 	err := call(func() C.llamas_status { return C.lgo_sample(s.ptr, c.ptr, &tok) })
+	s.rethrow()
 	return int32(tok), err
 }
 
@@ -706,6 +789,21 @@ func cBool(b bool) C.int {
 		return 1
 	}
 	return 0
+}
+
+// cStrings copies strs to a C array of C strings; free it with the returned function.
+func cStrings(strs []string) (**C.char, func()) {
+	arr := (**C.char)(C.calloc(C.size_t(len(strs)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	items := unsafe.Slice(arr, len(strs)+1)
+	for i, str := range strs {
+		items[i] = C.CString(str)
+	}
+	return arr, func() {
+		for i := range strs {
+			C.free(unsafe.Pointer(items[i]))
+		}
+		C.free(unsafe.Pointer(arr))
+	}
 }
 
 // cTokens copies tokens to C memory (never NULL); free it with C.free.

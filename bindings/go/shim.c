@@ -18,11 +18,35 @@
 	X(sampler_reset) X(generate_options_init) X(generate) X(chat_apply_template) \
 	X(chat_apply_chatml) X(embed_options_init) X(embed)
 
+// Since 0.2: resolved when present (lgo_has tells), so the 0.1 surface works without them.
+#define LLAMAS_GO_FUNCTIONS_0_2(X) \
+	X(model_meta_count) X(model_meta_key) X(model_meta_info) X(model_meta_int) X(model_meta_float) \
+	X(model_meta_string) X(model_n_params) X(model_tensor_bytes) X(model_file_size) \
+	X(model_description) X(model_special_token) X(token_text) X(token_score) X(token_attr) \
+	X(token_to_piece) X(context_n_seq_max) X(decode_batch) X(logits_ith) X(logprobs) \
+	X(seq_pos_min) X(seq_pos_max) X(seq_remove) X(seq_copy) X(seq_keep) X(seq_shift) \
+	X(state_size) X(state_save) X(state_load) X(state_save_file) X(state_load_file) \
+	X(sampler_choose) X(sampler_accept) X(sampler_set_filter) X(context_finish_reason)
+
 static struct {
 #define X(name) __typeof__(&llamas_##name) name;
 	LLAMAS_GO_FUNCTIONS(X)
+	LLAMAS_GO_FUNCTIONS_0_2(X)
 #undef X
 } lf;
+
+static const struct { const char* name; void** slot; } optional_fns[] = {
+#define X(name) {"llamas_" #name, (void**)&lf.name},
+	LLAMAS_GO_FUNCTIONS_0_2(X)
+#undef X
+};
+
+// Whether the optional function `name` ("llamas_...") was found (1 for the required ones).
+int lgo_has(const char* name) {
+	for (size_t i = 0; i < sizeof optional_fns / sizeof optional_fns[0]; i++)
+		if (strcmp(optional_fns[i].name, name) == 0) return *optional_fns[i].slot != NULL;
+	return 1;
+}
 
 // Opens the library and resolves every symbol; returns NULL or a malloc'd error text.
 char* lgo_open(const char* path) {
@@ -33,12 +57,37 @@ char* lgo_open(const char* path) {
 	if (!lf.name) { char* m = malloc(512); snprintf(m, 512, "%s: missing symbol llamas_%s", path, #name); return m; }
 	LLAMAS_GO_FUNCTIONS(X)
 #undef X
+#define X(name) lf.name = (__typeof__(lf.name))dlsym(lib, "llamas_" #name);
+	LLAMAS_GO_FUNCTIONS_0_2(X)
+#undef X
 	return NULL;
 }
 
 extern int llamasGoPiece(char* piece, size_t length, int32_t token, uintptr_t handle);
 static int lgo_piece_trampoline(const char* piece, size_t length, int32_t token, void* user) {
 	return llamasGoPiece((char*)piece, length, token, (uintptr_t)user);
+}
+
+extern int llamasGoProgress(float progress, uintptr_t handle);
+static int lgo_progress_trampoline(float progress, void* user) {
+	return llamasGoProgress(progress, (uintptr_t)user);
+}
+extern void llamasGoToken(llamas_token_info* info, uintptr_t handle);
+static void lgo_token_trampoline(const llamas_token_info* info, void* user) {
+	llamasGoToken((llamas_token_info*)info, (uintptr_t)user);
+}
+extern int llamasGoFilter(float* logits, int32_t n_vocab, uintptr_t handle);
+static int lgo_filter_trampoline(float* logits, int32_t n_vocab, void* user) {
+	return llamasGoFilter(logits, n_vocab, (uintptr_t)user);
+}
+
+void lgo_set_progress(llamas_model_options* o, uintptr_t handle) {
+	o->progress = lgo_progress_trampoline;
+	o->progress_user_data = (void*)handle;
+}
+void lgo_set_token_callback(llamas_generate_options* o, uintptr_t handle) {
+	o->token_callback = lgo_token_trampoline;
+	o->token_user_data = (void*)handle;
 }
 
 const char* lgo_version(void) { return lf.version(); }
@@ -86,3 +135,41 @@ llamas_status lgo_chat_apply_template(const llamas_model* m, const char* t, cons
 llamas_status lgo_chat_apply_chatml(const llamas_chat_message* msg, size_t n, int g, char* b, size_t c, size_t* l) { return lf.chat_apply_chatml(msg, n, g, b, c, l); }
 void lgo_embed_options_init(llamas_embed_options* o) { lf.embed_options_init(o); }
 llamas_status lgo_embed(llamas_context* c, const char* const* t, size_t n, const llamas_embed_options* o, float* out, size_t cap) { return lf.embed(c, t, n, o, out, cap); }
+
+// ---- 0.2 (call only after lgo_has said yes)
+int32_t lgo_model_meta_count(const llamas_model* m) { return lf.model_meta_count(m); }
+const char* lgo_model_meta_key(const llamas_model* m, int32_t i) { return lf.model_meta_key(m, i); }
+llamas_status lgo_model_meta_info(const llamas_model* m, const char* k, int32_t* t, int32_t* et, uint64_t* n) { return lf.model_meta_info(m, k, t, et, n); }
+llamas_status lgo_model_meta_int(const llamas_model* m, const char* k, uint64_t i, int64_t* v) { return lf.model_meta_int(m, k, i, v); }
+llamas_status lgo_model_meta_float(const llamas_model* m, const char* k, uint64_t i, double* v) { return lf.model_meta_float(m, k, i, v); }
+llamas_status lgo_model_meta_string(const llamas_model* m, const char* k, uint64_t i, char* b, size_t c, size_t* n) { return lf.model_meta_string(m, k, i, b, c, n); }
+uint64_t lgo_model_n_params(const llamas_model* m) { return lf.model_n_params(m); }
+uint64_t lgo_model_tensor_bytes(const llamas_model* m) { return lf.model_tensor_bytes(m); }
+uint64_t lgo_model_file_size(const llamas_model* m) { return lf.model_file_size(m); }
+llamas_status lgo_model_description(const llamas_model* m, char* b, size_t c, size_t* n) { return lf.model_description(m, b, c, n); }
+int32_t lgo_model_special_token(const llamas_model* m, int32_t w) { return lf.model_special_token(m, w); }
+const char* lgo_token_text(const llamas_model* m, int32_t t) { return lf.token_text(m, t); }
+float lgo_token_score(const llamas_model* m, int32_t t) { return lf.token_score(m, t); }
+uint32_t lgo_token_attr(const llamas_model* m, int32_t t) { return lf.token_attr(m, t); }
+llamas_status lgo_token_to_piece(const llamas_model* m, int32_t t, int f, char* b, size_t c, size_t* n) { return lf.token_to_piece(m, t, f, b, c, n); }
+int32_t lgo_context_n_seq_max(const llamas_context* c) { return lf.context_n_seq_max(c); }
+llamas_status lgo_decode_batch(llamas_context* c, const int32_t* t, const int32_t* p, const int32_t* s, const int8_t* w, size_t n) { return lf.decode_batch(c, t, p, s, w, n); }
+const float* lgo_logits_ith(const llamas_context* c, int32_t i) { return lf.logits_ith(c, i); }
+llamas_status lgo_logprobs(const llamas_context* c, int32_t i, int32_t t, float* lp, llamas_token_logprob* top, size_t n, size_t* got) { return lf.logprobs(c, i, t, lp, top, n, got); }
+int32_t lgo_seq_pos_min(const llamas_context* c, int32_t s) { return lf.seq_pos_min(c, s); }
+int32_t lgo_seq_pos_max(const llamas_context* c, int32_t s) { return lf.seq_pos_max(c, s); }
+llamas_status lgo_seq_remove(llamas_context* c, int32_t s, int32_t p0, int32_t p1, int shift) { return lf.seq_remove(c, s, p0, p1, shift); }
+llamas_status lgo_seq_copy(llamas_context* c, int32_t src, int32_t dst, int32_t p1) { return lf.seq_copy(c, src, dst, p1); }
+llamas_status lgo_seq_keep(llamas_context* c, int32_t s) { return lf.seq_keep(c, s); }
+llamas_status lgo_seq_shift(llamas_context* c, int32_t s, int32_t p0, int32_t p1, int32_t d) { return lf.seq_shift(c, s, p0, p1, d); }
+llamas_status lgo_state_size(const llamas_context* c, int32_t s, size_t* n) { return lf.state_size(c, s, n); }
+llamas_status lgo_state_save(const llamas_context* c, int32_t s, void* b, size_t cap, size_t* n) { return lf.state_save(c, s, b, cap, n); }
+llamas_status lgo_state_load(llamas_context* c, int32_t s, const void* d, size_t n) { return lf.state_load(c, s, d, n); }
+llamas_status lgo_state_save_file(const llamas_context* c, int32_t s, const char* p) { return lf.state_save_file(c, s, p); }
+llamas_status lgo_state_load_file(llamas_context* c, int32_t s, const char* p) { return lf.state_load_file(c, s, p); }
+llamas_status lgo_sampler_choose(llamas_sampler* s, const llamas_context* c, int32_t i, int32_t* t) { return lf.sampler_choose(s, c, i, t); }
+llamas_status lgo_sampler_accept(llamas_sampler* s, const int32_t* t, size_t n) { return lf.sampler_accept(s, t, n); }
+llamas_status lgo_sampler_set_filter(llamas_sampler* s, uintptr_t handle) {
+	return lf.sampler_set_filter(s, handle ? lgo_filter_trampoline : NULL, (void*)handle);
+}
+int lgo_context_finish_reason(const llamas_context* c) { return (int)lf.context_finish_reason(c); }

@@ -49,4 +49,44 @@ llamas_status lgo_chat_apply_chatml(const llamas_chat_message* msg, size_t n, in
 void lgo_embed_options_init(llamas_embed_options* o);
 llamas_status lgo_embed(llamas_context* c, const char* const* t, size_t n, const llamas_embed_options* o, float* out, size_t cap);
 
+
+// 0.2
+int lgo_has(const char* name);
+void lgo_set_progress(llamas_model_options* o, uintptr_t handle);
+void lgo_set_token_callback(llamas_generate_options* o, uintptr_t handle);
+int32_t lgo_model_meta_count(const llamas_model* m);
+const char* lgo_model_meta_key(const llamas_model* m, int32_t i);
+llamas_status lgo_model_meta_info(const llamas_model* m, const char* k, int32_t* t, int32_t* et, uint64_t* n);
+llamas_status lgo_model_meta_int(const llamas_model* m, const char* k, uint64_t i, int64_t* v);
+llamas_status lgo_model_meta_float(const llamas_model* m, const char* k, uint64_t i, double* v);
+llamas_status lgo_model_meta_string(const llamas_model* m, const char* k, uint64_t i, char* b, size_t c, size_t* n);
+uint64_t lgo_model_n_params(const llamas_model* m);
+uint64_t lgo_model_tensor_bytes(const llamas_model* m);
+uint64_t lgo_model_file_size(const llamas_model* m);
+llamas_status lgo_model_description(const llamas_model* m, char* b, size_t c, size_t* n);
+int32_t lgo_model_special_token(const llamas_model* m, int32_t w);
+const char* lgo_token_text(const llamas_model* m, int32_t t);
+float lgo_token_score(const llamas_model* m, int32_t t);
+uint32_t lgo_token_attr(const llamas_model* m, int32_t t);
+llamas_status lgo_token_to_piece(const llamas_model* m, int32_t t, int f, char* b, size_t c, size_t* n);
+int32_t lgo_context_n_seq_max(const llamas_context* c);
+llamas_status lgo_decode_batch(llamas_context* c, const int32_t* t, const int32_t* p, const int32_t* s, const int8_t* w, size_t n);
+const float* lgo_logits_ith(const llamas_context* c, int32_t i);
+llamas_status lgo_logprobs(const llamas_context* c, int32_t i, int32_t t, float* lp, llamas_token_logprob* top, size_t n, size_t* got);
+int32_t lgo_seq_pos_min(const llamas_context* c, int32_t s);
+int32_t lgo_seq_pos_max(const llamas_context* c, int32_t s);
+llamas_status lgo_seq_remove(llamas_context* c, int32_t s, int32_t p0, int32_t p1, int shift);
+llamas_status lgo_seq_copy(llamas_context* c, int32_t src, int32_t dst, int32_t p1);
+llamas_status lgo_seq_keep(llamas_context* c, int32_t s);
+llamas_status lgo_seq_shift(llamas_context* c, int32_t s, int32_t p0, int32_t p1, int32_t d);
+llamas_status lgo_state_size(const llamas_context* c, int32_t s, size_t* n);
+llamas_status lgo_state_save(const llamas_context* c, int32_t s, void* b, size_t cap, size_t* n);
+llamas_status lgo_state_load(llamas_context* c, int32_t s, const void* d, size_t n);
+llamas_status lgo_state_save_file(const llamas_context* c, int32_t s, const char* p);
+llamas_status lgo_state_load_file(llamas_context* c, int32_t s, const char* p);
+llamas_status lgo_sampler_choose(llamas_sampler* s, const llamas_context* c, int32_t i, int32_t* t);
+llamas_status lgo_sampler_accept(llamas_sampler* s, const int32_t* t, size_t n);
+llamas_status lgo_sampler_set_filter(llamas_sampler* s, uintptr_t handle);
+int lgo_context_finish_reason(const llamas_context* c);
+
 #endif

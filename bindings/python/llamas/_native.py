@@ -3,8 +3,8 @@
 import ctypes
 import os
 import threading
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_float, c_int, c_int32, c_size_t,
-                    c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int, c_int8,
+                    c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p)
 
 # llamas_status values (llamas.h)
 OK = 0
@@ -17,43 +17,67 @@ ERR_CONTEXT_FULL = 6
 ERR_CANCELLED = 7
 ERR_INTERNAL = 8
 ERR_BUFFER_TOO_SMALL = 9
+ERR_NOT_FOUND = 10
 
 TOKENIZE_ADD_SPECIAL = 1
 TOKENIZE_PARSE_SPECIAL = 2
 DETOKENIZE_SKIP_SPECIAL = 1
+PIECE_SPECIAL = 1
+PIECE_LSTRIP = 2
+
+# callbacks (declared before the structs that hold them)
+PIECE_CALLBACK = CFUNCTYPE(c_int, POINTER(ctypes.c_char), c_size_t, c_int32, c_void_p)
+PROGRESS_CALLBACK = CFUNCTYPE(c_int, c_float, c_void_p)
+FILTER_CALLBACK = CFUNCTYPE(c_int, POINTER(c_float), c_int32, c_void_p)
 
 
+class TokenLogprob(Structure):
+    _fields_ = [("token", c_int32), ("logprob", c_float)]
+
+
+class TokenInfo(Structure):
+    _fields_ = [("token", c_int32), ("logprob", c_float), ("top", POINTER(TokenLogprob)),
+                ("n_top", c_int32), ("reserved0", c_int32)]
+
+
+TOKEN_CALLBACK = CFUNCTYPE(None, POINTER(TokenInfo), c_void_p)
+
+
+# The option structs mirror llamas.h field for field (tests/api/test_abi.c pins the offsets).
 class ModelOptions(Structure):
-    _fields_ = [("struct_size", c_size_t), ("use_mmap", c_int), ("n_threads", c_int)]
+    _fields_ = [("struct_size", c_size_t), ("use_mmap", c_int), ("n_threads", c_int),
+                ("progress", PROGRESS_CALLBACK), ("progress_user_data", c_void_p)]
 
 
 class ContextOptions(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_ctx", c_int32), ("n_batch", c_int32),
-                ("n_threads", c_int32), ("kv_type", c_int32)]
+                ("n_threads", c_int32), ("kv_type", c_int32), ("n_seq_max", c_int32),
+                ("reserved0", c_int32)]
 
 
 class SamplerOptions(Structure):
     _fields_ = [("struct_size", c_size_t), ("temperature", c_float), ("top_k", c_int32),
                 ("top_p", c_float), ("min_p", c_float), ("typical_p", c_float),
                 ("repeat_penalty", c_float), ("frequency_penalty", c_float),
-                ("presence_penalty", c_float), ("penalty_last_n", c_int32), ("seed", c_uint64)]
+                ("presence_penalty", c_float), ("penalty_last_n", c_int32), ("reserved0", c_int32),
+                ("seed", c_uint64)]
 
 
 class GenerateOptions(Structure):
     _fields_ = [("struct_size", c_size_t), ("max_tokens", c_int32), ("parse_special", c_int),
-                ("skip_special", c_int)]
+                ("skip_special", c_int), ("reserved0", c_int32), ("stop", POINTER(c_char_p)),
+                ("n_stop", c_size_t), ("token_callback", TOKEN_CALLBACK), ("token_user_data", c_void_p),
+                ("n_probs", c_int32), ("reserved1", c_int32)]
 
 
 class EmbedOptions(Structure):
     _fields_ = [("struct_size", c_size_t), ("pooling", c_int32), ("normalize", c_int),
-                ("dims", c_int32)]
+                ("dims", c_int32), ("reserved0", c_int32)]
 
 
 class ChatMessage(Structure):
     _fields_ = [("role", c_char_p), ("content", c_char_p)]
 
-
-PIECE_CALLBACK = CFUNCTYPE(c_int, POINTER(ctypes.c_char), c_size_t, c_int32, c_void_p)
 
 _status = c_int
 _P = c_void_p  # opaque handles
@@ -111,6 +135,49 @@ _SIGNATURES = {
                                POINTER(c_float), c_size_t]),
 }
 
+# Since 0.2. Resolved when present, so the 0.1 surface keeps working with a library that lacks
+# them; calling one that is missing raises AttributeError (undefined symbol).
+_SIGNATURES_0_2 = {
+    "llamas_model_meta_count": (c_int32, [_P]),
+    "llamas_model_meta_key": (c_char_p, [_P, c_int32]),
+    "llamas_model_meta_info": (_status, [_P, c_char_p, POINTER(c_int32), POINTER(c_int32),
+                                         POINTER(c_uint64)]),
+    "llamas_model_meta_int": (_status, [_P, c_char_p, c_uint64, POINTER(c_int64)]),
+    "llamas_model_meta_float": (_status, [_P, c_char_p, c_uint64, POINTER(c_double)]),
+    "llamas_model_meta_string": (_status, [_P, c_char_p, c_uint64, c_void_p, c_size_t,
+                                           POINTER(c_size_t)]),
+    "llamas_model_n_params": (c_uint64, [_P]),
+    "llamas_model_tensor_bytes": (c_uint64, [_P]),
+    "llamas_model_file_size": (c_uint64, [_P]),
+    "llamas_model_description": (_status, [_P, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "llamas_model_special_token": (c_int32, [_P, c_int32]),
+    "llamas_token_text": (c_char_p, [_P, c_int32]),
+    "llamas_token_score": (c_float, [_P, c_int32]),
+    "llamas_token_attr": (c_uint32, [_P, c_int32]),
+    "llamas_token_to_piece": (_status, [_P, c_int32, c_int, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "llamas_context_n_seq_max": (c_int32, [_P]),
+    "llamas_decode_batch": (_status, [_P, POINTER(c_int32), POINTER(c_int32), POINTER(c_int32),
+                                      POINTER(c_int8), c_size_t]),
+    "llamas_logits_ith": (POINTER(c_float), [_P, c_int32]),
+    "llamas_logprobs": (_status, [_P, c_int32, c_int32, POINTER(c_float), POINTER(TokenLogprob),
+                                  c_size_t, POINTER(c_size_t)]),
+    "llamas_seq_pos_min": (c_int32, [_P, c_int32]),
+    "llamas_seq_pos_max": (c_int32, [_P, c_int32]),
+    "llamas_seq_remove": (_status, [_P, c_int32, c_int32, c_int32, c_int]),
+    "llamas_seq_copy": (_status, [_P, c_int32, c_int32, c_int32]),
+    "llamas_seq_keep": (_status, [_P, c_int32]),
+    "llamas_seq_shift": (_status, [_P, c_int32, c_int32, c_int32, c_int32]),
+    "llamas_state_size": (_status, [_P, c_int32, POINTER(c_size_t)]),
+    "llamas_state_save": (_status, [_P, c_int32, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "llamas_state_load": (_status, [_P, c_int32, c_void_p, c_size_t]),
+    "llamas_state_save_file": (_status, [_P, c_int32, c_char_p]),
+    "llamas_state_load_file": (_status, [_P, c_int32, c_char_p]),
+    "llamas_sampler_choose": (_status, [_P, _P, c_int32, POINTER(c_int32)]),
+    "llamas_sampler_accept": (_status, [_P, POINTER(c_int32), c_size_t]),
+    "llamas_sampler_set_filter": (_status, [_P, FILTER_CALLBACK, c_void_p]),
+    "llamas_context_finish_reason": (c_int, [_P]),
+}
+
 _lib = None
 _lock = threading.Lock()
 
@@ -129,6 +196,13 @@ def lib():
                 loaded = ctypes.CDLL(library_path())
                 for name, (restype, argtypes) in _SIGNATURES.items():
                     fn = getattr(loaded, name)
+                    fn.restype = restype
+                    fn.argtypes = argtypes
+                for name, (restype, argtypes) in _SIGNATURES_0_2.items():
+                    try:
+                        fn = getattr(loaded, name)
+                    except AttributeError:
+                        continue
                     fn.restype = restype
                     fn.argtypes = argtypes
                 _lib = loaded

@@ -10,10 +10,34 @@ use std::sync::OnceLock;
 pub type llamas_status = c_int;
 pub const LLAMAS_OK: llamas_status = 0;
 pub const LLAMAS_ERR_BUFFER_TOO_SMALL: llamas_status = 9;
+pub const LLAMAS_ERR_NOT_FOUND: llamas_status = 10;
 
 pub const LLAMAS_TOKENIZE_ADD_SPECIAL: c_int = 1;
 pub const LLAMAS_TOKENIZE_PARSE_SPECIAL: c_int = 2;
 pub const LLAMAS_DETOKENIZE_SKIP_SPECIAL: c_int = 1;
+pub const LLAMAS_PIECE_SPECIAL: c_int = 1;
+pub const LLAMAS_PIECE_LSTRIP: c_int = 2;
+
+pub type llamas_progress_callback = unsafe extern "C" fn(progress: c_float, user_data: *mut c_void) -> c_int;
+pub type llamas_sampler_filter = unsafe extern "C" fn(logits: *mut c_float, n_vocab: i32, user_data: *mut c_void) -> c_int;
+pub type llamas_token_callback = unsafe extern "C" fn(info: *const llamas_token_info, user_data: *mut c_void);
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct llamas_token_logprob {
+    pub token: i32,
+    pub logprob: c_float,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct llamas_token_info {
+    pub token: i32,
+    pub logprob: c_float,
+    pub top: *const llamas_token_logprob,
+    pub n_top: i32,
+    pub reserved0: i32,
+}
 
 #[repr(C)]
 pub struct llamas_model {
@@ -29,11 +53,19 @@ pub struct llamas_sampler {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct llamas_model_options {
     pub struct_size: usize,
     pub use_mmap: c_int,
     pub n_threads: c_int,
+    pub progress: Option<llamas_progress_callback>,
+    pub progress_user_data: *mut c_void,
+}
+
+impl Default for llamas_model_options {
+    fn default() -> Self {
+        llamas_model_options { struct_size: 0, use_mmap: 0, n_threads: 0, progress: None, progress_user_data: std::ptr::null_mut() }
+    }
 }
 
 #[repr(C)]
@@ -44,6 +76,8 @@ pub struct llamas_context_options {
     pub n_batch: i32,
     pub n_threads: i32,
     pub kv_type: i32,
+    pub n_seq_max: i32,
+    pub reserved0: i32,
 }
 
 #[repr(C)]
@@ -59,16 +93,42 @@ pub struct llamas_sampler_options {
     pub frequency_penalty: c_float,
     pub presence_penalty: c_float,
     pub penalty_last_n: i32,
+    pub reserved0: i32,
     pub seed: u64,
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct llamas_generate_options {
     pub struct_size: usize,
     pub max_tokens: i32,
     pub parse_special: c_int,
     pub skip_special: c_int,
+    pub reserved0: i32,
+    pub stop: *const *const c_char,
+    pub n_stop: usize,
+    pub token_callback: Option<llamas_token_callback>,
+    pub token_user_data: *mut c_void,
+    pub n_probs: i32,
+    pub reserved1: i32,
+}
+
+impl Default for llamas_generate_options {
+    fn default() -> Self {
+        llamas_generate_options {
+            struct_size: 0,
+            max_tokens: 0,
+            parse_special: 0,
+            skip_special: 0,
+            reserved0: 0,
+            stop: std::ptr::null(),
+            n_stop: 0,
+            token_callback: None,
+            token_user_data: std::ptr::null_mut(),
+            n_probs: 0,
+            reserved1: 0,
+        }
+    }
 }
 
 #[repr(C)]
@@ -78,6 +138,7 @@ pub struct llamas_embed_options {
     pub pooling: i32,
     pub normalize: c_int,
     pub dims: i32,
+    pub reserved0: i32,
 }
 
 #[repr(C)]
@@ -100,10 +161,14 @@ extern "C" {
 }
 
 macro_rules! api {
-    ($($name:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
-        /// Every function of the C API, resolved from the loaded library.
+    ($($name:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*
+     optional: $($oname:ident : fn($($oarg:ty),*) $(-> $oret:ty)?;)*) => {
+        /// Every function of the C API, resolved from the loaded library. The functions since
+        /// 0.2 are `Option`s (None when the library lacks them), so the 0.1 surface keeps
+        /// working with an older library.
         pub struct Api {
             $(pub $name: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
+            $(pub $oname: Option<unsafe extern "C" fn($($oarg),*) $(-> $oret)?>,)*
         }
 
         impl Api {
@@ -116,6 +181,15 @@ macro_rules! api {
                             return Err(format!("{}: missing symbol {}", path, stringify!($name)));
                         }
                         std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(p)
+                    },)*
+                    $($oname: {
+                        let sym = concat!(stringify!($oname), "\0");
+                        let p = dlsym(lib, sym.as_ptr() as *const c_char);
+                        if p.is_null() {
+                            None
+                        } else {
+                            Some(std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($oarg),*) $(-> $oret)?>(p))
+                        }
                     },)*
                 })
             }
@@ -170,6 +244,41 @@ api! {
     llamas_chat_apply_chatml: fn(*const llamas_chat_message, usize, c_int, *mut c_char, usize, *mut usize) -> llamas_status;
     llamas_embed_options_init: fn(*mut llamas_embed_options);
     llamas_embed: fn(*mut llamas_context, *const *const c_char, usize, *const llamas_embed_options, *mut c_float, usize) -> llamas_status;
+    optional:
+    llamas_model_meta_count: fn(*const llamas_model) -> i32;
+    llamas_model_meta_key: fn(*const llamas_model, i32) -> *const c_char;
+    llamas_model_meta_info: fn(*const llamas_model, *const c_char, *mut i32, *mut i32, *mut u64) -> llamas_status;
+    llamas_model_meta_int: fn(*const llamas_model, *const c_char, u64, *mut i64) -> llamas_status;
+    llamas_model_meta_float: fn(*const llamas_model, *const c_char, u64, *mut f64) -> llamas_status;
+    llamas_model_meta_string: fn(*const llamas_model, *const c_char, u64, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_model_n_params: fn(*const llamas_model) -> u64;
+    llamas_model_tensor_bytes: fn(*const llamas_model) -> u64;
+    llamas_model_file_size: fn(*const llamas_model) -> u64;
+    llamas_model_description: fn(*const llamas_model, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_model_special_token: fn(*const llamas_model, i32) -> i32;
+    llamas_token_text: fn(*const llamas_model, i32) -> *const c_char;
+    llamas_token_score: fn(*const llamas_model, i32) -> c_float;
+    llamas_token_attr: fn(*const llamas_model, i32) -> u32;
+    llamas_token_to_piece: fn(*const llamas_model, i32, c_int, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_context_n_seq_max: fn(*const llamas_context) -> i32;
+    llamas_decode_batch: fn(*mut llamas_context, *const i32, *const i32, *const i32, *const i8, usize) -> llamas_status;
+    llamas_logits_ith: fn(*const llamas_context, i32) -> *const c_float;
+    llamas_logprobs: fn(*const llamas_context, i32, i32, *mut c_float, *mut llamas_token_logprob, usize, *mut usize) -> llamas_status;
+    llamas_seq_pos_min: fn(*const llamas_context, i32) -> i32;
+    llamas_seq_pos_max: fn(*const llamas_context, i32) -> i32;
+    llamas_seq_remove: fn(*mut llamas_context, i32, i32, i32, c_int) -> llamas_status;
+    llamas_seq_copy: fn(*mut llamas_context, i32, i32, i32) -> llamas_status;
+    llamas_seq_keep: fn(*mut llamas_context, i32) -> llamas_status;
+    llamas_seq_shift: fn(*mut llamas_context, i32, i32, i32, i32) -> llamas_status;
+    llamas_state_size: fn(*const llamas_context, i32, *mut usize) -> llamas_status;
+    llamas_state_save: fn(*const llamas_context, i32, *mut c_void, usize, *mut usize) -> llamas_status;
+    llamas_state_load: fn(*mut llamas_context, i32, *const c_void, usize) -> llamas_status;
+    llamas_state_save_file: fn(*const llamas_context, i32, *const c_char) -> llamas_status;
+    llamas_state_load_file: fn(*mut llamas_context, i32, *const c_char) -> llamas_status;
+    llamas_sampler_choose: fn(*mut llamas_sampler, *const llamas_context, i32, *mut i32) -> llamas_status;
+    llamas_sampler_accept: fn(*mut llamas_sampler, *const i32, usize) -> llamas_status;
+    llamas_sampler_set_filter: fn(*mut llamas_sampler, Option<llamas_sampler_filter>, *mut c_void) -> llamas_status;
+    llamas_context_finish_reason: fn(*const llamas_context) -> c_int;
 }
 
 /// Where the library is loaded from: `$LLAMAS_LIBRARY`, else `libllamas.so.0`.
