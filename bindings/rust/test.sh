@@ -6,4 +6,4 @@ source ../common.sh
 llamas_prepare_library
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --offline --quiet
-exec cargo test --offline "$@"
+exec cargo test --offline --no-fail-fast "$@"

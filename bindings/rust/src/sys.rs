@@ -162,7 +162,7 @@ extern "C" {
 
 macro_rules! api {
     ($($name:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*
-     optional: $($oname:ident : fn($($oarg:ty),*) $(-> $oret:ty)?;)*) => {
+     @optional $($oname:ident : fn($($oarg:ty),*) $(-> $oret:ty)?;)*) => {
         /// Every function of the C API, resolved from the loaded library. The functions since
         /// 0.2 are `Option`s (None when the library lacks them), so the 0.1 surface keeps
         /// working with an older library.
@@ -244,7 +244,7 @@ api! {
     llamas_chat_apply_chatml: fn(*const llamas_chat_message, usize, c_int, *mut c_char, usize, *mut usize) -> llamas_status;
     llamas_embed_options_init: fn(*mut llamas_embed_options);
     llamas_embed: fn(*mut llamas_context, *const *const c_char, usize, *const llamas_embed_options, *mut c_float, usize) -> llamas_status;
-    optional:
+    @optional
     llamas_model_meta_count: fn(*const llamas_model) -> i32;
     llamas_model_meta_key: fn(*const llamas_model, i32) -> *const c_char;
     llamas_model_meta_info: fn(*const llamas_model, *const c_char, *mut i32, *mut i32, *mut u64) -> llamas_status;
