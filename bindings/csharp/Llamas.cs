@@ -20,7 +20,7 @@ namespace Llamas
     public enum Status
     {
         Ok = 0, InvalidArgument = 1, Io = 2, BadFormat = 3, Unsupported = 4, OutOfMemory = 5,
-        ContextFull = 6, Cancelled = 7, Internal = 8, BufferTooSmall = 9
+        ContextFull = 6, Cancelled = 7, Internal = 8, BufferTooSmall = 9, NotFound = 10
     }
 
     /// <summary>A failed llamas call; Message is the library's message.</summary>
@@ -28,6 +28,67 @@ namespace Llamas
     {
         public Status Status { get; private set; }
         public LlamasException(Status status, string message) : base(message) { Status = status; }
+    }
+
+    /// <summary>Status.NotFound: a metadata key, sequence or file entry that does not exist.</summary>
+    public class LlamasNotFoundException : LlamasException
+    {
+        public LlamasNotFoundException(string message) : base(Status.NotFound, message) { }
+    }
+
+    /// <summary>Why a generation ended (Context.FinishReason).</summary>
+    public enum FinishReason { None = 0, Eog = 1, MaxTokens = 2, StopString = 3, ContextFull = 4, Cancelled = 5, Callback = 6 }
+
+    /// <summary>The model's special tokens (Model.SpecialToken).</summary>
+    public enum Special { Bos = 0, Eos = 1, Eot = 2, Sep = 3, Pad = 4, Unk = 5, Mask = 6, FimPre = 7, FimSuf = 8, FimMid = 9, Nl = 10 }
+
+    /// <summary>Token attribute bits (Model.TokenAttr).</summary>
+    [Flags]
+    public enum TokenAttr : uint
+    {
+        None = 0, Unknown = 1 << 0, Unused = 1 << 1, Normal = 1 << 2, Control = 1 << 3, UserDefined = 1 << 4,
+        Byte = 1 << 5, Normalized = 1 << 6, LStrip = 1 << 7, RStrip = 1 << 8, SingleWord = 1 << 9
+    }
+
+    /// <summary>GGUF metadata value types.</summary>
+    public enum MetaType { U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7, String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12 }
+
+    /// <summary>A metadata value's type; for arrays the element type and count (scalars: Count 1).</summary>
+    public struct MetaInfo
+    {
+        public MetaType Type, ElemType;
+        public ulong Count;
+    }
+
+    /// <summary>A token and its log-probability.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TokenLogprob
+    {
+        public int Token;
+        public float Logprob;
+    }
+
+    /// <summary>Per generated token: its log-probability and the NProbs most likely tokens.</summary>
+    public sealed class TokenInfo
+    {
+        public int Token;
+        public float Logprob;
+        public TokenLogprob[] Top;
+    }
+
+    /// <summary>Generation options (GenerateOptions.Default: 256 tokens, control tokens skipped).</summary>
+    public sealed class GenerateOptions
+    {
+        public int MaxTokens = 256;
+        public bool ParseSpecial;
+        public bool SkipSpecial = true;
+        /// <summary>Strings that end the generation; no part of one reaches the callback.</summary>
+        public string[] Stop;
+        /// <summary>Called per generated token before its piece; an exception cancels the
+        /// generation and is rethrown by Generate.</summary>
+        public Action<TokenInfo> OnToken;
+        /// <summary>Alternatives per OnToken call.</summary>
+        public int NProbs;
     }
 
     public enum KvType { F16 = 0, F32 = 1, Q8_0 = 2 }
@@ -115,6 +176,11 @@ namespace Llamas
         /// <summary>Worker threads; 0: all cores.</summary>
         public int NThreads;
         public KvType KvType;
+        /// <summary>Sequences held at once (ids 0 .. NSeqMax-1); 0: 1 (since 0.2).</summary>
+        public int NSeqMax;
+#pragma warning disable 169, 414
+        int reserved0;
+#pragma warning restore 169, 414
 
         public static ContextOptions Default { get { Native.EnsureLoaded(); return DefaultCore(); } }
 
@@ -137,6 +203,9 @@ namespace Llamas
         public float FrequencyPenalty;
         public float PresencePenalty;
         public int PenaltyLastN;
+#pragma warning disable 169, 414
+        int reserved0;
+#pragma warning restore 169, 414
         public ulong Seed;
 
         public static SamplerOptions Default { get { Native.EnsureLoaded(); return DefaultCore(); } }
@@ -195,20 +264,39 @@ namespace Llamas
         internal readonly ModelHandle Handle;
 
         /// <summary>Loads and validates a GGUF model; throws LlamasException on failure.</summary>
-        public Model(string path, bool useMmap = true)
+        public Model(string path, bool useMmap = true) : this(path, useMmap, 0, null) { }
+
+        /// <summary>Loads a model reporting progress: progress(fraction in [0, 1]) returns false
+        /// to cancel (Status.Cancelled); an exception it throws cancels the load and is rethrown.</summary>
+        public Model(string path, bool useMmap, int nThreads, Func<float, bool> progress)
         {
             Native.EnsureLoaded();
-            Handle = Load(path, useMmap);
+            Handle = Load(path, useMmap, nThreads, progress);
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        static ModelHandle Load(string path, bool useMmap)
+        static ModelHandle Load(string path, bool useMmap, int nThreads, Func<float, bool> progress)
         {
             ModelHandle handle;
             ModelOptionsNative o;
             Native.llamas_model_options_init(out o);
             o.UseMmap = useMmap ? 1 : 0;
+            o.NThreads = nThreads;
+            Exception thrown = null;
+            Native.ProgressCallback cb = null;
+            if (progress != null)
+            {
+                cb = (float f, IntPtr user) =>
+                {
+                    if (thrown != null) return 1;
+                    try { return progress(f) ? 0 : 1; }
+                    catch (Exception e) { thrown = e; return 1; } // never unwind through C frames
+                };
+                o.Progress = Marshal.GetFunctionPointerForDelegate(cb);
+            }
             int status = Native.llamas_model_load(Native.Utf8(path), ref o, out handle);
+            GC.KeepAlive(cb);
+            if (thrown != null) { handle.Dispose(); throw thrown; }
             if (status != 0)
             {
                 var error = Native.Error(status);
@@ -289,6 +377,94 @@ namespace Llamas
                     Native.llamas_chat_apply_template(h, null, m.Array, (UIntPtr)messages.Count, addGenerationPrompt ? 1 : 0, b, c, out l));
         }
 
+        // ---- sizes, metadata and vocabulary (since 0.2)
+
+        public ulong NParams { get { return Native.llamas_model_n_params(H); } }
+        public ulong TensorBytes { get { return Native.llamas_model_tensor_bytes(H); } }
+        public ulong FileSize { get { return Native.llamas_model_file_size(H); } }
+        /// <summary>A one-line description such as "llama 1.2B Q4_K - Medium".</summary>
+        public string Description
+        {
+            get { var h = H; return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_model_description(h, b, c, out l)); }
+        }
+
+        /// <summary>Every metadata key, in file order.</summary>
+        public string[] MetaKeys()
+        {
+            var h = H;
+            int n = Native.llamas_model_meta_count(h);
+            var keys = new string[n];
+            for (int i = 0; i < n; i++) keys[i] = Native.FromUtf8(Native.llamas_model_meta_key(h, i));
+            return keys;
+        }
+
+        /// <summary>A key's type; LlamasNotFoundException when absent.</summary>
+        public MetaInfo MetaInfo(string key)
+        {
+            int t, et;
+            ulong n;
+            Native.Check(Native.llamas_model_meta_info(H, Native.Utf8(key), out t, out et, out n));
+            return new MetaInfo { Type = (MetaType)t, ElemType = (MetaType)et, Count = n };
+        }
+
+        public long MetaInt(string key, ulong index = 0)
+        {
+            long v;
+            Native.Check(Native.llamas_model_meta_int(H, Native.Utf8(key), index, out v));
+            return v;
+        }
+
+        public double MetaFloat(string key, ulong index = 0)
+        {
+            double v;
+            Native.Check(Native.llamas_model_meta_float(H, Native.Utf8(key), index, out v));
+            return v;
+        }
+
+        public string MetaString(string key, ulong index = 0)
+        {
+            var h = H;
+            byte[] k = Native.Utf8(key);
+            return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_model_meta_string(h, k, index, b, c, out l));
+        }
+
+        object MetaElem(string key, MetaType t, ulong index)
+        {
+            switch (t)
+            {
+                case MetaType.String: return MetaString(key, index);
+                case MetaType.F32: case MetaType.F64: return MetaFloat(key, index);
+                case MetaType.Bool: return MetaInt(key, index) != 0;
+                case MetaType.Array: throw new LlamasException(Status.Unsupported, "nested array in " + key);
+                default: return MetaInt(key, index);
+            }
+        }
+
+        /// <summary>A value with its type: long, double, bool, string, or object[] of those.</summary>
+        public object MetaValue(string key)
+        {
+            var info = MetaInfo(key);
+            if (info.Type != MetaType.Array) return MetaElem(key, info.Type, 0);
+            var items = new object[info.Count];
+            for (ulong i = 0; i < info.Count; i++) items[i] = MetaElem(key, info.ElemType, i);
+            return items;
+        }
+
+        /// <summary>A special token's id, or null when the model has none.</summary>
+        public int? SpecialToken(Special which) { int t = Native.llamas_model_special_token(H, (int)which); return t < 0 ? (int?)null : t; }
+        /// <summary>A token's stored text, or null when out of range.</summary>
+        public string TokenText(int token) { return Native.FromUtf8(Native.llamas_token_text(H, token)); }
+        public float TokenScore(int token) { return Native.llamas_token_score(H, token); }
+        public TokenAttr TokenAttr(int token) { return (TokenAttr)Native.llamas_token_attr(H, token); }
+
+        /// <summary>The bytes one token stands for (possibly part of a UTF-8 character).</summary>
+        public byte[] TokenToPiece(int token, bool special = false, bool lstrip = false)
+        {
+            var h = H;
+            int flags = (special ? 1 : 0) | (lstrip ? 2 : 0);
+            return Native.ReadBytes((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_token_to_piece(h, token, flags, b, c, out l));
+        }
+
         public Context CreateContext() { return new Context(this, ContextOptions.Default); }
         public Context CreateContext(ContextOptions options) { return new Context(this, options); }
         public Sampler CreateSampler(SamplerOptions options) { return new Sampler(this, options); }
@@ -318,8 +494,63 @@ namespace Llamas
         public int Sample(Context context)
         {
             int tok;
-            Native.Check(Native.llamas_sample(Handle, context.Handle, out tok));
+            int status = Native.llamas_sample(Handle, context.Handle, out tok);
+            Rethrow();
+            Native.Check(status);
             return tok;
+        }
+
+        /// <summary>Picks a token from row i of the context's logits without recording it.</summary>
+        public int Choose(Context context, int i = -1)
+        {
+            int tok;
+            int status = Native.llamas_sampler_choose(Handle, context.Handle, i, out tok);
+            Rethrow();
+            Native.Check(status);
+            return tok;
+        }
+
+        /// <summary>Records tokens in the penalty window (the prompt's and every kept token).</summary>
+        public void Accept(int[] tokens) { Native.Check(Native.llamas_sampler_accept(Handle, tokens, (UIntPtr)tokens.Length)); }
+
+#pragma warning disable 414
+        Native.FilterCallback filter; // kept alive while installed
+#pragma warning restore 414
+        Exception filterError;
+
+        /// <summary>Installs a filter stage (null removes it): filter(logits) may set entries to
+        /// float.NegativeInfinity to forbid tokens; returning false fails the choose
+        /// (Status.Cancelled); an exception fails it too and is rethrown by the call.</summary>
+        public void SetFilter(Func<float[], bool> fn)
+        {
+            if (fn == null)
+            {
+                Native.Check(Native.llamas_sampler_set_filter(Handle, null, IntPtr.Zero));
+                filter = null;
+                return;
+            }
+            Native.FilterCallback cb = (IntPtr logits, int n, IntPtr user) =>
+            {
+                if (filterError != null) return 1;
+                try
+                {
+                    var v = new float[n];
+                    Marshal.Copy(logits, v, 0, n);
+                    bool ok = fn(v);
+                    Marshal.Copy(v, 0, logits, n);
+                    return ok ? 0 : 1;
+                }
+                catch (Exception e) { filterError = e; return 1; }
+            };
+            Native.Check(Native.llamas_sampler_set_filter(Handle, cb, IntPtr.Zero));
+            filter = cb;
+        }
+
+        internal void Rethrow()
+        {
+            var e = filterError;
+            filterError = null;
+            if (e != null) throw e;
         }
 
         /// <summary>Adds bias to a token's logit before sampling (-Infinity bans it).</summary>
@@ -371,10 +602,90 @@ namespace Llamas
             return v;
         }
 
+        // ---- sequences, batches, logprobs, state (since 0.2)
+
+        public int NSeqMax { get { return Native.llamas_context_n_seq_max(Handle); } }
+        /// <summary>Why the last generation ended.</summary>
+        public FinishReason FinishReason { get { return (FinishReason)Native.llamas_context_finish_reason(Handle); } }
+
+        /// <summary>Evaluates tokens of several sequences in one pass: tokens[i] goes to
+        /// sequence seqIds[i] (null: 0) at positions[i] (null: after what the sequence holds);
+        /// wantLogits[i] keeps its logits (null: each sequence's last). Read them with LogitsIth.</summary>
+        public void DecodeBatch(int[] tokens, int[] positions = null, int[] seqIds = null, bool[] wantLogits = null)
+        {
+            int n = tokens.Length;
+            if ((positions != null && positions.Length != n) || (seqIds != null && seqIds.Length != n) || (wantLogits != null && wantLogits.Length != n))
+                throw new ArgumentException("per-token arrays must be as long as tokens");
+            sbyte[] want = wantLogits == null ? null : Array.ConvertAll(wantLogits, w => (sbyte)(w ? 1 : 0));
+            Native.Check(Native.llamas_decode_batch(Handle, tokens, positions, seqIds, want, (UIntPtr)n));
+        }
+
+        /// <summary>A copy of the logits of token i of the last decode (i &lt; 0 counts from the
+        /// end), or null when that token kept none.</summary>
+        public float[] LogitsIth(int i)
+        {
+            IntPtr p = Native.llamas_logits_ith(Handle, i);
+            if (p == IntPtr.Zero) return null;
+            float[] v = new float[model.NVocab];
+            Marshal.Copy(p, v, 0, v.Length);
+            return v;
+        }
+
+        /// <summary>The nTop most likely tokens of row i with their log-probabilities.</summary>
+        public TokenLogprob[] Logprobs(int i, int nTop)
+        {
+            float lp;
+            UIntPtr got;
+            var top = new TokenLogprob[Math.Max(1, nTop)];
+            Native.Check(Native.llamas_logprobs(Handle, i, -1, out lp, top, (UIntPtr)nTop, out got));
+            Array.Resize(ref top, nTop == 0 ? 0 : (int)got.ToUInt64());
+            return top;
+        }
+
+        /// <summary>Row i's log-probability of token.</summary>
+        public float Logprob(int i, int token)
+        {
+            float lp;
+            UIntPtr got;
+            Native.Check(Native.llamas_logprobs(Handle, i, token, out lp, null, UIntPtr.Zero, out got));
+            return lp;
+        }
+
+        /// <summary>The lowest / highest position sequence seq holds, -1 when it is empty.</summary>
+        public int SeqPosMin(int seq) { return Native.llamas_seq_pos_min(Handle, seq); }
+        public int SeqPosMax(int seq) { return Native.llamas_seq_pos_max(Handle, seq); }
+        /// <summary>Drops positions [p0, p1) of seq (seq &lt; 0: all; p1 &lt; 0: to the end).</summary>
+        public void SeqRemove(int seq, int p0 = 0, int p1 = -1, bool shift = false) { Native.Check(Native.llamas_seq_remove(Handle, seq, p0, p1, shift ? 1 : 0)); }
+        /// <summary>Makes dst a copy of src's tokens below position p1 (-1: all).</summary>
+        public void SeqCopy(int src, int dst, int p1 = -1) { Native.Check(Native.llamas_seq_copy(Handle, src, dst, p1)); }
+        public void SeqKeep(int seq) { Native.Check(Native.llamas_seq_keep(Handle, seq)); }
+        public void SeqShift(int seq, int p0, int p1, int delta) { Native.Check(Native.llamas_seq_shift(Handle, seq, p0, p1, delta)); }
+
+        /// <summary>The state (seq &lt; 0: every sequence; else one) as bytes.</summary>
+        public byte[] SaveState(int seq = -1)
+        {
+            UIntPtr size;
+            Native.Check(Native.llamas_state_size(Handle, seq, out size));
+            while (true)
+            {
+                var buf = new byte[Math.Max(1, (long)size.ToUInt64())];
+                int status = Native.llamas_state_save(Handle, seq, buf, size, out size);
+                if (status == 0) { Array.Resize(ref buf, (int)size.ToUInt64()); return buf; }
+                if (status != (int)Status.BufferTooSmall) throw Native.Error(status);
+            }
+        }
+
+        /// <summary>Restores a state (seq &gt;= 0: a one-sequence state into seq); a state that
+        /// does not fit is Status.BadFormat and leaves the context as it was.</summary>
+        public void LoadState(byte[] data, int seq = -1) { Native.Check(Native.llamas_state_load(Handle, seq, data, (UIntPtr)data.Length)); }
+        public void SaveStateFile(string path, int seq = -1) { Native.Check(Native.llamas_state_save_file(Handle, seq, Native.Utf8(path))); }
+        public void LoadStateFile(string path, int seq = -1) { Native.Check(Native.llamas_state_load_file(Handle, seq, Native.Utf8(path))); }
+
         public void ClearKv() { Native.Check(Native.llamas_kv_clear(Handle)); }
         public void RemoveKv(int p0, int p1 = -1) { Native.Check(Native.llamas_kv_remove(Handle, p0, p1)); }
         public void KeepShiftKv(int nKeep, int nDiscard) { Native.Check(Native.llamas_kv_keep_shift(Handle, nKeep, nDiscard)); }
-        /// <summary>Makes the running (or next) call return Status.Cancelled; any thread.</summary>
+        /// <summary>Makes the call running in this context return Status.Cancelled; any thread. A
+        /// cancel while no call runs does nothing.</summary>
         public void Cancel() { Native.llamas_context_cancel(Handle); }
 
         /// <summary>Generates with a callback: onPiece(text, token) returns false to stop.
@@ -382,23 +693,70 @@ namespace Llamas
         public int Generate(string prompt, Sampler sampler, int maxTokens, Func<string, int, bool> onPiece,
                             bool parseSpecial = false, bool skipSpecial = true)
         {
+            return Generate(prompt, sampler, new GenerateOptions { MaxTokens = maxTokens, ParseSpecial = parseSpecial, SkipSpecial = skipSpecial }, onPiece);
+        }
+
+        /// <summary>Generates with a callback and full options (stop strings, token infos).</summary>
+        public int Generate(string prompt, Sampler sampler, GenerateOptions options, Func<string, int, bool> onPiece)
+        {
             GenerateOptionsNative o;
             Native.llamas_generate_options_init(out o);
-            o.MaxTokens = maxTokens;
-            o.ParseSpecial = parseSpecial ? 1 : 0;
-            o.SkipSpecial = skipSpecial ? 1 : 0;
+            o.MaxTokens = options.MaxTokens;
+            o.ParseSpecial = options.ParseSpecial ? 1 : 0;
+            o.SkipSpecial = options.SkipSpecial ? 1 : 0;
             Exception thrown = null;
             Native.PieceCallback cb = (IntPtr piece, UIntPtr length, int token, IntPtr user) =>
             {
-                try { return onPiece(Native.FromUtf8(piece, (int)length.ToUInt64()), token) ? 0 : 1; }
+                if (thrown != null) return 1;
+                try { return onPiece == null || onPiece(Native.FromUtf8(piece, (int)length.ToUInt64()), token) ? 0 : 1; }
                 catch (Exception e) { thrown = e; return 1; } // never unwind through C frames
             };
-            int n;
-            int status = Native.llamas_generate(Handle, sampler.Handle, Native.Utf8(prompt), ref o, cb, IntPtr.Zero, out n);
-            GC.KeepAlive(cb);
-            if (thrown != null) throw thrown;
-            Native.Check(status);
-            return n;
+            Native.TokenCallback tcb = null;
+            if (options.OnToken != null)
+            {
+                var handle = Handle;
+                tcb = (IntPtr infoPtr, IntPtr user) =>
+                {
+                    if (thrown != null) return;
+                    try
+                    {
+                        var info = (TokenInfoNative)Marshal.PtrToStructure(infoPtr, typeof(TokenInfoNative));
+                        var top = new TokenLogprob[Math.Max(0, info.NTop)];
+                        for (int k = 0; k < top.Length; k++)
+                            top[k] = (TokenLogprob)Marshal.PtrToStructure(info.Top + 8 * k, typeof(TokenLogprob));
+                        options.OnToken(new TokenInfo { Token = info.Token, Logprob = info.Logprob, Top = top });
+                    }
+                    catch (Exception e) { thrown = e; Native.llamas_context_cancel(handle); } // a void callback: cancel
+                };
+                o.TokenCallback = Marshal.GetFunctionPointerForDelegate(tcb);
+                o.NProbs = options.NProbs;
+            }
+            var stops = options.Stop ?? new string[0];
+            var stopPtrs = new IntPtr[Math.Max(1, stops.Length)];
+            GCHandle pinned = default(GCHandle);
+            try
+            {
+                for (int i = 0; i < stops.Length; i++) stopPtrs[i] = NativeMessages.Alloc(stops[i]);
+                if (stops.Length > 0)
+                {
+                    pinned = GCHandle.Alloc(stopPtrs, GCHandleType.Pinned);
+                    o.Stop = pinned.AddrOfPinnedObject();
+                    o.NStop = (UIntPtr)stops.Length;
+                }
+                int n;
+                int status = Native.llamas_generate(Handle, sampler.Handle, Native.Utf8(prompt), ref o, cb, IntPtr.Zero, out n);
+                GC.KeepAlive(cb);
+                GC.KeepAlive(tcb);
+                if (thrown != null) throw thrown;
+                sampler.Rethrow();
+                Native.Check(status);
+                return n;
+            }
+            finally
+            {
+                if (pinned.IsAllocated) pinned.Free();
+                foreach (IntPtr p in stopPtrs) if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+            }
         }
 
         /// <summary>Streams the generated text piece by piece. Nothing is generated ahead of what
@@ -418,6 +776,12 @@ namespace Llamas
         /// <summary>As Generate, with a sampler of the caller's.</summary>
         public IEnumerable<Piece> GeneratePieces(string prompt, int maxTokens, Sampler sampler)
         {
+            return GeneratePieces(prompt, sampler, new GenerateOptions { MaxTokens = maxTokens });
+        }
+
+        /// <summary>As Generate, with a sampler of the caller's and full options.</summary>
+        public IEnumerable<Piece> GeneratePieces(string prompt, Sampler sampler, GenerateOptions options)
+        {
             // The C call drives generation through a callback; it runs on a worker thread in
             // lock-step with this iterator (one piece handed over at a time).
             var ready = new SemaphoreSlim(0);
@@ -429,7 +793,7 @@ namespace Llamas
             {
                 try
                 {
-                    Generate(prompt, sampler, maxTokens, (text, token) =>
+                    Generate(prompt, sampler, options, (text, token) =>
                     {
                         slot = new Piece(text, token);
                         ready.Release();

@@ -94,6 +94,7 @@ namespace Llamas
         {
             string msg = FromUtf8(llamas_last_error());
             if (string.IsNullOrEmpty(msg)) msg = FromUtf8(llamas_status_string(status));
+            if (status == (int)Status.NotFound) return new LlamasNotFoundException(msg);
             return new LlamasException((Status)status, msg);
         }
 
@@ -107,6 +108,11 @@ namespace Llamas
         /// <summary>Calls f with growing buffers until the text fits (BUFFER_TOO_SMALL rule).</summary>
         public static string ReadText(TextCall f)
         {
+            return Encoding.UTF8.GetString(ReadBytes(f));
+        }
+
+        public static byte[] ReadBytes(TextCall f)
+        {
             int capacity = 256;
             while (true)
             {
@@ -114,7 +120,7 @@ namespace Llamas
                 UIntPtr len;
                 int status = f(buf, (UIntPtr)capacity, out len);
                 int n = (int)len.ToUInt64();
-                if (status == 0 && n < capacity) return Encoding.UTF8.GetString(buf, 0, n);
+                if (status == 0 && n < capacity) { Array.Resize(ref buf, n); return buf; }
                 if (status != 0 && status != (int)Status.BufferTooSmall) throw Error(status);
                 capacity = Math.Max(n + 1, capacity * 2);
             }
@@ -122,6 +128,12 @@ namespace Llamas
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         public delegate int PieceCallback(IntPtr piece, UIntPtr length, int token, IntPtr userData);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int ProgressCallback(float progress, IntPtr userData);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate void TokenCallback(IntPtr info, IntPtr userData);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int FilterCallback(IntPtr logits, int nVocab, IntPtr userData);
 
         [DllImport(Lib)] public static extern IntPtr llamas_version();
         [DllImport(Lib)] public static extern int llamas_version_number();
@@ -173,6 +185,54 @@ namespace Llamas
 
         [DllImport(Lib)] public static extern void llamas_embed_options_init(out EmbedOptionsNative options);
         [DllImport(Lib)] public static extern int llamas_embed(ContextHandle context, IntPtr[] texts, UIntPtr n, ref EmbedOptionsNative options, float[] output, UIntPtr capacity);
+
+        // ---- since 0.2. Mono resolves these when a calling method is compiled: with a library
+        // that lacks one, that method throws EntryPointNotFoundException, the rest works.
+        [DllImport(Lib)] public static extern int llamas_model_meta_count(ModelHandle model);
+        [DllImport(Lib)] public static extern IntPtr llamas_model_meta_key(ModelHandle model, int index);
+        [DllImport(Lib)] public static extern int llamas_model_meta_info(ModelHandle model, byte[] key, out int type, out int elemType, out ulong count);
+        [DllImport(Lib)] public static extern int llamas_model_meta_int(ModelHandle model, byte[] key, ulong index, out long value);
+        [DllImport(Lib)] public static extern int llamas_model_meta_float(ModelHandle model, byte[] key, ulong index, out double value);
+        [DllImport(Lib)] public static extern int llamas_model_meta_string(ModelHandle model, byte[] key, ulong index, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern ulong llamas_model_n_params(ModelHandle model);
+        [DllImport(Lib)] public static extern ulong llamas_model_tensor_bytes(ModelHandle model);
+        [DllImport(Lib)] public static extern ulong llamas_model_file_size(ModelHandle model);
+        [DllImport(Lib)] public static extern int llamas_model_description(ModelHandle model, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_model_special_token(ModelHandle model, int which);
+        [DllImport(Lib)] public static extern IntPtr llamas_token_text(ModelHandle model, int token);
+        [DllImport(Lib)] public static extern float llamas_token_score(ModelHandle model, int token);
+        [DllImport(Lib)] public static extern uint llamas_token_attr(ModelHandle model, int token);
+        [DllImport(Lib)] public static extern int llamas_token_to_piece(ModelHandle model, int token, int flags, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_context_n_seq_max(ContextHandle context);
+        [DllImport(Lib)] public static extern int llamas_decode_batch(ContextHandle context, int[] tokens, int[] positions, int[] seqIds, sbyte[] wantLogits, UIntPtr n);
+        [DllImport(Lib)] public static extern IntPtr llamas_logits_ith(ContextHandle context, int i);
+        [DllImport(Lib)] public static extern int llamas_logprobs(ContextHandle context, int i, int token, out float logprob, [Out] TokenLogprob[] top, UIntPtr nTop, out UIntPtr got);
+        [DllImport(Lib)] public static extern int llamas_seq_pos_min(ContextHandle context, int seq);
+        [DllImport(Lib)] public static extern int llamas_seq_pos_max(ContextHandle context, int seq);
+        [DllImport(Lib)] public static extern int llamas_seq_remove(ContextHandle context, int seq, int p0, int p1, int shift);
+        [DllImport(Lib)] public static extern int llamas_seq_copy(ContextHandle context, int src, int dst, int p1);
+        [DllImport(Lib)] public static extern int llamas_seq_keep(ContextHandle context, int seq);
+        [DllImport(Lib)] public static extern int llamas_seq_shift(ContextHandle context, int seq, int p0, int p1, int delta);
+        [DllImport(Lib)] public static extern int llamas_state_size(ContextHandle context, int seq, out UIntPtr size);
+        [DllImport(Lib)] public static extern int llamas_state_save(ContextHandle context, int seq, byte[] buffer, UIntPtr capacity, out UIntPtr size);
+        [DllImport(Lib)] public static extern int llamas_state_load(ContextHandle context, int seq, byte[] data, UIntPtr size);
+        [DllImport(Lib)] public static extern int llamas_state_save_file(ContextHandle context, int seq, byte[] path);
+        [DllImport(Lib)] public static extern int llamas_state_load_file(ContextHandle context, int seq, byte[] path);
+        [DllImport(Lib)] public static extern int llamas_sampler_choose(SamplerHandle sampler, ContextHandle context, int i, out int token);
+        [DllImport(Lib)] public static extern int llamas_sampler_accept(SamplerHandle sampler, int[] tokens, UIntPtr n);
+        [DllImport(Lib)] public static extern int llamas_sampler_set_filter(SamplerHandle sampler, FilterCallback filter, IntPtr userData);
+        [DllImport(Lib)] public static extern int llamas_context_finish_reason(ContextHandle context);
+    }
+
+    // The option structs mirror llamas.h field for field (tests/api/test_abi.c pins the offsets).
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TokenInfoNative
+    {
+        public int Token;
+        public float Logprob;
+        public IntPtr Top;
+        public int NTop;
+        public int Reserved0;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -181,6 +241,8 @@ namespace Llamas
         public UIntPtr StructSize;
         public int UseMmap;
         public int NThreads;
+        public IntPtr Progress;
+        public IntPtr ProgressUserData;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -190,6 +252,13 @@ namespace Llamas
         public int MaxTokens;
         public int ParseSpecial;
         public int SkipSpecial;
+        public int Reserved0;
+        public IntPtr Stop;
+        public UIntPtr NStop;
+        public IntPtr TokenCallback;
+        public IntPtr TokenUserData;
+        public int NProbs;
+        public int Reserved1;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -199,6 +268,7 @@ namespace Llamas
         public int Pooling;
         public int Normalize;
         public int Dims;
+        public int Reserved0;
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -214,6 +214,271 @@ static class Tests
         Check(after - before < 8 * 1024, "RSS grew from " + before + " to " + after + " KiB");
     }
 
+    // ---- the 0.2 surface
+
+    const string Kjv = "models/kjv-tiny-Q8_0.gguf";
+    const string PromptA = "In the beginning God created";
+    const string PromptB = "And the LORD said unto Moses,";
+
+    static Context NewContext(Model m, int nCtx, int nSeqMax = 0)
+    {
+        var o = ContextOptions.Default;
+        o.NCtx = nCtx;
+        o.NSeqMax = nSeqMax;
+        return m.CreateContext(o);
+    }
+
+    static int Argmax(float[] v)
+    {
+        int best = 0;
+        for (int j = 1; j < v.Length; j++) if (v[j] > v[best]) best = j;
+        return best;
+    }
+
+    static void CheckClose(float[] got, float[] want, string what)
+    {
+        Check(got != null && got.Length == want.Length, what + ": length");
+        float scale = want.Max(x => Math.Abs(x)), worst = 0;
+        for (int i = 0; i < want.Length; i++) worst = Math.Max(worst, Math.Abs(got[i] - want[i]));
+        Check(worst <= 1e-3f * scale, what + ": logits differ by " + worst);
+    }
+
+    static int[] GreedyContinue(Context ctx, int seq, float[] logits, int n)
+    {
+        var outp = new List<int>();
+        for (int i = 0; i < n; i++)
+        {
+            int t = Argmax(logits);
+            outp.Add(t);
+            ctx.DecodeBatch(new[] { t }, null, new[] { seq });
+            logits = ctx.LogitsIth(-1);
+        }
+        return outp.ToArray();
+    }
+
+    static void Expect<T>(Action a, Func<T, bool> ok, string what) where T : Exception
+    {
+        try { a(); }
+        catch (T e) { Check(ok(e), what + ": " + e.Message); return; }
+        throw new Exception("no " + typeof(T).Name + ": " + what);
+    }
+
+    static void BatchOfTwoInterleavedSequences()
+    {
+        using (var m = new Model(Data(Kjv)))
+        {
+            int[] a = m.Tokenize(PromptA), b = m.Tokenize(PromptB);
+            float[] la, lb;
+            using (var single = NewContext(m, 128))
+            {
+                single.Decode(a); la = single.Logits();
+                single.ClearKv();
+                single.Decode(b); lb = single.Logits();
+            }
+            var toks = new List<int>(); var seqs = new List<int>(); var pos = new List<int>();
+            int lastA = 0, lastB = 0;
+            for (int i = 0; i < Math.Max(a.Length, b.Length); i++)
+            {
+                if (i < a.Length) { toks.Add(a[i]); seqs.Add(0); pos.Add(i); lastA = toks.Count - 1; }
+                if (i < b.Length) { toks.Add(b[i]); seqs.Add(1); pos.Add(i); lastB = toks.Count - 1; }
+            }
+            using (var ctx = NewContext(m, 128, 2))
+            {
+                Check(ctx.NSeqMax == 2, "NSeqMax");
+                ctx.DecodeBatch(toks.ToArray(), pos.ToArray(), seqs.ToArray());
+                CheckClose(ctx.LogitsIth(lastA), la, "sequence 0");
+                CheckClose(ctx.LogitsIth(lastB), lb, "sequence 1");
+                Check(ctx.LogitsIth(0) == null, "row 0 not kept");
+                Check(ctx.SeqPosMin(0) == 0 && ctx.SeqPosMax(0) == a.Length - 1 && ctx.SeqPosMax(1) == b.Length - 1, "positions");
+                ctx.ClearKv();
+                ctx.DecodeBatch(toks.ToArray(), null, seqs.ToArray(), toks.Select(_ => true).ToArray());
+                CheckClose(ctx.LogitsIth(lastA), la, "sequence 0, all rows");
+                CheckClose(ctx.LogitsIth(lastB), lb, "sequence 1, all rows");
+                Expect<LlamasException>(() => ctx.DecodeBatch(new[] { 1 }, null, new[] { 9 }), e => e.Status == Status.InvalidArgument, "sequence 9");
+            }
+        }
+    }
+
+    static void SeqCopyThenGreedyEqualsRecomputing()
+    {
+        using (var m = new Model(Data(Kjv)))
+        {
+            int[] a = m.Tokenize(PromptA), want;
+            using (var r = NewContext(m, 128)) { r.Decode(a); want = GreedyContinue(r, 0, r.Logits(), 8); }
+            using (var ctx = NewContext(m, 128, 3))
+            {
+                ctx.DecodeBatch(a);
+                float[] first = ctx.LogitsIth(-1);
+                ctx.SeqCopy(0, 2);
+                int[] got = GreedyContinue(ctx, 2, first, 8);
+                Check(got.SequenceEqual(want), "after copy " + Show(got) + " want " + Show(want));
+                ctx.SeqKeep(2);
+                Check(ctx.SeqPosMax(0) == -1 && ctx.SeqPosMax(2) == a.Length - 1 + 8, "keep");
+                ctx.SeqShift(2, 0, -1, 3);
+                Check(ctx.SeqPosMin(2) == 3, "shift");
+                ctx.SeqRemove(2, 3, 5, true);
+                Check(ctx.SeqPosMax(2) == a.Length - 1 + 8 + 3 - 2, "remove");
+            }
+        }
+    }
+
+    static void LogprobsTopIsArgmax()
+    {
+        using (var m = new Model(Data(Kjv)))
+        using (var ctx = NewContext(m, 64))
+        {
+            ctx.Decode(m.Tokenize(PromptA));
+            int best = Argmax(ctx.Logits());
+            var top = ctx.Logprobs(-1, 4);
+            float lp = ctx.Logprob(-1, best);
+            Check(top.Length == 4 && top[0].Token == best && Math.Abs(top[0].Logprob - lp) < 1e-6 && lp <= 0, "top");
+        }
+    }
+
+    static void StateSaveLoad()
+    {
+        using (var m = new Model(Data(Kjv)))
+        {
+            int[] a = m.Tokenize(PromptA), want;
+            byte[] state;
+            string file = Path.Combine(Path.GetTempPath(), "llamas-cs-state-" + System.Diagnostics.Process.GetCurrentProcess().Id);
+            using (var ctx = NewContext(m, 128))
+            {
+                ctx.Decode(a);
+                state = ctx.SaveState();
+                ctx.SaveStateFile(file);
+                want = GreedyContinue(ctx, 0, ctx.Logits(), 8);
+            }
+            foreach (bool fromFile in new[] { false, true })
+                using (var ctx = NewContext(m, 128))
+                {
+                    if (fromFile) ctx.LoadStateFile(file); else ctx.LoadState(state);
+                    Check(ctx.NPast == a.Length, "n_past after load");
+                    int[] got = GreedyContinue(ctx, 0, ctx.Logits(), 8);
+                    Check(got.SequenceEqual(want), "after load " + Show(got));
+                }
+            using (var ctx = NewContext(m, 128))
+            {
+                var bad = (byte[])state.Clone();
+                bad[bad.Length / 2] ^= 0x5A;
+                Expect<LlamasException>(() => ctx.LoadState(bad), e => e.Status == Status.BadFormat || e is LlamasNotFoundException, "corrupted state");
+                Expect<LlamasException>(() => ctx.LoadState(state.Take(state.Length / 3).ToArray()), e => true, "truncated state");
+                Expect<LlamasException>(() => ctx.LoadStateFile(file + ".missing"), e => e.Status == Status.Io, "missing file");
+            }
+            File.Delete(file);
+        }
+    }
+
+    static string GenText(Context ctx, Sampler s, GenerateOptions o)
+    {
+        var sb = new StringBuilder();
+        ctx.Generate(PromptA, s, o, (p, t) => { sb.Append(p); return true; });
+        return sb.ToString();
+    }
+
+    static void StopStringsFinishReasonTokenInfo()
+    {
+        using (var m = new Model(Data(Kjv)))
+        using (var ctx = NewContext(m, 128))
+        using (var s = m.CreateSampler(SamplerOptions.Greedy))
+        {
+            string full = GenText(ctx, s, new GenerateOptions { MaxTokens = 24 });
+            Check(ctx.FinishReason == FinishReason.MaxTokens || ctx.FinishReason == FinishReason.Eog, "finish " + ctx.FinishReason);
+            string stop = full.Substring(full.Length / 2, 3);
+            ctx.ClearKv();
+            string got = GenText(ctx, s, new GenerateOptions { MaxTokens = 24, Stop = new[] { "\u0001never", stop } });
+            Check(ctx.FinishReason == FinishReason.StopString, "finish " + ctx.FinishReason);
+            Check(got == full.Substring(0, full.IndexOf(stop, StringComparison.Ordinal)), "stopped text '" + got + "'");
+
+            ctx.ClearKv();
+            var infos = new List<TokenInfo>();
+            var toks = new List<int>();
+            ctx.Generate(PromptA, s, new GenerateOptions { MaxTokens = 5, NProbs = 3, OnToken = infos.Add }, (p, t) => { toks.Add(t); return toks.Count < 2; });
+            Check(ctx.FinishReason == FinishReason.Callback, "finish " + ctx.FinishReason);
+            Check(infos.Select(i => i.Token).SequenceEqual(toks), "token infos " + Show(infos.Select(i => i.Token)));
+            Check(infos.All(i => i.Top.Length == 3 && i.Top[0].Token == i.Token), "top alternatives");
+
+            ctx.ClearKv();
+            Expect<InvalidOperationException>(() => ctx.Generate(PromptA, s, new GenerateOptions { MaxTokens = 5, OnToken = i => { throw new InvalidOperationException("token boom"); } }, null),
+                e => e.Message == "token boom", "exception from OnToken");
+            ctx.ClearKv();
+            Check(ctx.Generate(PromptA, s, 2, (p, t) => true) == 2, "usable afterwards");
+        }
+    }
+
+    static void SamplerChooseAcceptFilter()
+    {
+        using (var m = new Model(Data(Kjv)))
+        using (var ctx = NewContext(m, 64))
+        using (var s = m.CreateSampler(SamplerOptions.Greedy))
+        {
+            int[] a = m.Tokenize(PromptA);
+            ctx.Decode(a);
+            s.Accept(a);
+            int best = s.Choose(ctx);
+            Check(best == Argmax(ctx.Logits()), "choose");
+            s.SetFilter(l => { l[best] = float.NegativeInfinity; return true; });
+            Check(s.Choose(ctx, -1) != best, "filtered");
+            s.SetFilter(l => false);
+            Expect<LlamasException>(() => s.Choose(ctx), e => e.Status == Status.Cancelled, "failing filter");
+            s.SetFilter(l => { throw new ArithmeticException("filter boom"); });
+            Expect<ArithmeticException>(() => s.Sample(ctx), e => e.Message == "filter boom", "exception from the filter");
+            s.SetFilter(null);
+            Check(s.Choose(ctx) == best, "without filter");
+        }
+    }
+
+    static void VocabularyPiecesRoundTrip()
+    {
+        using (var m = new Model(Data(Kjv)))
+        {
+            int? bos = m.SpecialToken(Special.Bos);
+            Check(bos == m.Bos, "special BOS");
+            if (bos != null)
+            {
+                Check((m.TokenAttr(bos.Value) & TokenAttr.Control) != 0, "BOS is control");
+                Check(Encoding.UTF8.GetString(m.TokenToPiece(bos.Value, true)) == m.TokenText(bos.Value), "BOS piece");
+            }
+            string text = "In the beginning God created the heaven and the earth.";
+            int[] toks = m.Tokenize(text, false);
+            var bytes = new List<byte>();
+            for (int i = 0; i < toks.Length; i++) { bytes.AddRange(m.TokenToPiece(toks[i], false, i == 0)); m.TokenScore(toks[i]); }
+            Check(Encoding.UTF8.GetString(bytes.ToArray()) == text, "pieces '" + Encoding.UTF8.GetString(bytes.ToArray()) + "'");
+            Check(m.TokenText(m.NVocab) == null, "text out of range");
+            Expect<LlamasException>(() => m.TokenToPiece(m.NVocab), e => e.Status == Status.InvalidArgument, "piece out of range");
+        }
+    }
+
+    static void MetadataEnumerationAndSizes()
+    {
+        using (var m = new Model(Data(Kjv)))
+        {
+            string[] keys = m.MetaKeys();
+            Check(keys.Contains("general.architecture"), "architecture key");
+            foreach (string k in keys)
+            {
+                object v = m.MetaValue(k);
+                var arr = v as object[];
+                if (arr != null) Check((ulong)arr.Length == m.MetaInfo(k).Count, k + ": element count");
+            }
+            Check((string)m.MetaValue("general.architecture") == m.Architecture, "architecture value");
+            Expect<LlamasNotFoundException>(() => m.MetaValue("no.such.key"), e => e.Status == Status.NotFound, "missing key");
+            Expect<LlamasException>(() => m.MetaInt("general.architecture"), e => e.Status == Status.InvalidArgument, "string as int");
+            ulong size = (ulong)new FileInfo(Data(Kjv)).Length;
+            Check(m.FileSize == size && m.NParams > 0 && m.TensorBytes > 0 && m.TensorBytes <= size, "sizes");
+            Check(!string.IsNullOrEmpty(m.Description), "description");
+        }
+    }
+
+    static void LoadProgressAndCancel()
+    {
+        var seen = new List<float>();
+        using (new Model(Data(Kjv), true, 0, f => { seen.Add(f); return true; })) { }
+        Check(seen.Count >= 2 && seen[0] == 0 && seen[seen.Count - 1] == 1, "progress " + string.Join(",", seen));
+        Expect<LlamasException>(() => new Model(Data(Kjv), true, 0, f => false), e => e.Status == Status.Cancelled, "cancelled load");
+        Expect<FormatException>(() => new Model(Data(Kjv), true, 0, f => { throw new FormatException("progress boom"); }), e => e.Message == "progress boom", "exception from progress");
+    }
+
     static int Main()
     {
         var tests = new List<KeyValuePair<string, Action>>
@@ -226,12 +491,21 @@ static class Tests
             new KeyValuePair<string, Action>("errors_and_disposal", ErrorsAndDisposal),
             new KeyValuePair<string, Action>("cancel_from_another_thread", CancelFromAnotherThread),
             new KeyValuePair<string, Action>("load_free_100_times_does_not_grow", LoadFree100TimesDoesNotGrow),
+            new KeyValuePair<string, Action>("batch_of_two_interleaved_sequences", BatchOfTwoInterleavedSequences),
+            new KeyValuePair<string, Action>("seq_copy_then_greedy_equals_recomputing", SeqCopyThenGreedyEqualsRecomputing),
+            new KeyValuePair<string, Action>("logprobs_top_is_argmax", LogprobsTopIsArgmax),
+            new KeyValuePair<string, Action>("state_save_load", StateSaveLoad),
+            new KeyValuePair<string, Action>("stop_strings_finish_reason_token_info", StopStringsFinishReasonTokenInfo),
+            new KeyValuePair<string, Action>("sampler_choose_accept_filter", SamplerChooseAcceptFilter),
+            new KeyValuePair<string, Action>("vocabulary_pieces_round_trip", VocabularyPiecesRoundTrip),
+            new KeyValuePair<string, Action>("metadata_enumeration_and_sizes", MetadataEnumerationAndSizes),
+            new KeyValuePair<string, Action>("load_progress_and_cancel", LoadProgressAndCancel),
         };
         int passed = 0, failed = 0;
         foreach (var t in tests)
         {
             try { t.Value(); passed++; Console.WriteLine("ok   " + t.Key); }
-            catch (Exception e) { failed++; Console.WriteLine("FAIL " + t.Key + ": " + e.Message); }
+            catch (Exception e) { failed++; Console.WriteLine("FAIL " + t.Key + ": " + e.GetType().Name + ": " + e.Message); }
         }
         Console.WriteLine("{0} passed, {1} failed", passed, failed);
         return failed;
