@@ -240,7 +240,8 @@ static class Tests
         Check(got != null && got.Length == want.Length, what + ": length");
         float scale = want.Max(x => Math.Abs(x)), worst = 0;
         for (int i = 0; i < want.Length; i++) worst = Math.Max(worst, Math.Abs(got[i] - want[i]));
-        Check(worst <= 1e-3f * scale, what + ": logits differ by " + worst);
+        // The library is deterministic: batch rows equal single-sequence rows bit for bit.
+        Check(worst == 0, what + ": logits differ by " + worst + " (scale " + scale + ")");
     }
 
     static int[] GreedyContinue(Context ctx, int seq, float[] logits, int n)
@@ -261,6 +262,15 @@ static class Tests
         try { a(); }
         catch (T e) { Check(ok(e), what + ": " + e.Message); return; }
         throw new Exception("no " + typeof(T).Name + ": " + what);
+    }
+
+    static void OptionStructsMatchTheHeader()
+    {
+        Check(System.Runtime.InteropServices.Marshal.SizeOf(typeof(ContextOptions)) == 32, "ContextOptions size");
+        Check(System.Runtime.InteropServices.Marshal.SizeOf(typeof(SamplerOptions)) == 56, "SamplerOptions size");
+        Check(System.Runtime.InteropServices.Marshal.OffsetOf(typeof(SamplerOptions), "Seed").ToInt32() == 48, "SamplerOptions.Seed offset");
+        Check(System.Runtime.InteropServices.Marshal.OffsetOf(typeof(ContextOptions), "NSeqMax").ToInt32() == 24, "ContextOptions.NSeqMax offset");
+        Check(System.Runtime.InteropServices.Marshal.SizeOf(typeof(TokenLogprob)) == 8, "TokenLogprob size");
     }
 
     static void BatchOfTwoInterleavedSequences()
@@ -491,6 +501,7 @@ static class Tests
             new KeyValuePair<string, Action>("errors_and_disposal", ErrorsAndDisposal),
             new KeyValuePair<string, Action>("cancel_from_another_thread", CancelFromAnotherThread),
             new KeyValuePair<string, Action>("load_free_100_times_does_not_grow", LoadFree100TimesDoesNotGrow),
+            new KeyValuePair<string, Action>("option_structs_match_the_header", OptionStructsMatchTheHeader),
             new KeyValuePair<string, Action>("batch_of_two_interleaved_sequences", BatchOfTwoInterleavedSequences),
             new KeyValuePair<string, Action>("seq_copy_then_greedy_equals_recomputing", SeqCopyThenGreedyEqualsRecomputing),
             new KeyValuePair<string, Action>("logprobs_top_is_argmax", LogprobsTopIsArgmax),
