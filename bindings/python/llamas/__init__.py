@@ -515,7 +515,7 @@ class _Generation:
             return
         self.aborted = self.aborted or by_close
         self.stop = True
-        if self.context._ptr:
+        if by_close and self.context._ptr:
             N.lib().llamas_context_cancel(self.context._ptr)  # a prompt being evaluated
         self.resume.release()  # a callback waiting for the consumer
         self.done.wait()

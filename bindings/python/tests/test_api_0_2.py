@@ -179,6 +179,10 @@ def test_stop_string_and_finish_reason(kjv):
         ctx.kv_clear()
         assert len(list(ctx.generate(PROMPT_A, max_tokens=3, temperature=0))) == 3
         assert ctx.finish_reason == FinishReason.MAX_TOKENS
+        ctx.kv_clear()
+        for _ in ctx.generate(PROMPT_A, max_tokens=10, temperature=0):
+            break  # leaving the loop stops the generation through the callback
+        assert ctx.finish_reason == FinishReason.CALLBACK
 
 
 def test_token_callback_with_probs(kjv):
