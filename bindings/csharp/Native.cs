@@ -103,6 +103,12 @@ namespace Llamas
             if (status != 0) throw Error(status);
         }
 
+        // llamas_X_options_init(o) is llamas_X_options_init_size(o, sizeof) in the 0.2 header; the
+        // exported llamas_X_options_init writes only the 0.1 fields (its size is frozen). The
+        // _size form is used while the library has it; a library from before it has only the
+        // plain init, which writes its own (full) size.
+        static volatile bool hasInitSize = true;
+
         public delegate int TextCall(byte[] buffer, UIntPtr capacity, out UIntPtr length);
 
         /// <summary>Calls f with growing buffers until the text fits (BUFFER_TOO_SMALL rule).</summary>
@@ -142,7 +148,18 @@ namespace Llamas
         [DllImport(Lib)] public static extern IntPtr llamas_cpu_path();
         [DllImport(Lib)] public static extern int llamas_set_cpu_path(byte[] name);
 
-        [DllImport(Lib)] public static extern void llamas_model_options_init(out ModelOptionsNative options);
+        [DllImport(Lib, EntryPoint = "llamas_model_options_init")] static extern void model_options_init_0_1(out ModelOptionsNative options);
+        [DllImport(Lib, EntryPoint = "llamas_model_options_init_size")] static extern void model_options_init_size(out ModelOptionsNative options, UIntPtr size);
+        [MethodImpl(MethodImplOptions.NoInlining)] static void modelInitSize(out ModelOptionsNative o) { model_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(ModelOptionsNative))); }
+        [MethodImpl(MethodImplOptions.NoInlining)] static void modelInit01(out ModelOptionsNative o) { model_options_init_0_1(out o); }
+        /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
+        public static void llamas_model_options_init(out ModelOptionsNative o)
+        {
+            if (hasInitSize)
+                try { modelInitSize(out o); return; }
+                catch (EntryPointNotFoundException) { hasInitSize = false; }
+            modelInit01(out o);
+        }
         [DllImport(Lib)] public static extern int llamas_model_load(byte[] path, ref ModelOptionsNative options, out ModelHandle model);
         [DllImport(Lib)] public static extern void llamas_model_free(IntPtr model);
         [DllImport(Lib)] public static extern IntPtr llamas_model_architecture(ModelHandle model);
@@ -158,7 +175,18 @@ namespace Llamas
         [DllImport(Lib)] public static extern int llamas_tokenize(ModelHandle model, byte[] text, UIntPtr textLength, int flags, int[] tokens, UIntPtr capacity, out UIntPtr count);
         [DllImport(Lib)] public static extern int llamas_detokenize(ModelHandle model, int[] tokens, UIntPtr nTokens, int flags, byte[] buffer, UIntPtr capacity, out UIntPtr length);
 
-        [DllImport(Lib)] public static extern void llamas_context_options_init(out ContextOptions options);
+        [DllImport(Lib, EntryPoint = "llamas_context_options_init")] static extern void context_options_init_0_1(out ContextOptions options);
+        [DllImport(Lib, EntryPoint = "llamas_context_options_init_size")] static extern void context_options_init_size(out ContextOptions options, UIntPtr size);
+        [MethodImpl(MethodImplOptions.NoInlining)] static void contextInitSize(out ContextOptions o) { context_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(ContextOptions))); }
+        [MethodImpl(MethodImplOptions.NoInlining)] static void contextInit01(out ContextOptions o) { context_options_init_0_1(out o); }
+        /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
+        public static void llamas_context_options_init(out ContextOptions o)
+        {
+            if (hasInitSize)
+                try { contextInitSize(out o); return; }
+                catch (EntryPointNotFoundException) { hasInitSize = false; }
+            contextInit01(out o);
+        }
         [DllImport(Lib)] public static extern int llamas_context_create(ModelHandle model, ref ContextOptions options, out ContextHandle context);
         [DllImport(Lib)] public static extern void llamas_context_free(IntPtr context);
         [DllImport(Lib)] public static extern int llamas_context_n_ctx(ContextHandle context);
@@ -170,20 +198,53 @@ namespace Llamas
         [DllImport(Lib)] public static extern int llamas_kv_keep_shift(ContextHandle context, int nKeep, int nDiscard);
         [DllImport(Lib)] public static extern void llamas_context_cancel(ContextHandle context);
 
-        [DllImport(Lib)] public static extern void llamas_sampler_options_init(out SamplerOptions options);
+        [DllImport(Lib, EntryPoint = "llamas_sampler_options_init")] static extern void sampler_options_init_0_1(out SamplerOptions options);
+        [DllImport(Lib, EntryPoint = "llamas_sampler_options_init_size")] static extern void sampler_options_init_size(out SamplerOptions options, UIntPtr size);
+        [MethodImpl(MethodImplOptions.NoInlining)] static void samplerInitSize(out SamplerOptions o) { sampler_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(SamplerOptions))); }
+        [MethodImpl(MethodImplOptions.NoInlining)] static void samplerInit01(out SamplerOptions o) { sampler_options_init_0_1(out o); }
+        /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
+        public static void llamas_sampler_options_init(out SamplerOptions o)
+        {
+            if (hasInitSize)
+                try { samplerInitSize(out o); return; }
+                catch (EntryPointNotFoundException) { hasInitSize = false; }
+            samplerInit01(out o);
+        }
         [DllImport(Lib)] public static extern int llamas_sampler_create(ModelHandle model, ref SamplerOptions options, out SamplerHandle sampler);
         [DllImport(Lib)] public static extern void llamas_sampler_free(IntPtr sampler);
         [DllImport(Lib)] public static extern int llamas_sampler_set_logit_bias(SamplerHandle sampler, int token, float bias);
         [DllImport(Lib)] public static extern int llamas_sample(SamplerHandle sampler, ContextHandle context, out int token);
         [DllImport(Lib)] public static extern void llamas_sampler_reset(SamplerHandle sampler);
 
-        [DllImport(Lib)] public static extern void llamas_generate_options_init(out GenerateOptionsNative options);
+        [DllImport(Lib, EntryPoint = "llamas_generate_options_init")] static extern void generate_options_init_0_1(out GenerateOptionsNative options);
+        [DllImport(Lib, EntryPoint = "llamas_generate_options_init_size")] static extern void generate_options_init_size(out GenerateOptionsNative options, UIntPtr size);
+        [MethodImpl(MethodImplOptions.NoInlining)] static void generateInitSize(out GenerateOptionsNative o) { generate_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(GenerateOptionsNative))); }
+        [MethodImpl(MethodImplOptions.NoInlining)] static void generateInit01(out GenerateOptionsNative o) { generate_options_init_0_1(out o); }
+        /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
+        public static void llamas_generate_options_init(out GenerateOptionsNative o)
+        {
+            if (hasInitSize)
+                try { generateInitSize(out o); return; }
+                catch (EntryPointNotFoundException) { hasInitSize = false; }
+            generateInit01(out o);
+        }
         [DllImport(Lib)] public static extern int llamas_generate(ContextHandle context, SamplerHandle sampler, byte[] prompt, ref GenerateOptionsNative options, PieceCallback callback, IntPtr userData, out int nGenerated);
 
         [DllImport(Lib)] public static extern int llamas_chat_apply_template(ModelHandle model, byte[] templateText, ChatMessageNative[] messages, UIntPtr n, int addGenerationPrompt, byte[] buffer, UIntPtr capacity, out UIntPtr length);
         [DllImport(Lib)] public static extern int llamas_chat_apply_chatml(ChatMessageNative[] messages, UIntPtr n, int addGenerationPrompt, byte[] buffer, UIntPtr capacity, out UIntPtr length);
 
-        [DllImport(Lib)] public static extern void llamas_embed_options_init(out EmbedOptionsNative options);
+        [DllImport(Lib, EntryPoint = "llamas_embed_options_init")] static extern void embed_options_init_0_1(out EmbedOptionsNative options);
+        [DllImport(Lib, EntryPoint = "llamas_embed_options_init_size")] static extern void embed_options_init_size(out EmbedOptionsNative options, UIntPtr size);
+        [MethodImpl(MethodImplOptions.NoInlining)] static void embedInitSize(out EmbedOptionsNative o) { embed_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(EmbedOptionsNative))); }
+        [MethodImpl(MethodImplOptions.NoInlining)] static void embedInit01(out EmbedOptionsNative o) { embed_options_init_0_1(out o); }
+        /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
+        public static void llamas_embed_options_init(out EmbedOptionsNative o)
+        {
+            if (hasInitSize)
+                try { embedInitSize(out o); return; }
+                catch (EntryPointNotFoundException) { hasInitSize = false; }
+            embedInit01(out o);
+        }
         [DllImport(Lib)] public static extern int llamas_embed(ContextHandle context, IntPtr[] texts, UIntPtr n, ref EmbedOptionsNative options, float[] output, UIntPtr capacity);
 
         // ---- since 0.2. Mono resolves these when a calling method is compiled: with a library

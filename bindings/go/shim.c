@@ -35,6 +35,17 @@ static struct {
 #undef X
 } lf;
 
+// llamas_X_options_init(o) is llamas_X_options_init_size(o, sizeof) in the 0.2 header; the
+// exported llamas_X_options_init writes only the 0.1 fields (its size is frozen). Declared by
+// hand so the shim builds against a header without them; used when the library has them.
+static struct {
+	void (*model)(llamas_model_options*, size_t);
+	void (*context)(llamas_context_options*, size_t);
+	void (*sampler)(llamas_sampler_options*, size_t);
+	void (*generate)(llamas_generate_options*, size_t);
+	void (*embed)(llamas_embed_options*, size_t);
+} init_size;
+
 static const struct { const char* name; void** slot; } optional_fns[] = {
 #define X(name) {"llamas_" #name, (void**)&lf.name},
 	LLAMAS_GO_FUNCTIONS_0_2(X)
@@ -60,6 +71,11 @@ char* lgo_open(const char* path) {
 #define X(name) lf.name = (__typeof__(lf.name))dlsym(lib, "llamas_" #name);
 	LLAMAS_GO_FUNCTIONS_0_2(X)
 #undef X
+	*(void**)&init_size.model = dlsym(lib, "llamas_model_options_init_size");
+	*(void**)&init_size.context = dlsym(lib, "llamas_context_options_init_size");
+	*(void**)&init_size.sampler = dlsym(lib, "llamas_sampler_options_init_size");
+	*(void**)&init_size.generate = dlsym(lib, "llamas_generate_options_init_size");
+	*(void**)&init_size.embed = dlsym(lib, "llamas_embed_options_init_size");
 	return NULL;
 }
 
@@ -95,7 +111,7 @@ const char* lgo_status_string(llamas_status s) { return lf.status_string(s); }
 const char* lgo_last_error(void) { return lf.last_error(); }
 const char* lgo_cpu_path(void) { return lf.cpu_path(); }
 llamas_status lgo_set_cpu_path(const char* n) { return lf.set_cpu_path(n); }
-void lgo_model_options_init(llamas_model_options* o) { lf.model_options_init(o); }
+void lgo_model_options_init(llamas_model_options* o) { if (init_size.model) init_size.model(o, sizeof *o); else lf.model_options_init(o); }
 llamas_status lgo_model_load(const char* p, const llamas_model_options* o, llamas_model** m) { return lf.model_load(p, o, m); }
 void lgo_model_free(llamas_model* m) { lf.model_free(m); }
 const char* lgo_model_architecture(const llamas_model* m) { return lf.model_architecture(m); }
@@ -110,7 +126,7 @@ const char* lgo_model_chat_template(const llamas_model* m) { return lf.model_cha
 llamas_status lgo_model_meta(const llamas_model* m, const char* k, char* b, size_t c, size_t* n) { return lf.model_meta(m, k, b, c, n); }
 llamas_status lgo_tokenize(const llamas_model* m, const char* t, size_t tl, int f, int32_t* o, size_t c, size_t* n) { return lf.tokenize(m, t, tl, f, o, c, n); }
 llamas_status lgo_detokenize(const llamas_model* m, const int32_t* t, size_t nt, int f, char* b, size_t c, size_t* n) { return lf.detokenize(m, t, nt, f, b, c, n); }
-void lgo_context_options_init(llamas_context_options* o) { lf.context_options_init(o); }
+void lgo_context_options_init(llamas_context_options* o) { if (init_size.context) init_size.context(o, sizeof *o); else lf.context_options_init(o); }
 llamas_status lgo_context_create(llamas_model* m, const llamas_context_options* o, llamas_context** c) { return lf.context_create(m, o, c); }
 void lgo_context_free(llamas_context* c) { lf.context_free(c); }
 int32_t lgo_context_n_ctx(const llamas_context* c) { return lf.context_n_ctx(c); }
@@ -121,19 +137,19 @@ llamas_status lgo_kv_clear(llamas_context* c) { return lf.kv_clear(c); }
 llamas_status lgo_kv_remove(llamas_context* c, int32_t a, int32_t b) { return lf.kv_remove(c, a, b); }
 llamas_status lgo_kv_keep_shift(llamas_context* c, int32_t a, int32_t b) { return lf.kv_keep_shift(c, a, b); }
 void lgo_context_cancel(llamas_context* c) { lf.context_cancel(c); }
-void lgo_sampler_options_init(llamas_sampler_options* o) { lf.sampler_options_init(o); }
+void lgo_sampler_options_init(llamas_sampler_options* o) { if (init_size.sampler) init_size.sampler(o, sizeof *o); else lf.sampler_options_init(o); }
 llamas_status lgo_sampler_create(const llamas_model* m, const llamas_sampler_options* o, llamas_sampler** s) { return lf.sampler_create(m, o, s); }
 void lgo_sampler_free(llamas_sampler* s) { lf.sampler_free(s); }
 llamas_status lgo_sampler_set_logit_bias(llamas_sampler* s, int32_t t, float b) { return lf.sampler_set_logit_bias(s, t, b); }
 llamas_status lgo_sample(llamas_sampler* s, llamas_context* c, int32_t* t) { return lf.sample(s, c, t); }
 void lgo_sampler_reset(llamas_sampler* s) { lf.sampler_reset(s); }
-void lgo_generate_options_init(llamas_generate_options* o) { lf.generate_options_init(o); }
+void lgo_generate_options_init(llamas_generate_options* o) { if (init_size.generate) init_size.generate(o, sizeof *o); else lf.generate_options_init(o); }
 llamas_status lgo_generate(llamas_context* c, llamas_sampler* s, const char* p, const llamas_generate_options* o, uintptr_t handle, int32_t* n) {
 	return lf.generate(c, s, p, o, lgo_piece_trampoline, (void*)handle, n);
 }
 llamas_status lgo_chat_apply_template(const llamas_model* m, const char* t, const llamas_chat_message* msg, size_t n, int g, char* b, size_t c, size_t* l) { return lf.chat_apply_template(m, t, msg, n, g, b, c, l); }
 llamas_status lgo_chat_apply_chatml(const llamas_chat_message* msg, size_t n, int g, char* b, size_t c, size_t* l) { return lf.chat_apply_chatml(msg, n, g, b, c, l); }
-void lgo_embed_options_init(llamas_embed_options* o) { lf.embed_options_init(o); }
+void lgo_embed_options_init(llamas_embed_options* o) { if (init_size.embed) init_size.embed(o, sizeof *o); else lf.embed_options_init(o); }
 llamas_status lgo_embed(llamas_context* c, const char* const* t, size_t n, const llamas_embed_options* o, float* out, size_t cap) { return lf.embed(c, t, n, o, out, cap); }
 
 // ---- 0.2 (call only after lgo_has said yes)

@@ -176,6 +176,13 @@ _SIGNATURES_0_2 = {
     "llamas_sampler_accept": (_status, [_P, POINTER(c_int32), c_size_t]),
     "llamas_sampler_set_filter": (_status, [_P, FILTER_CALLBACK, c_void_p]),
     "llamas_context_finish_reason": (c_int, [_P]),
+    # llamas_X_options_init(o) is llamas_X_options_init_size(o, sizeof) in the 0.2 header; the
+    # exported llamas_X_options_init writes only the 0.1 fields (its size is frozen).
+    "llamas_model_options_init_size": (None, [POINTER(ModelOptions), c_size_t]),
+    "llamas_context_options_init_size": (None, [POINTER(ContextOptions), c_size_t]),
+    "llamas_sampler_options_init_size": (None, [POINTER(SamplerOptions), c_size_t]),
+    "llamas_generate_options_init_size": (None, [POINTER(GenerateOptions), c_size_t]),
+    "llamas_embed_options_init_size": (None, [POINTER(EmbedOptions), c_size_t]),
 }
 
 _lib = None
@@ -210,7 +217,15 @@ def lib():
 
 
 def options(struct_type, init_name):
-    """An option struct filled with the library's defaults."""
+    """An option struct filled with the library's defaults, for this binding's (0.2) layout:
+    through llamas_X_options_init_size(o, sizeof) when the library has it, else the exported
+    llamas_X_options_init (a library from before init_size, whose init writes its own size)."""
     opts = struct_type()
-    getattr(lib(), init_name)(ctypes.byref(opts))
+    loaded = lib()
+    try:
+        init_size = getattr(loaded, init_name + "_size")
+    except AttributeError:
+        getattr(loaded, init_name)(ctypes.byref(opts))
+    else:
+        init_size(ctypes.byref(opts), ctypes.sizeof(struct_type))
     return opts

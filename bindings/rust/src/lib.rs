@@ -200,7 +200,7 @@ impl Default for ModelOptions {
     fn default() -> Self {
         let mut o = sys::llamas_model_options { use_mmap: 1, ..Default::default() };
         if let Ok(api) = api() {
-            unsafe { (api.llamas_model_options_init)(&mut o) };
+            unsafe { api.init_model_options(&mut o) };
         }
         ModelOptions { use_mmap: o.use_mmap != 0, n_threads: o.n_threads as u32 }
     }
@@ -229,7 +229,7 @@ impl Default for ContextOptions {
     fn default() -> Self {
         let mut o = sys::llamas_context_options { n_batch: 512, ..Default::default() };
         if let Ok(api) = api() {
-            unsafe { (api.llamas_context_options_init)(&mut o) };
+            unsafe { api.init_context_options(&mut o) };
         }
         let kv_type = match o.kv_type {
             1 => KvType::F32,
@@ -274,7 +274,7 @@ impl Default for SamplerOptions {
             ..Default::default()
         };
         if let Ok(api) = api() {
-            unsafe { (api.llamas_sampler_options_init)(&mut o) };
+            unsafe { api.init_sampler_options(&mut o) };
         }
         SamplerOptions {
             temperature: o.temperature,
@@ -316,7 +316,7 @@ impl Default for GenerateOptions {
     fn default() -> Self {
         let mut o = sys::llamas_generate_options { max_tokens: 256, skip_special: 1, ..Default::default() };
         if let Ok(api) = api() {
-            unsafe { (api.llamas_generate_options_init)(&mut o) };
+            unsafe { api.init_generate_options(&mut o) };
         }
         GenerateOptions {
             max_tokens: o.max_tokens as u32,
@@ -638,7 +638,7 @@ impl Model {
         let mut out = ptr::null_mut();
         let mut sink = progress.map(|fn_| ProgressSink { fn_, panic: None });
         let status = unsafe {
-            (api.llamas_model_options_init)(&mut o);
+            api.init_model_options(&mut o);
             o.use_mmap = options.use_mmap as c_int;
             o.n_threads = options.n_threads as c_int;
             if let Some(sink) = sink.as_mut() {
@@ -875,7 +875,7 @@ impl Model {
         let mut o = sys::llamas_context_options::default();
         let mut out = ptr::null_mut();
         unsafe {
-            (self.api.llamas_context_options_init)(&mut o);
+            self.api.init_context_options(&mut o);
             o.n_ctx = options.n_ctx as i32;
             o.n_batch = options.n_batch as i32;
             o.n_threads = options.n_threads as i32;
@@ -892,7 +892,7 @@ impl Model {
         let mut o = sys::llamas_sampler_options::default();
         let mut out = ptr::null_mut();
         unsafe {
-            (self.api.llamas_sampler_options_init)(&mut o);
+            self.api.init_sampler_options(&mut o);
             o.temperature = options.temperature;
             o.top_k = options.top_k;
             o.top_p = options.top_p;
@@ -1089,7 +1089,7 @@ impl<'m> Context<'m> {
         let stops = options.stop.iter().map(|s| c_string(s)).collect::<Result<Vec<_>>>()?;
         let stop_ptrs: Vec<*const c_char> = stops.iter().map(|s| s.as_ptr()).collect();
         let mut o = sys::llamas_generate_options::default();
-        unsafe { (api.llamas_generate_options_init)(&mut o) };
+        unsafe { api.init_generate_options(&mut o) };
         o.max_tokens = options.max_tokens as i32;
         o.parse_special = options.parse_special as c_int;
         o.skip_special = options.skip_special as c_int;
@@ -1261,7 +1261,7 @@ impl<'m> Context<'m> {
         let ctexts = texts.iter().map(|t| c_string(t.as_ref())).collect::<Result<Vec<_>>>()?;
         let ptrs: Vec<*const c_char> = ctexts.iter().map(|c| c.as_ptr()).collect();
         let mut o = sys::llamas_embed_options::default();
-        unsafe { (api.llamas_embed_options_init)(&mut o) };
+        unsafe { api.init_embed_options(&mut o) };
         o.pooling = options.pooling as i32;
         o.normalize = options.normalize as c_int;
         o.dims = options.dims as i32;

@@ -279,6 +279,39 @@ api! {
     llamas_sampler_accept: fn(*mut llamas_sampler, *const i32, usize) -> llamas_status;
     llamas_sampler_set_filter: fn(*mut llamas_sampler, Option<llamas_sampler_filter>, *mut c_void) -> llamas_status;
     llamas_context_finish_reason: fn(*const llamas_context) -> c_int;
+    llamas_model_options_init_size: fn(*mut llamas_model_options, usize);
+    llamas_context_options_init_size: fn(*mut llamas_context_options, usize);
+    llamas_sampler_options_init_size: fn(*mut llamas_sampler_options, usize);
+    llamas_generate_options_init_size: fn(*mut llamas_generate_options, usize);
+    llamas_embed_options_init_size: fn(*mut llamas_embed_options, usize);
+}
+
+/// Fills an option struct with the library's defaults for this crate's (0.2) layout:
+/// `llamas_X_options_init(o)` is `llamas_X_options_init_size(o, sizeof)` in the 0.2 header, and
+/// the exported `llamas_X_options_init` writes only the 0.1 fields (its size is frozen), so the
+/// `_size` form is used when the library has it.
+macro_rules! init_options {
+    ($($fn_:ident: $t:ty => $size:ident, $old:ident;)*) => {
+        impl Api {
+            $(
+                /// The library's defaults in the caller's layout.
+                pub unsafe fn $fn_(&self, o: *mut $t) {
+                    match self.$size {
+                        Some(f) => f(o, std::mem::size_of::<$t>()),
+                        None => (self.$old)(o),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+init_options! {
+    init_model_options: llamas_model_options => llamas_model_options_init_size, llamas_model_options_init;
+    init_context_options: llamas_context_options => llamas_context_options_init_size, llamas_context_options_init;
+    init_sampler_options: llamas_sampler_options => llamas_sampler_options_init_size, llamas_sampler_options_init;
+    init_generate_options: llamas_generate_options => llamas_generate_options_init_size, llamas_generate_options_init;
+    init_embed_options: llamas_embed_options => llamas_embed_options_init_size, llamas_embed_options_init;
 }
 
 /// Where the library is loaded from: `$LLAMAS_LIBRARY`, else `libllamas.so.0`.

@@ -66,7 +66,7 @@ fn option_structs_match_the_header() {
     assert_eq!(&s.seed as *const _ as usize - &s as *const _ as usize, 48);
     // the library's own init fills exactly these sizes
     let mut m = sys::llamas_model_options::default();
-    unsafe { (sys::api().unwrap().llamas_model_options_init)(&mut m) };
+    unsafe { sys::api().unwrap().init_model_options(&mut m) };
     assert_eq!(m.struct_size, 32);
 }
 
