@@ -252,7 +252,7 @@ func TestMissingModelIsAnErrorWithTheLibraryMessage(t *testing.T) {
 
 func TestErrorsAndClose(t *testing.T) {
 	m := loadModel(t, "qwen2-Q8_0.gguf")
-	if _, err := m.Meta("no.such.key"); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := m.Meta("no.such.key"); !errors.Is(err, ErrNotFound) { // since 0.2 (was INVALID_ARGUMENT)
 		t.Fatalf("meta error %v", err)
 	}
 	if a, err := m.Meta("general.architecture"); err != nil || a != "qwen2" {

@@ -141,7 +141,7 @@ static class Tests
     {
         var model = new Model(Data("models/qwen2-Q8_0.gguf"));
         try { model.Meta("no.such.key"); throw new Exception("no exception"); }
-        catch (LlamasException e) { Check(e.Status == Status.InvalidArgument && e.Message.Length > 0, "meta error"); }
+        catch (LlamasNotFoundException e) { Check(e.Status == Status.NotFound && e.Message.Length > 0, "meta error"); } // since 0.2
         Check(model.Meta("general.architecture") == "qwen2", "architecture");
         var ctx = model.CreateContext();
         try { ctx.Decode(new[] { model.NVocab + 5 }); throw new Exception("no exception"); }

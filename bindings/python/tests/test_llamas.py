@@ -96,9 +96,9 @@ def test_missing_model_raises_with_library_message(data):
 
 def test_errors_carry_messages(data):
     with llamas.Model(data / "models/qwen2-Q8_0.gguf") as model:
-        with pytest.raises(llamas.LlamasError) as info:
+        with pytest.raises(llamas.LlamasNotFoundError) as info:  # since 0.2 (was INVALID_ARGUMENT)
             model.meta("no.such.key")
-        assert str(info.value)
+        assert str(info.value) and info.value.status == 10
         assert model.meta("general.architecture") == "qwen2"
         with model.context(n_ctx=64) as ctx, pytest.raises(llamas.LlamasError) as info:
             ctx.decode([model.n_vocab + 5])

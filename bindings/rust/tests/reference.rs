@@ -114,7 +114,7 @@ fn missing_model_is_an_error_with_the_library_message() {
 #[test]
 fn errors_carry_status_and_message() {
     let model = Model::load(data_dir().join("models/qwen2-Q8_0.gguf")).unwrap();
-    assert_eq!(model.meta("no.such.key").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(model.meta("no.such.key").unwrap_err().kind(), ErrorKind::NotFound); // since 0.2
     assert_eq!(model.meta("general.architecture").unwrap(), "qwen2");
     let mut ctx = model.new_context(&ContextOptions { n_ctx: 64, ..Default::default() }).unwrap();
     let err = ctx.decode(&[model.n_vocab() as Token + 5]).unwrap_err();
