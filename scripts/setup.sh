@@ -2,7 +2,8 @@
 # Installs llamas' build dependencies from Debian when they are missing. Safe to run repeatedly.
 set -euo pipefail
 packages=(cmake g++ pkg-config libsimde-dev libmimalloc-dev doctest-dev libutf8proc-dev
-          nlohmann-json3-dev clang libclang-rt-dev)
+          nlohmann-json3-dev clang libclang-rt-dev
+          libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev curl)  # the last line: llamas-server
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

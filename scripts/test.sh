@@ -14,6 +14,9 @@ BUILD_DIR=$root/build "$root/scripts/build.sh" -DLLAMAS_WERROR=ON
 echo "== bindings (Go, Rust, C#, Python) against build/libllamas.so"
 LLAMAS_BUILD_DIR=$root/build "$root/bindings/run_all.sh"
 
+echo "== llamas-server: the openai npm client and curl on loopback, 64 streaming clients"
+"$root/tests/server/run.sh" "$root/build"
+
 echo "== ASan+UBSan build and tests"
 BUILD_DIR=$root/build-asan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=address
 asan_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1)
@@ -30,6 +33,9 @@ probe() {  # probe BUILD_DIR NAME REPORT_PATTERN ENV...
   grep -q "$pattern" "$log" || { tail -20 "$log"; echo "sanitizer probe '$name' failed without a '$pattern' report"; exit 1; }
   echo "sanitizer probe $name: the run fails on its report ($pattern)"
 }
+echo "== llamas-server under ASan: the same tests with 16 streaming clients"
+env "${asan_env[@]}" LOAD_CLIENTS=16 "$root/tests/server/run.sh" "$root/build-asan"
+
 probe "$root/build-asan" ubsan "runtime error: signed integer overflow" "${asan_env[@]}"
 probe "$root/build-asan" asan "AddressSanitizer: heap-buffer-overflow" "${asan_env[@]}"
 probe "$root/build-asan" leak "LeakSanitizer: detected memory leaks" "${asan_env[@]}"
