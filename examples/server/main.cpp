@@ -88,7 +88,7 @@ std::string new_id(const char* prefix) {
 void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
                 const std::string& message) {
     res.status = status;
-    res.set_content(error_body(status, type, code, message).dump(), "application/json");
+    res.set_content(to_text(error_body(status, type, code, message)), "application/json");
 }
 
 bool is_embedding_model(llamas_model* m) {
@@ -209,12 +209,12 @@ int main(int argc, char** argv) {
     http.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
         size_t queued = 0, busy = 0;
         if (engine) engine->counts(&queued, &busy);
-        res.set_content(json{{"status", "ok"}, {"slots_busy", busy}, {"queued", queued}}.dump(), "application/json");
+        res.set_content(to_text(json{{"status", "ok"}, {"slots_busy", busy}, {"queued", queued}}), "application/json");
     });
     http.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
         json m = {{"id", model_id}, {"object", "model"}, {"created", now_seconds()}, {"owned_by", "llamas"},
                   {"meta", {{"n_ctx", n_ctx}, {"architecture", llamas_model_architecture(model)}}}};
-        res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+        res.set_content(to_text(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
     });
 
     auto completions = [&](bool chat) {
@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
                         "application/json",
                         [task, chat, id, model_id, created, text = std::string()](size_t,
                                                                                   httplib::DataSink& sink) mutable {
+                        try {
                             Event e;
                             if (!task->pop(e, std::chrono::milliseconds(1000))) {
                                 if (!sink.write(" ", 1)) task->cancel();
@@ -251,10 +252,14 @@ int main(int argc, char** argv) {
                             const json body = e.kind == Event::error
                                                   ? error_body(e.http_status, "server_error", "generation_failed", e.text)
                                                   : completion_response(chat, id, model_id, created, text, e);
-                            const std::string out = body.dump();
+                            const std::string out = to_text(body);
                             sink.write(out.data(), out.size());
                             sink.done();
                             return true;
+                        } catch (...) {
+                            task->cancel();
+                            return false;
+                        }
                         },
                         [task](bool) { task->cancel(); });
                     return;
@@ -265,8 +270,9 @@ int main(int argc, char** argv) {
                     "text/event-stream",
                     [task, chat, id, model_id, created, include_usage, first = true](size_t,
                                                                                       httplib::DataSink& sink) mutable {
+                    try {
                         auto send = [&](const json& j) {
-                            const std::string line = "data: " + j.dump() + "\n\n";
+                            const std::string line = "data: " + to_text(j) + "\n\n";
                             return sink.write(line.data(), line.size());
                         };
                         Event e;
@@ -293,6 +299,10 @@ int main(int argc, char** argv) {
                         sink.write(end.data(), end.size());
                         sink.done();
                         return true;
+                    } catch (...) {
+                        task->cancel();
+                        return false;
+                    }
                     },
                     [task](bool) { task->cancel(); });  // ended or dropped: free the slot if still running
             } catch (const ApiError& e) {
@@ -365,11 +375,10 @@ int main(int argc, char** argv) {
                                : json(std::vector<float>(out.begin() + i * width, out.begin() + (i + 1) * width));
                 data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(vec)}});
             }
-            res.set_content(json{{"object", "list"},
-                                 {"data", data},
-                                 {"model", model_id},
-                                 {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}}
-                                .dump(),
+            res.set_content(to_text(json{{"object", "list"},
+                                         {"data", data},
+                                         {"model", model_id},
+                                         {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}}),
                             "application/json");
         } catch (const ApiError& e) {
             send_error(res, e.status, e.type, e.code, e.what());

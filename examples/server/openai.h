@@ -46,4 +46,8 @@ json completion_chunk(bool chat, const std::string& id, const std::string& model
                       const std::string& text, const std::string* finish_reason, bool first);
 json usage_of(const Event& done);
 
+// JSON text of a value; a model's bytes that are not valid UTF-8 become U+FFFD instead of an
+// exception (generated text may hold any bytes).
+inline std::string to_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 }  // namespace server
