@@ -291,9 +291,18 @@ int main(int argc, char** argv) {
                         if (e.kind == Event::error) {
                             send(error_body(e.http_status, "server_error", "generation_failed", e.text));
                         } else {
+                            // The last chunk carries the usage counts always (clients that did not
+                            // ask for them ignore the field); with include_usage OpenAI's separate
+                            // usage chunk, with no choices, follows.
                             json last = completion_chunk(chat, id, model_id, created, "", &e.finish_reason, first);
-                            if (include_usage) last["usage"] = usage_of(e);
+                            last["usage"] = usage_of(e);
                             send(last);
+                            if (include_usage) {
+                                json u = completion_chunk(chat, id, model_id, created, "", nullptr, false);
+                                u["choices"] = json::array();
+                                u["usage"] = usage_of(e);
+                                send(u);
+                            }
                         }
                         const std::string end = "data: [DONE]\n\n";
                         sink.write(end.data(), end.size());

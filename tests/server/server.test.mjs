@@ -110,6 +110,15 @@ test('completions, stop strings and determinism with a seed', async () => {
   assert.equal(x.choices[0].text, y.choices[0].text, 'same seed, same sample');
 });
 
+test('a shared system prompt is reused from the cache, not recomputed', async () => {
+  const system = { role: 'system', content: 'In the beginning God created the heaven and the earth. '.repeat(6) };
+  const a = await client.chat.completions.create({ model: MODEL, messages: [system, { role: 'user', content: 'And God said' }], max_tokens: 4, temperature: 0 });
+  const b = await client.chat.completions.create({ model: MODEL, messages: [system, { role: 'user', content: 'Let there be light' }], max_tokens: 4, temperature: 0 });
+  assert.ok(a.usage.prompt_tokens_details.cached_tokens < 8, 'the first one computes its prompt');
+  const cached = b.usage.prompt_tokens_details.cached_tokens;
+  assert.ok(cached > 60 && cached < b.usage.prompt_tokens, `${cached} of ${b.usage.prompt_tokens} prompt tokens came from the cache`);
+});
+
 test('errors are OpenAI-style 4xx answers', async () => {
   const bad = new OpenAI({ baseURL: `${chat.base}/v1`, apiKey: 'wrong', maxRetries: 0 });
   await assert.rejects(bad.chat.completions.create({ model: MODEL, messages }), (e) => e.status === 401);
