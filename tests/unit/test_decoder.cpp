@@ -69,6 +69,16 @@ TEST_CASE("forward pass matches the reference outputs given the reference tokens
     std::vector<std::string> stems = {"llama-F32", "llama-Q5_1", "qwen2-Q8_0", "qwen3-Q4_K_M", "gemma2-F16",
                                       "gemma3-Q4_K_M", "phi3-Q4_K_M", "kjv-tiny-Q4_K_M"};
     if (under_sanitizer()) stems = {"llama-F32", "gemma3-Q4_K_M", "phi3-Q4_K_M"};
+    // LLAMAS_TEST_DECODER_STEMS=a,b picks the files (scripts/test-aarch64.sh: emulated runs are slow).
+    if (const char* only = std::getenv("LLAMAS_TEST_DECODER_STEMS"); only && *only) {
+        stems.clear();
+        std::string list = only;
+        for (size_t at = 0; at <= list.size();) {
+            const size_t comma = std::min(list.find(',', at), list.size());
+            if (comma > at) stems.push_back(list.substr(at, comma - at));
+            at = comma + 1;
+        }
+    }
     for (const std::string& stem : stems) {
         CAPTURE(stem);
         const auto ref = reference(stem);
