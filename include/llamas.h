@@ -502,6 +502,43 @@ LLAMAS_API llamas_status llamas_chat_apply_chatml(const llamas_chat_message* mes
                                                   int add_generation_prompt, char* buffer, size_t capacity,
                                                   size_t* out_length);
 
+/* ---- chat with tools (since 0.2) ------------------------------------------------------------
+ * OpenAI-format conversations rendered by the model's own template (or `template_text` when not
+ * NULL; `model` may then be NULL, and bos_token/eos_token render empty). Buffer rules as
+ * llamas_model_meta. JSON that is not valid, nested deeper than 64 levels, or of the wrong shape
+ * is LLAMAS_ERR_INVALID_ARGUMENT, as is a conversation the template rejects. */
+
+/* messages_json: an array of {"role", "content", "tool_calls"?, "tool_call_id"?, "name"?}
+ * (content a string, an array of parts, or null); tools_json: NULL or an array of OpenAI tools
+ * ({"type": "function", "function": {"name", "description", "parameters"}}). Tool-call
+ * arguments may be JSON text (as OpenAI sends them) or objects: each template gets the form it
+ * prints. Templates that show no tools to the model (the "generic" family) get a system
+ * message that describes the tools and the JSON reply format. */
+LLAMAS_API llamas_status llamas_chat_apply_template_json(const llamas_model* model, const char* template_text,
+                                                         const char* messages_json, const char* tools_json,
+                                                         int add_generation_prompt, char* buffer, size_t capacity,
+                                                         size_t* out_length);
+
+/* Splits a finished assistant reply into content and tool calls, in the call format of the
+ * template's family (see llamas_chat_tool_format). Writes JSON:
+ *   {"content": "...", "reasoning_content": "..." (only when the template thinks in <think>),
+ *    "tool_calls": [{"name": "...", "arguments": {...}, "id": "..." (when the format has ids)}]}
+ * A call that does not parse leaves the whole reply as content, with no tool_calls. */
+LLAMAS_API llamas_status llamas_chat_parse_reply(const llamas_model* model, const char* template_text,
+                                                 const char* reply_text, char* buffer, size_t capacity,
+                                                 size_t* out_length);
+
+/* Describes the template's tool-call format as JSON, for building a grammar that forces or
+ * allows a call: {"family": "hermes" | "llama3" | "mistral_nemo" | "mistral" | "generic",
+ *  "lazy": grammar starts at a trigger (true) or at the first token (false),
+ *  "triggers": [words that open a call], "trigger_at_start": true when a trigger counts only at
+ *  the start of the reply, "call_prefix", "call_suffix", "call_separator": text around and
+ *  between calls, "body": "object" ({"name": NAME, ARGUMENTS_KEY: ARGS}) or "name_args"
+ *  (NAME + args_marker + ARGS), "arguments_key", "args_marker", "id_key"/"id_pattern" (when the
+ *  template needs ids), "parallel": several calls allowed, "thinking": <think> reasoning}. */
+LLAMAS_API llamas_status llamas_chat_tool_format(const llamas_model* model, const char* template_text,
+                                                 char* buffer, size_t capacity, size_t* out_length);
+
 /* ---- embeddings ---------------------------------------------------------------------------- */
 
 typedef enum llamas_pooling {
