@@ -150,18 +150,25 @@ bool chat_template_wants_object_arguments(const jinja::Template& tmpl) {
     });
     ChatJsonInput probe;
     probe.add_generation_prompt = false;
-    const Value messages = Value::list({
-        Value::dict({{"role", Value("user")}, {"content", Value("x")}}),
-        Value::dict({{"role", Value("assistant")}, {"content", Value("")}, {"tool_calls", Value::list({call})}}),
-    });
+    auto conversation = [](const Value& c) {
+        return Value::list({
+            Value::dict({{"role", Value("user")}, {"content", Value("x")}}),
+            Value::dict({{"role", Value("assistant")}, {"content", Value("")}, {"tool_calls", Value::list({c})}}),
+        });
+    };
     try {
-        const std::string out = jinja::render(tmpl, render_vars(probe, messages));
+        const std::string out = jinja::render(tmpl, render_vars(probe, conversation(call)));
         // A template printing the arguments as they come writes Python's repr of the dict.
-        if (out.find(kValue) != std::string::npos && out.find("{'llamas_probe_arg'") != std::string::npos) return false;
+        return !(out.find(kValue) != std::string::npos && out.find("{'llamas_probe_arg'") != std::string::npos);
     } catch (const Error&) {
-        // A template that cannot render a tool call: the form does not matter.
     }
-    return true;
+    // Objects fail (Functionary v3.2 concatenates the arguments to a string): try JSON text.
+    try {
+        jinja::render(tmpl, render_vars(probe, normalize_messages(conversation(call), false)));
+        return false;
+    } catch (const Error&) {
+        return true;  // a template that cannot render a tool call at all: the form does not matter
+    }
 }
 
 std::string apply_chat_template_json(std::string_view tmpl, const ChatJsonInput& input,

@@ -53,11 +53,12 @@ struct Stmt {
         If,        // branches (cond, body); else_body
         For,       // for targets in expr [if filter]: body [else: else_body]
         Set,       // set targets = expr, or set targets[0].attr = expr
-        SetBlock,  // {% set targets[0] %}body{% endset %}
+        SetBlock,  // {% set targets[0] [| filters] %}body{% endset %}; expr: the filters, or null
         Macro,     // macro name(params): body
         Break,
         Continue,
         Block,     // a body run in place ({% generation %}, ...)
+        Filter,    // {% filter f %}body{% endfilter %}: expr applies filters to kBlockVariable
     };
     Kind kind;
     int line = 0;
@@ -71,6 +72,10 @@ struct Stmt {
     std::string name;
     std::vector<std::pair<std::string, ExprPtr>> params;
 };
+
+// The variable that holds a captured block's text while a {% filter %} or a filtered
+// {% set x | f %} block applies its filters (a name no template can write).
+inline constexpr const char* kBlockVariable = "\x01block";
 
 struct Template {
     Body body;

@@ -348,8 +348,15 @@ private:
             case Stmt::Kind::SetBlock: {
                 std::string captured;
                 if (exec(s.body, captured) != Flow::Normal) type_error(s.line, "break/continue inside {% set %}");
-                assign(s.targets[0], Value(std::move(captured)));
+                assign(s.targets[0], s.expr ? filter_block(s, std::move(captured)) : Value(std::move(captured)));
                 return Flow::Normal;
+            }
+            case Stmt::Kind::Filter: {
+                std::string captured;
+                const Flow flow = exec(s.body, captured);
+                out += filter_block(s, std::move(captured)).to_output();
+                check_string_size(out.size());
+                return flow;
             }
             case Stmt::Kind::Macro: assign(s.name, make_macro(s)); return Flow::Normal;
             case Stmt::Kind::Break: return Flow::Break;
@@ -357,6 +364,12 @@ private:
             case Stmt::Kind::Block: return exec(s.body, out);
         }
         return Flow::Normal;
+    }
+
+    // Applies a block statement's filters (s.expr, written over kBlockVariable) to its text.
+    Value filter_block(const Stmt& s, std::string captured) {
+        assign(kBlockVariable, Value(std::move(captured)));
+        return eval(*s.expr);
     }
 
     void assign_targets(const std::vector<std::string>& targets, Value v, int line) {
@@ -641,6 +654,43 @@ private:
         return a.kwarg(name);
     }
 
+    // Python's str.format for the fields chat templates use: {}, {0}, {name}, and {{ }}.
+    // Format specs (`{:>8}`) are not implemented.
+    static std::string str_format(const std::string& f, const CallArgs& a, int line) {
+        std::string out;
+        size_t next_auto = 0;
+        for (size_t i = 0; i < f.size(); ++i) {
+            const char c = f[i];
+            if ((c == '{' || c == '}') && i + 1 < f.size() && f[i + 1] == c) {
+                out += c;
+                ++i;
+                continue;
+            }
+            if (c == '}') type_error(line, "single '}' in a format string");
+            if (c != '{') {
+                out += c;
+                continue;
+            }
+            const size_t close = f.find('}', i);
+            if (close == std::string::npos) type_error(line, "single '{' in a format string");
+            const std::string field = f.substr(i + 1, close - i - 1);
+            if (field.find_first_of(":!.[") != std::string::npos) unsupported(line, "str.format field '{" + field + "}'");
+            const Value* v = nullptr;
+            if (field.empty()) {
+                if (next_auto < a.pos.size()) v = &a.pos[next_auto++];
+            } else if (field.find_first_not_of("0123456789") == std::string::npos) {
+                if (field.size() < 6 && std::stoul(field) < a.pos.size()) v = &a.pos[std::stoul(field)];
+            } else {
+                v = a.kwarg(field);
+            }
+            if (!v) type_error(line, "str.format: no argument for '{" + field + "}'");
+            out += v->to_output();
+            check_string_size(out.size());
+            i = close;
+        }
+        return out;
+    }
+
     Value call_method(const Value& obj, const std::string& name, CallArgs& a, int line) {
         if (obj.is_string()) {
             const std::string& s = obj.str();
@@ -649,6 +699,7 @@ private:
             if (name == "rstrip") return Value(strip_chars(s, arg(a, 0, "chars"), false, true));
             if (name == "upper") return Value(to_upper(s));
             if (name == "lower") return Value(to_lower(s));
+            if (name == "format") return Value(str_format(s, a, line));
             if (name == "title") return Value(title(s));
             if (name == "capitalize") return Value(capitalize(s));
             if (name == "startswith" || name == "endswith") {

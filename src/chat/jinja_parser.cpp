@@ -518,7 +518,7 @@ private:
                 s->expr = parse_tuple_or_expr();
             } else {
                 if (!s->attr.empty() || s->targets.size() != 1) error("expected '=' in set");
-                if (is_op("|")) unsupported("filtered {% set %} blocks");
+                if (is_op("|")) s->expr = parse_filters_and_tests(block_variable());
                 s->kind = Stmt::Kind::SetBlock;
                 expect(Tok::StmtEnd, "'%}'");
                 s->body = parse_body({"endset"}, end);
@@ -538,6 +538,15 @@ private:
             s->body = parse_body({"endmacro"}, end);
         } else if (name == "break" || name == "continue") {
             s->kind = name == "break" ? Stmt::Kind::Break : Stmt::Kind::Continue;
+        } else if (name == "filter") {
+            s->kind = Stmt::Kind::Filter;
+            auto f = make(Expr::Kind::Filter);
+            f->name = expect_name();
+            f->args.push_back(block_variable());
+            if (is_op("(")) parse_args(*f);
+            s->expr = parse_filters_and_tests(deepen(std::move(f)));
+            expect(Tok::StmtEnd, "'%}'");
+            s->body = parse_body({"endfilter"}, end);
         } else if (name == "generation") {
             // Hugging Face's marker for assistant spans: renders its body unchanged.
             s->kind = Stmt::Kind::Block;
@@ -830,6 +839,12 @@ private:
             }
             if (!is_op(")")) expect_op(",");
         }
+    }
+
+    ExprPtr block_variable() {
+        auto v = make(Expr::Kind::Name);
+        v->name = kBlockVariable;
+        return v;
     }
 
     ExprPtr parse_call(ExprPtr callee) {

@@ -391,3 +391,17 @@ TEST_CASE("chat tools: malformed conversations are errors") {
         {"function": {"name": "a", "arguments": "not json {"}}]}])", nullptr) == Status::ok);
 }
 }
+
+TEST_SUITE("chat") {
+TEST_CASE("chat tools: Jinja constructs of tool templates ({% filter %}, filtered set blocks, str.format)") {
+    const Value none = Value::dict();
+    CHECK(jinja::render("{%- filter trim -%}\n  a b  \n{%- endfilter %}|", none) == "a b|");
+    CHECK(jinja::render("{% filter upper | replace('A', 'x') %}abc{% endfilter %}", none) == "xBC");
+    CHECK(jinja::render("{% set s | trim %}  hi  {% endset %}[{{ s }}]", none) == "[hi]");
+    CHECK(jinja::render("{{ '<{}|{}>'.format('a', 1) }}{{ '{0}{0}{{x}}{n}'.format('b', n=2) }}", none) == "<a|1>bb{x}2");
+    CHECK_THROWS_AS(jinja::render("{{ '{}{}'.format('a') }}", none), Error);
+    CHECK_THROWS_AS(jinja::render("{{ '{:>4}'.format('a') }}", none), Error);
+    CHECK_THROWS_AS(jinja::render("{{ '{'.format('a') }}", none), Error);
+    CHECK_THROWS_AS(jinja::parse("{% filter trim %}x"), Error);
+}
+}
