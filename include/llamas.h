@@ -570,6 +570,21 @@ LLAMAS_API int32_t llamas_model_n_embd_out(const llamas_model* model);
 LLAMAS_API llamas_status llamas_embed(llamas_context* context, const char* const* texts, size_t n_texts,
                                       const llamas_embed_options* options, float* out, size_t out_capacity);
 
+/* ---- structured output (since 0.2) ------------------------------------------------------ */
+
+/* Converts a JSON Schema (UTF-8 JSON text, NUL-terminated) into a GBNF grammar (llama.cpp's
+ * format, start rule `root`) that matches exactly the JSON texts the schema describes, with
+ * bounded whitespace between tokens. Supported: type (and type arrays), properties, required
+ * (required properties in schema order, then optional ones), additionalProperties, enum, const,
+ * items / prefixItems / minItems / maxItems, minLength / maxLength, format date, time,
+ * date-time and uuid, simple `pattern` regexes, anyOf / oneOf / allOf, local $ref (recursion
+ * allowed) and integer minimum / maximum. Buffer rules as llamas_model_meta.
+ * LLAMAS_ERR_INVALID_ARGUMENT, with the reason in llamas_last_error(), for text that is not
+ * JSON and for schemas that are unsupported, match nothing, or exceed the converter's bounds
+ * (nesting, repetition counts, grammar size). */
+LLAMAS_API llamas_status llamas_json_schema_to_grammar(const char* schema_json, char* buffer, size_t capacity,
+                                                       size_t* out_length);
+
 #ifdef __cplusplus
 }
 #endif
