@@ -539,6 +539,20 @@ LLAMAS_API llamas_status llamas_chat_parse_reply(const llamas_model* model, cons
 LLAMAS_API llamas_status llamas_chat_tool_format(const llamas_model* model, const char* template_text,
                                                  char* buffer, size_t capacity, size_t* out_length);
 
+enum {
+    LLAMAS_TOOLS_REQUIRED = 1, /* the reply must be a call (a grammar from the first token) */
+    LLAMAS_TOOLS_PARALLEL = 2  /* several calls in one reply, where the format allows it */
+};
+/* A GBNF grammar that makes the reply a tool call in the template's format, with each call's
+ * arguments following its tool's `parameters` schema (tools_json: an array of OpenAI tools; pass
+ * one tool to force that tool). Writes JSON {"grammar": GBNF, "root": rule, "lazy": bool,
+ * "triggers": [words]}: give it to llamas_sampler_set_grammar, or, when lazy (calls optional),
+ * to llamas_sampler_set_grammar_lazy with the triggers. Buffer rules as llamas_model_meta.
+ * LLAMAS_ERR_UNSUPPORTED for a family whose calls it cannot express yet (NAME[ARGS]{...}). */
+LLAMAS_API llamas_status llamas_chat_tool_call_grammar(const llamas_model* model, const char* template_text,
+                                                       const char* tools_json, int flags, char* buffer,
+                                                       size_t capacity, size_t* out_length);
+
 /* ---- embeddings ---------------------------------------------------------------------------- */
 
 typedef enum llamas_pooling {

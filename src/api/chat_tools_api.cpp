@@ -6,6 +6,7 @@
 #include "api/handles.h"
 #include "chat/chat_json.h"
 #include "chat/tool_calls.h"
+#include "chat/tool_grammar.h"
 
 using namespace llamas;
 using llamas::api::guard;
@@ -64,6 +65,18 @@ LLAMAS_API llamas_status llamas_chat_tool_format(const llamas_model* model, cons
         const char* tmpl = pick_template(model, template_text);
         const std::string text = tool_format_json(detect_tool_format(tmpl ? tmpl : ""));
         return api::copy_out(text, buffer, capacity, out_length);
+    });
+}
+
+LLAMAS_API llamas_status llamas_chat_tool_call_grammar(const llamas_model* model, const char* template_text,
+                                                       const char* tools_json, int flags, char* buffer,
+                                                       size_t capacity, size_t* out_length) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(tools_json, "tools_json is NULL");
+        const char* tmpl = pick_template(model, template_text);
+        const ToolGrammar g = tool_call_grammar(detect_tool_format(tmpl ? tmpl : ""), tools_json,
+                                                (flags & LLAMAS_TOOLS_REQUIRED) != 0, (flags & LLAMAS_TOOLS_PARALLEL) != 0);
+        return api::copy_out(tool_grammar_json(g), buffer, capacity, out_length);
     });
 }
 
