@@ -409,8 +409,13 @@ LLAMAS_API llamas_status llamas_sample(llamas_sampler* sampler, llamas_context* 
  * (since 0.2). A manual loop chooses, then accepts what it keeps. */
 LLAMAS_API llamas_status llamas_sampler_choose(llamas_sampler* sampler, const llamas_context* context, int32_t i,
                                                int32_t* out_token);
-/* Records tokens in the penalty window: the prompt's tokens and every kept token (since 0.2). */
+/* Records generated tokens the caller kept: in the penalty window and, when a grammar is set,
+ * advancing it (since 0.2). All or nothing: a token out of range or one the grammar does not
+ * allow here fails with LLAMAS_ERR_INVALID_ARGUMENT and changes nothing. */
 LLAMAS_API llamas_status llamas_sampler_accept(llamas_sampler* sampler, const int32_t* tokens, size_t n_tokens);
+/* Records prompt tokens in the penalty window only; a grammar is not advanced (since 0.2). */
+LLAMAS_API llamas_status llamas_sampler_accept_prompt(llamas_sampler* sampler, const int32_t* tokens,
+                                                      size_t n_tokens);
 /* A filter stage (since 0.2), the hook grammars use: called on every choose, after the logit
  * biases and before penalties and the other filters, with the logits (writable, n_vocab floats);
  * set a logit to -INFINITY to forbid a token. Return non-zero to fail the choose with
@@ -418,8 +423,35 @@ LLAMAS_API llamas_status llamas_sampler_accept(llamas_sampler* sampler, const in
 typedef int (*llamas_sampler_filter)(float* logits, int32_t n_vocab, void* user_data);
 LLAMAS_API llamas_status llamas_sampler_set_filter(llamas_sampler* sampler, llamas_sampler_filter filter,
                                                    void* user_data);
-/* Clears the penalty window and restarts the random stream from the seed (a new conversation). */
+/* Clears the penalty window, restarts the random stream from the seed and a grammar from its
+ * start (a new conversation). */
 LLAMAS_API void llamas_sampler_reset(llamas_sampler* sampler);
+
+/* Grammars (since 0.2): GBNF text in llama.cpp's format, e.g.
+ *     root ::= "yes" | "no" | num
+ *     num  ::= [0-9]+ ("." [0-9]+)?
+ * Rules, alternatives |, groups ( ), repetitions * + ? {m} {m,} {m,n}, string literals and
+ * character classes [a-z] [^"] with escapes \n \t \r \\ \" \[ \] \xHH \uHHHH \UHHHHHHHH,
+ * . (any character) and # comments. A grammar is refused (LLAMAS_ERR_INVALID_ARGUMENT, with
+ * "line L, column C: ..." in llamas_last_error) for a syntax error, an undefined rule, left
+ * recursion, or sizes beyond the limits (groups nested 64 deep, repetition counts above 10000,
+ * about a million elements once repetitions are expanded).
+ *
+ * Checks a grammar without a model. root NULL: "root". */
+LLAMAS_API llamas_status llamas_grammar_validate(const char* gbnf, const char* root);
+/* Constrains the sampler's choices to texts the grammar matches from rule `root` (NULL:
+ * "root"): on every choose, after the logit biases and the filter and before the penalties,
+ * tokens that cannot continue a match are forbidden, and end-of-generation tokens are allowed
+ * only where the grammar can end. llamas_sampler_accept (and llamas_sample, llamas_generate)
+ * advance it; llamas_sampler_reset restarts it. gbnf NULL removes the grammar. A choose fails
+ * with LLAMAS_ERR_INVALID_ARGUMENT when no token is allowed. */
+LLAMAS_API llamas_status llamas_sampler_set_grammar(llamas_sampler* sampler, const char* gbnf, const char* root);
+/* A lazy grammar: choices are free until one of the trigger words appears in the accepted
+ * generated text or one of the trigger tokens is accepted; from then on the grammar applies,
+ * starting with the text from the trigger on (which it must accept, or the accept fails). */
+LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy(llamas_sampler* sampler, const char* gbnf, const char* root,
+                                                         const char* const* trigger_words, size_t n_trigger_words,
+                                                         const int32_t* trigger_tokens, size_t n_trigger_tokens);
 
 /* ---- generation --------------------------------------------------------------------------- */
 
@@ -470,7 +502,8 @@ LLAMAS_API void llamas_generate_options_init(llamas_generate_options* options); 
 LLAMAS_API void llamas_generate_options_init_size(llamas_generate_options* options, size_t size); /* since 0.2 */
 #define llamas_generate_options_init(options) llamas_generate_options_init_size((options), sizeof(llamas_generate_options))
 /* Tokenizes prompt (adding BOS only when the cache is empty), evaluates it after what the
- * context's sequence 0 holds (the prompt's tokens are fed to the sampler's penalties), then
+ * context's sequence 0 holds (the prompt's tokens are fed to the sampler's penalties, as
+ * llamas_sampler_accept_prompt: a grammar constrains only the generated text), then
  * samples until an end-of-generation token, max_tokens, a stop string, the callback's stop, or
  * a cancel. The end-of-generation token itself is evaluated into the cache (it is part of the
  * conversation a chat template renders next turn) but not passed to the callback.

@@ -25,6 +25,7 @@ void evaluate_prompt(const GenerateCall& g, const char* prompt) {
     } else {
         decode_appending(g.c, ids.data(), ids.size());
     }
+    // Penalties only (llamas_sampler_accept_prompt): a grammar constrains the answer, not the prompt.
     for (const int32_t t : ids) g.s->sampler->accept(t);
 }
 
@@ -70,7 +71,7 @@ llamas_finish_reason run_generation(const GenerateCall& g, const char* prompt, i
             if (g.c->cancel.cancelled()) fail(Status::cancelled, "cancelled");
             const float* row = logits_row(g.c, -1);
             const int32_t t = sampler.sample(row, g.s->n_vocab);
-            sampler.accept(t);
+            sampler.accept_generated(&t, 1);  // advances the grammar, if any
             if (g.o.token_callback) {
                 // Under the raw logits of the row it was chosen from (read before the decode
                 // below replaces them).

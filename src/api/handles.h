@@ -8,6 +8,7 @@
 #include "engine/context.h"
 #include "engine/embedder.h"
 #include "engine/model.h"
+#include "grammar/token_trie.h"
 #include "llamas.h"
 #include "sample/sampler.h"
 #include "util/cancel.h"
@@ -34,6 +35,9 @@ struct llamas_context {
 struct llamas_sampler {
     std::unique_ptr<llamas::Sampler> sampler;
     int32_t n_vocab = 0;
+    const llamas_model* model = nullptr;  // whose vocabulary a grammar is matched against
+    // The vocabulary's token trie, built with the first grammar and kept for the next ones.
+    std::shared_ptr<const llamas::grammar::TokenTrie> trie;
 };
 
 namespace llamas::api {

@@ -52,6 +52,7 @@ LLAMAS_API llamas_status llamas_sampler_create(const llamas_model* model, const 
         p.seed = o.seed;
         auto s = std::make_unique<llamas_sampler>();
         s->n_vocab = static_cast<int32_t>(model->model->hparams().n_vocab);
+        s->model = model;
         s->sampler = std::make_unique<Sampler>(p);
         *out_sampler = s.release();
         return LLAMAS_OK;
@@ -95,7 +96,7 @@ LLAMAS_API llamas_status llamas_sample(llamas_sampler* s, llamas_context* c, int
         int32_t t = -1;
         const llamas_status st = choose(s, c, -1, &t);
         if (st != LLAMAS_OK) return st;
-        s->sampler->accept(t);
+        s->sampler->accept_generated(&t, 1);
         *out_token = t;
         return LLAMAS_OK;
     });
@@ -106,15 +107,34 @@ LLAMAS_API llamas_status llamas_sampler_choose(llamas_sampler* s, const llamas_c
     return guard([&] { return choose(s, c, i, out_token); });
 }
 
+namespace {
+
+// All or nothing: every id is checked before anything is recorded.
+llamas_status check_tokens(const llamas_sampler* s, const int32_t* tokens, size_t n_tokens) {
+    LLAMAS_CHECK_ARG(s, "sampler is NULL");
+    LLAMAS_CHECK_ARG(tokens || n_tokens == 0, "tokens is NULL");
+    for (size_t k = 0; k < n_tokens; ++k)
+        if (tokens[k] < 0 || tokens[k] >= s->n_vocab)
+            return api::error(LLAMAS_ERR_INVALID_ARGUMENT,
+                              "token " + std::to_string(tokens[k]) + " at index " + std::to_string(k) + " is out of range");
+    return LLAMAS_OK;
+}
+
+}  // namespace
+
 LLAMAS_API llamas_status llamas_sampler_accept(llamas_sampler* s, const int32_t* tokens, size_t n_tokens) {
     return guard([&] {
-        LLAMAS_CHECK_ARG(s, "sampler is NULL");
-        LLAMAS_CHECK_ARG(tokens || n_tokens == 0, "tokens is NULL");
-        // All or nothing: check every id before recording any.
-        for (size_t k = 0; k < n_tokens; ++k)
-            if (tokens[k] < 0 || tokens[k] >= s->n_vocab)
-                return api::error(LLAMAS_ERR_INVALID_ARGUMENT, "token " + std::to_string(tokens[k]) + " at index " +
-                                                                   std::to_string(k) + " is out of range");
+        const llamas_status st = check_tokens(s, tokens, n_tokens);
+        if (st != LLAMAS_OK) return st;
+        s->sampler->accept_generated(tokens, n_tokens);  // the grammar refuses before anything changes
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_sampler_accept_prompt(llamas_sampler* s, const int32_t* tokens, size_t n_tokens) {
+    return guard([&] {
+        const llamas_status st = check_tokens(s, tokens, n_tokens);
+        if (st != LLAMAS_OK) return st;
         for (size_t k = 0; k < n_tokens; ++k) s->sampler->accept(tokens[k]);
         return LLAMAS_OK;
     });

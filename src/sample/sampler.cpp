@@ -47,6 +47,16 @@ void Sampler::reset() {
     window_head_ = 0;
     std::fill(counts_.begin(), counts_.end(), 0);
     rng_.reseed(params_.seed);
+    if (constraint_) constraint_->reset();
+}
+
+void Sampler::accept_generated(const int32_t* tokens, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        if (tokens[i] < 0 || tokens[i] >= kMaxTokenId || (n_vocab_ > 0 && tokens[i] >= n_vocab_))
+            fail(Status::invalid_argument, "accept: token id %d out of range", tokens[i]);
+    }
+    if (constraint_) constraint_->accept(tokens, n);
+    for (size_t i = 0; i < n; ++i) accept(tokens[i]);
 }
 
 void Sampler::set_logit_bias(int32_t token, float bias) {
@@ -103,6 +113,9 @@ void Sampler::prepare(const float* logits, int32_t n_vocab) {
         for (int32_t i = 0; i < n_vocab; ++i)
             if (w[i] != w[i]) w[i] = kNegInf;
     }
+    // Greedy picks test the constraint on the argmax first (sample()).
+    const bool greedy = params_.greedy || params_.temperature <= 0.0f;
+    if (constraint_ && constraint_->active() && !greedy) constraint_->mask(w, n_vocab);
 
     const bool penalties_on = params_.penalty_last_n != 0 && !window_.empty() &&
                               (params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
@@ -412,7 +425,13 @@ int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
 
     if (params_.greedy || params_.temperature <= 0.0f) {
         size_ = 0;
-        const int32_t best = argmax();
+        int32_t best = argmax();
+        if (constraint_ && constraint_->active() && !constraint_->allows(best)) {
+            // Masking after the penalties gives what masking before them would: they leave -inf
+            // at -inf and do not depend on other tokens' logits.
+            constraint_->mask(work_.data(), n_vocab);
+            best = argmax();
+        }
         if (!(work_[static_cast<size_t>(best)] > kNegInf)) {
             fail(Status::invalid_argument, "sample: every token has probability zero");
         }

@@ -1,7 +1,7 @@
 // Token sampler: turns one step's logits into a token id.
 //
 // The chain and its semantics follow llama.cpp's default sampler chain:
-//   logit bias -> [filter hook] -> penalties -> top-k -> typical -> top-p -> min-p ->
+//   logit bias -> [filter hook] -> [constraint: grammar] -> penalties -> top-k -> typical -> top-p -> min-p ->
 //   temperature -> draw.
 // Every filter sees the temperature-1 distribution (temperature is applied after them), and
 // typical / top-p / min-p always keep at least `min_keep` tokens (and never fewer than one).
@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,23 @@ struct SamplerParams {
     std::vector<std::pair<int32_t, float>> logit_bias;  // token -> added to its logit (-inf bans)
 };
 
+// A stage that restricts which tokens may come next (a grammar), with state advanced by the
+// tokens the caller keeps. mask() and allows() must agree: allows(t) is true exactly when
+// mask() leaves t's logit alone.
+class TokenConstraint {
+public:
+    virtual ~TokenConstraint() = default;
+    // False while the constraint does not restrict anything (a lazy grammar before its trigger).
+    virtual bool active() const = 0;
+    virtual bool allows(int32_t token) = 0;
+    // Sets every forbidden token's logit to -inf.
+    virtual void mask(float* logits, int32_t n_vocab) = 0;
+    // Advances the state by generated tokens, all or nothing: throws Error(invalid_argument)
+    // and changes nothing when one of them is not allowed.
+    virtual void accept(const int32_t* tokens, size_t n) = 0;
+    virtual void reset() = 0;
+};
+
 class Sampler {
 public:
     explicit Sampler(SamplerParams params = {});
@@ -52,10 +70,20 @@ public:
     using Filter = std::function<bool(float* logits, int32_t n_vocab)>;
     void set_filter(Filter filter) { filter_ = std::move(filter); }
 
-    // Records a token the caller kept (prompt or generated) in the penalty window.
-    void accept(int32_t token);
+    // Applied on every sample() after the filter hook, before the penalties; never returns a
+    // token it forbids. Greedy sampling first tries the unconstrained argmax and masks only when
+    // the constraint refuses it (the same result: masking only lowers other logits). Null removes it.
+    void set_constraint(std::shared_ptr<TokenConstraint> c) { constraint_ = std::move(c); }
+    TokenConstraint* constraint() const { return constraint_.get(); }
 
-    // Forgets the penalty window and restarts the random stream from the seed.
+    // Records a token in the penalty window only (prompt tokens: the constraint is untouched).
+    void accept(int32_t token);
+    // Records generated tokens: advances the constraint (all or nothing, throws when it
+    // refuses one), then the penalty window.
+    void accept_generated(const int32_t* tokens, size_t n);
+
+    // Forgets the penalty window, restarts the random stream from the seed and the constraint
+    // from its start.
     void reset();
 
     // Adds (or replaces) a bias for one token: added to its logit before everything else.
@@ -91,6 +119,7 @@ private:
     SamplerParams params_;
     Rng rng_;
     Filter filter_;
+    std::shared_ptr<TokenConstraint> constraint_;
 
     // Penalty window: a ring buffer of accepted tokens plus per-token counts.
     std::vector<int32_t> window_;

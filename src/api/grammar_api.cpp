@@ -1,0 +1,71 @@
+// Grammar-constrained sampling (GBNF, llama.cpp's format).
+#include <string>
+#include <vector>
+
+#include "api/guard.h"
+#include "api/handles.h"
+#include "grammar/gbnf.h"
+#include "grammar/matcher.h"
+#include "sample/grammar_stage.h"
+
+using namespace llamas;
+using llamas::api::guard;
+
+namespace {
+
+const char* root_or_default(const char* root) { return root && *root ? root : "root"; }
+
+llamas_status set_grammar(llamas_sampler* s, const char* gbnf, const char* root, bool lazy, LazyTriggers triggers) {
+    LLAMAS_CHECK_ARG(s, "sampler is NULL");
+    if (!gbnf) {
+        s->sampler->set_constraint(nullptr);
+        return LLAMAS_OK;
+    }
+    LLAMAS_CHECK_ARG(s->model, "the sampler has no model");
+    grammar::Grammar g = grammar::parse(gbnf, root_or_default(root));
+    if (!s->trie) s->trie = build_token_trie(s->model->model->tokenizer());
+    s->sampler->set_constraint(std::make_shared<GrammarStage>(s->trie, std::move(g), lazy, std::move(triggers)));
+    return LLAMAS_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+LLAMAS_API llamas_status llamas_grammar_validate(const char* gbnf, const char* root) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(gbnf, "gbnf is NULL");
+        const grammar::Grammar g = grammar::parse(gbnf, root_or_default(root));
+        grammar::Matcher m(g);
+        grammar::StackSet start;
+        m.start(start);  // a grammar too ambiguous to even start fails here
+        return LLAMAS_OK;
+    });
+}
+
+LLAMAS_API llamas_status llamas_sampler_set_grammar(llamas_sampler* s, const char* gbnf, const char* root) {
+    return guard([&] { return set_grammar(s, gbnf, root, false, {}); });
+}
+
+LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy(llamas_sampler* s, const char* gbnf, const char* root,
+                                                         const char* const* trigger_words, size_t n_trigger_words,
+                                                         const int32_t* trigger_tokens, size_t n_trigger_tokens) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(s, "sampler is NULL");
+        LLAMAS_CHECK_ARG(trigger_words || n_trigger_words == 0, "trigger_words is NULL");
+        LLAMAS_CHECK_ARG(trigger_tokens || n_trigger_tokens == 0, "trigger_tokens is NULL");
+        LazyTriggers t;
+        for (size_t i = 0; i < n_trigger_words; ++i) {
+            LLAMAS_CHECK_ARG(trigger_words[i] && *trigger_words[i], "a trigger word is NULL or empty");
+            t.words.emplace_back(trigger_words[i]);
+        }
+        for (size_t i = 0; i < n_trigger_tokens; ++i) {
+            LLAMAS_CHECK_ARG(trigger_tokens[i] >= 0 && trigger_tokens[i] < s->n_vocab, "trigger token out of range");
+            t.tokens.push_back(trigger_tokens[i]);
+        }
+        LLAMAS_CHECK_ARG(!t.words.empty() || !t.tokens.empty() || !gbnf, "a lazy grammar needs a trigger word or token");
+        return set_grammar(s, gbnf, root, true, std::move(t));
+    });
+}
+
+}  // extern "C"
