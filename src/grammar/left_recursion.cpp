@@ -2,7 +2,9 @@
 // a character is on top; a rule that can reach itself without consuming a character would
 // expand forever, so such grammars are refused up front. "Without consuming" includes going
 // through rules that can match the empty string (nullable), e.g. `a ::= b a "x"` with
-// `b ::= "y"?`.
+// `b ::= "y"?` (llama.cpp looks only through rules with an empty alternative).
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "grammar/gbnf.h"
@@ -49,49 +51,87 @@ void check_left_recursion(const Grammar& g, const std::vector<size_t>& where, st
             });
         }
     }
-    // Left edges: r -> s when s can be expanded at r's start.
-    std::vector<std::vector<uint32_t>> edges(n);
+    // Left edges: r -> s when s can be expanded at r's start. A tail edge (s is the last
+    // element of its alternative) leaves nothing on the parse stack: a cycle of tail edges
+    // only revisits the same stacks, which the matcher's expansion skips (`x ::= (y*)*` is
+    // fine). A cycle with any other edge grows the stack without end: that is refused.
+    struct Edge {
+        uint32_t to;
+        bool tail;
+    };
+    std::vector<std::vector<Edge>> edges(n);
     for (uint32_t r = 0; r < n; ++r) {
         for_each_alternative(g, r, [&](size_t b, size_t e) {
             for (size_t i = b; i < e; ++i) {
                 const Elem& el = g.elems[i];
-                if (el.op != Op::ref) break;  // a character (or a range element of one) consumes
-                edges[r].push_back(el.value);
+                if (el.op != Op::ref) break;  // a character consumes
+                edges[r].push_back({el.value, i + 1 == e});
                 if (!nullable[el.value]) break;
             }
         });
     }
-    // Iterative depth-first search for a cycle (grammars can have many thousands of rules).
-    std::vector<char> color(n, 0);  // 0 unseen, 1 on the path, 2 done
-    std::vector<std::pair<uint32_t, size_t>> path;
-    for (uint32_t start = 0; start < n; ++start) {
-        if (color[start]) continue;
-        path.push_back({start, 0});
-        color[start] = 1;
-        while (!path.empty()) {
-            auto& [r, k] = path.back();
-            if (k == edges[r].size()) {
-                color[r] = 2;
-                path.pop_back();
+    // Strongly connected components (Tarjan's algorithm, iterative: grammars can have many
+    // thousands of rules).
+    constexpr uint32_t kNone = ~0u;
+    std::vector<uint32_t> index(n, kNone), low(n, 0), comp(n, kNone);
+    std::vector<char> on_stack(n, 0);
+    std::vector<uint32_t> st;
+    std::vector<std::pair<uint32_t, size_t>> call;
+    uint32_t next_index = 0, n_comp = 0;
+    for (uint32_t root = 0; root < n; ++root) {
+        if (index[root] != kNone) continue;
+        call.push_back({root, 0});
+        index[root] = low[root] = next_index++;
+        st.push_back(root);
+        on_stack[root] = 1;
+        while (!call.empty()) {
+            const uint32_t v = call.back().first;
+            size_t& k = call.back().second;
+            if (k < edges[v].size()) {
+                const uint32_t w = edges[v][k++].to;
+                if (index[w] == kNone) {
+                    index[w] = low[w] = next_index++;
+                    st.push_back(w);
+                    on_stack[w] = 1;
+                    call.push_back({w, 0});
+                } else if (on_stack[w]) {
+                    low[v] = std::min(low[v], index[w]);
+                }
                 continue;
             }
-            const uint32_t s = edges[r][k++];
-            if (color[s] == 1) {
-                std::string cycle;
-                bool on = false;
-                for (const auto& [q, unused] : path) {
-                    (void)unused;
-                    if (q == s) on = true;
-                    if (on) cycle += g.rule_names[q] + " -> ";
+            if (low[v] == index[v]) {
+                for (;;) {
+                    const uint32_t w = st.back();
+                    st.pop_back();
+                    on_stack[w] = 0;
+                    comp[w] = n_comp;
+                    if (w == v) break;
                 }
-                cycle += g.rule_names[s];
-                fail(Status::invalid_argument, "%s: left recursion: %s", position_of(text, where[s]).c_str(),
-                     cycle.c_str());
+                ++n_comp;
             }
-            if (color[s] == 0) {
-                color[s] = 1;
-                path.push_back({s, 0});
-            }
+            call.pop_back();
+            if (!call.empty()) low[call.back().first] = std::min(low[call.back().first], low[v]);
+        }
+    }
+    for (uint32_t r = 0; r < n; ++r) {
+        for (const Edge& e : edges[r]) {
+            if (e.tail || comp[e.to] != comp[r]) continue;
+            // r -> e.to is on a cycle: find the way back from e.to to r for the message.
+            std::vector<uint32_t> from(n, kNone);
+            std::vector<uint32_t> queue{e.to};
+            from[e.to] = e.to;
+            for (size_t q = 0; q < queue.size() && from[r] == kNone; ++q)
+                for (const Edge& f : edges[queue[q]])
+                    if (comp[f.to] == comp[r] && from[f.to] == kNone) {
+                        from[f.to] = queue[q];
+                        queue.push_back(f.to);
+                    }
+            std::vector<uint32_t> cycle{r};
+            for (uint32_t x = r; x != e.to; x = from[x]) cycle.push_back(from[x]);
+            std::string text_cycle = g.rule_names[r];
+            for (size_t i = cycle.size(); i-- > 0;) text_cycle += " -> " + g.rule_names[cycle[i]];
+            fail(Status::invalid_argument, "%s: left recursion: %s", position_of(text, where[r]).c_str(),
+                 text_cycle.c_str());
         }
     }
 }

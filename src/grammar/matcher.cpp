@@ -21,12 +21,33 @@ uint64_t hash_stack(const uint32_t* s, size_t n) {
 
 bool StackSet::add(const uint32_t* s, size_t n) {
     const uint64_t h = hash_stack(s, n);
-    for (size_t i = 0; i < hashes_.size(); ++i) {
-        if (hashes_[i] == h && length(i) == n && (n == 0 || std::memcmp(begin(i), s, n * sizeof *s) == 0)) return false;
+    auto same = [&](size_t i) {
+        return hashes_[i] == h && length(i) == n && (n == 0 || std::memcmp(begin(i), s, n * sizeof *s) == 0);
+    };
+    if (table_.empty()) {
+        for (size_t i = 0; i < hashes_.size(); ++i)
+            if (same(i)) return false;
+    } else {
+        for (size_t slot = h & (table_.size() - 1); table_[slot]; slot = (slot + 1) & (table_.size() - 1))
+            if (same(table_[slot] - 1)) return false;
     }
     data_.insert(data_.end(), s, s + n);
     ends_.push_back(static_cast<uint32_t>(data_.size()));
     hashes_.push_back(h);
+    // Small sets (the usual case) are searched linearly; large ones through an open-addressing
+    // table of indices, kept at most half full.
+    if (hashes_.size() >= kLinearMax && hashes_.size() * 2 > table_.size()) {
+        table_.assign(std::max<size_t>(64, table_.size() * 2), 0);
+        for (size_t i = 0; i < hashes_.size(); ++i) {
+            size_t slot = hashes_[i] & (table_.size() - 1);
+            while (table_[slot]) slot = (slot + 1) & (table_.size() - 1);
+            table_[slot] = static_cast<uint32_t>(i + 1);
+        }
+    } else if (!table_.empty()) {
+        size_t slot = h & (table_.size() - 1);
+        while (table_[slot]) slot = (slot + 1) & (table_.size() - 1);
+        table_[slot] = static_cast<uint32_t>(hashes_.size());
+    }
     return true;
 }
 
@@ -102,6 +123,7 @@ void Matcher::expand(const uint32_t* s, size_t n, StackSet& out) {
     const Elem* e = g_.elems.data();
     work_.assign(s, s + n);
     work_ends_.assign(1, static_cast<uint32_t>(n));
+    seen_.clear();
     size_t steps = 0;
     while (!work_ends_.empty()) {
         const uint32_t end = work_ends_.back();
@@ -112,6 +134,12 @@ void Matcher::expand(const uint32_t* s, size_t n, StackSet& out) {
             if (out.add(work_.data() + begin, len) && out.size() > limits_.max_stacks)
                 fail(Status::invalid_argument, "the grammar is too ambiguous: more than %zu parse stacks at once",
                      limits_.max_stacks);
+            work_.resize(begin);
+            continue;
+        }
+        // A cycle of rules that match the empty string in tail position (`(x*)*`) comes back
+        // to a stack expanded before: expanding it again would add nothing.
+        if (!seen_.add(work_.data() + begin, len)) {
             work_.resize(begin);
             continue;
         }

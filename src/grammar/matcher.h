@@ -29,6 +29,7 @@ public:
         data_.clear();
         ends_.clear();
         hashes_.clear();
+        table_.clear();
     }
     // Adds a stack unless an equal one is there; returns whether it was added.
     bool add(const uint32_t* s, size_t n);
@@ -38,6 +39,8 @@ private:
     std::vector<uint32_t> data_;
     std::vector<uint32_t> ends_;
     std::vector<uint64_t> hashes_;
+    std::vector<uint32_t> table_;  // index + 1 by hash, once the set is large; 0 = free slot
+    static constexpr size_t kLinearMax = 32;
 };
 
 struct MatcherLimits {
@@ -82,6 +85,7 @@ private:
     std::vector<uint32_t> work_ends_;
     std::vector<uint32_t> cps_;
     std::vector<uint32_t> cur_;
+    StackSet seen_;  // stacks with a rule reference on top expanded by the current expand()
     StackSet tmp_;
 };
 
