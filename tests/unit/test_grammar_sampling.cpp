@@ -213,7 +213,7 @@ TEST_CASE("sampled generation under a grammar: 200 seeds at temperature 1, every
         const auto trie = build_token_trie(tok);
         ContextParams cp;
         cp.n_ctx = 1024;
-        cp.n_threads = 2;
+        cp.n_threads = 1;
         Context ctx(*model, cp);
         std::vector<int32_t> prompt = tok.encode(j.prompt, true);
         const float* l = ctx.decode(prompt.data(), static_cast<int64_t>(prompt.size()), 0);
