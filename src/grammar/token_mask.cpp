@@ -29,36 +29,32 @@ void TokenMasker::compute(const StackSet& stacks, PartialUtf8 partial, std::vect
     const auto& kids = trie_.kids();
     const auto& toks = trie_.tokens();
     const auto& partials = trie_.partial_tokens();
-    if (levels_.empty()) levels_.resize(1);
-    levels_[0] = stacks;
+    cache_.trim();
+    const uint32_t start = cache_.intern(stacks);
 
-    auto enter = [&](uint32_t node, const StackSet& s) {
+    auto enter = [&](uint32_t node, uint32_t set) {
         const TokenTrie::Node& nd = nodes[node];
         for (uint32_t i = nd.toks_begin; i < nd.toks_end; ++i) allowed[static_cast<size_t>(toks[i])] = 1;
+        if (nd.partial_begin == nd.partial_end) return;
+        const StackSet& s = cache_.set(set);
         for (uint32_t i = nd.partial_begin; i < nd.partial_end; ++i)
             if (m_.accepts_partial(s, partials[i].partial)) allowed[static_cast<size_t>(partials[i].token)] = 1;
     };
 
-    struct Frame {
-        uint32_t node;
-        uint32_t next;  // next index into kids
-    };
-    std::vector<Frame> frames;
-    frames.push_back({0, nodes[0].kids_begin});
-    enter(0, levels_[0]);
-    while (!frames.empty()) {
-        Frame& f = frames.back();
+    frames_.clear();
+    frames_.push_back({0, nodes[0].kids_begin, start});
+    enter(0, start);
+    while (!frames_.empty()) {
+        Frame& f = frames_.back();
         if (f.next == nodes[f.node].kids_end) {
-            frames.pop_back();
+            frames_.pop_back();
             continue;
         }
         const uint32_t kid = kids[f.next++];
-        const size_t d = frames.size();
-        if (levels_.size() <= d) levels_.resize(d + 1);
-        m_.accept(levels_[d - 1], nodes[kid].cp, levels_[d]);
-        if (levels_[d].empty()) continue;
-        enter(kid, levels_[d]);
-        if (nodes[kid].kids_begin != nodes[kid].kids_end) frames.push_back({kid, nodes[kid].kids_begin});
+        const uint32_t set = cache_.next(f.set, nodes[kid].cp);
+        if (set == StateCache::kDead) continue;
+        enter(kid, set);
+        if (nodes[kid].kids_begin != nodes[kid].kids_end) frames_.push_back({kid, nodes[kid].kids_begin, set});
     }
 }
 

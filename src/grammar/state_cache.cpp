@@ -1,0 +1,106 @@
+#include "grammar/state_cache.h"
+
+#include <cstring>
+
+namespace llamas::grammar {
+
+namespace {
+
+constexpr size_t kMaxSets = 1 << 16;
+constexpr size_t kMaxSteps = 1 << 22;
+
+inline uint64_t mix(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+}  // namespace
+
+uint64_t StateCache::hash_set(const StackSet& s) {
+    uint64_t h = s.size();
+    for (size_t i = 0; i < s.size(); ++i) {
+        h = mix(h + 0x9e3779b97f4a7c15ull + s.length(i));
+        const uint32_t* p = s.begin(i);
+        for (size_t k = 0; k < s.length(i); ++k) h = mix(h ^ p[k]);
+    }
+    return h;
+}
+
+bool StateCache::same(const StackSet& a, const StackSet& b) {
+    if (a.size() != b.size() || a.total_length() != b.total_length()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (a.length(i) != b.length(i)) return false;
+        if (a.length(i) && std::memcmp(a.begin(i), b.begin(i), a.length(i) * sizeof(uint32_t)) != 0) return false;
+    }
+    return true;
+}
+
+uint32_t StateCache::intern(const StackSet& s) {
+    const uint64_t h = hash_set(s);
+    if (set_table_.empty()) set_table_.assign(1024, 0);
+    size_t mask = set_table_.size() - 1;
+    size_t slot = h & mask;
+    for (; set_table_[slot]; slot = (slot + 1) & mask) {
+        const uint32_t id = set_table_[slot] - 1;
+        if (set_hash_[id] == h && same(sets_[id], s)) return id;
+    }
+    const auto id = static_cast<uint32_t>(sets_.size());
+    sets_.push_back(s);
+    set_hash_.push_back(h);
+    set_table_[slot] = id + 1;
+    if (sets_.size() * 2 > set_table_.size()) {  // keep the table at most half full
+        set_table_.assign(set_table_.size() * 2, 0);
+        mask = set_table_.size() - 1;
+        for (uint32_t k = 0; k < sets_.size(); ++k) {
+            size_t p = set_hash_[k] & mask;
+            while (set_table_[p]) p = (p + 1) & mask;
+            set_table_[p] = k + 1;
+        }
+    }
+    return id;
+}
+
+uint32_t StateCache::next(uint32_t id, uint32_t cp) {
+    if (step_key_.empty()) {
+        step_key_.assign(1 << 12, 0);
+        step_val_.assign(1 << 12, 0);
+    }
+    const uint64_t key = ((static_cast<uint64_t>(id) << 21) | (cp & 0x1FFFFF)) + 1;
+    size_t mask = step_key_.size() - 1;
+    size_t slot = mix(key) & mask;
+    for (; step_key_[slot]; slot = (slot + 1) & mask)
+        if (step_key_[slot] == key) return step_val_[slot];
+    m_.accept(sets_[id], cp, tmp_);
+    const uint32_t out = tmp_.empty() ? kDead : intern(tmp_);
+    step_key_[slot] = key;
+    step_val_[slot] = out;
+    if (++n_steps_ * 2 > step_key_.size()) {
+        std::vector<uint64_t> keys(step_key_.size() * 2, 0);
+        std::vector<uint32_t> vals(keys.size(), 0);
+        mask = keys.size() - 1;
+        for (size_t k = 0; k < step_key_.size(); ++k) {
+            if (!step_key_[k]) continue;
+            size_t p = mix(step_key_[k]) & mask;
+            while (keys[p]) p = (p + 1) & mask;
+            keys[p] = step_key_[k];
+            vals[p] = step_val_[k];
+        }
+        step_key_.swap(keys);
+        step_val_.swap(vals);
+    }
+    return out;
+}
+
+void StateCache::trim() {
+    if (sets_.size() <= kMaxSets && n_steps_ <= kMaxSteps) return;
+    sets_.clear();
+    set_hash_.clear();
+    set_table_.clear();
+    step_key_.clear();
+    step_val_.clear();
+    n_steps_ = 0;
+}
+
+}  // namespace llamas::grammar
