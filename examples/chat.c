@@ -2,7 +2,10 @@
  * llamas-chat: chat with a GGUF model from the terminal, using only the public C API.
  *
  *   llamas-chat -m MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]
- *               [--system S] [--threads N] [--ctx N]
+ *               [--system S] [--threads N] [--ctx N] [--grammar FILE]
+ *
+ * --grammar FILE constrains every answer to the GBNF grammar in FILE (llama.cpp's format),
+ * from its start each turn.
  *
  * With -p it answers once and exits. Otherwise it reads one user turn per line until EOF.
  * The conversation stays in the KV cache: each turn evaluates only the text it adds. Ctrl-C
@@ -65,7 +68,38 @@ static int on_piece(const char* piece, size_t length, int32_t token, void* user)
 static void usage(void) {
     fprintf(stderr,
             "usage: llamas-chat -m MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
-            "                   [--seed S] [--system S] [--threads N] [--ctx N]\n");
+            "                   [--seed S] [--system S] [--threads N] [--ctx N] [--grammar FILE]\n");
+}
+
+/* The whole content of a file, NUL-terminated (NULL when it cannot be read). */
+static char* read_file(const char* path) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t len = 0, cap = 4096;
+    char* buf = (char*)malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char* bigger = (char*)realloc(buf, cap * 2);
+            if (!bigger) { free(buf); buf = NULL; break; }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) buf[len] = '\0';
+    return buf;
+}
+
+/* The GBNF grammar answers are held to, from --grammar FILE (NULL: none). A --json-schema FILE
+ * option belongs here: read the schema, convert it with llamas_json_schema_to_grammar, and
+ * return that GBNF text; everything after this works on the GBNF alone. */
+static char* load_grammar(const char* grammar_path) {
+    if (!grammar_path) return NULL;
+    char* gbnf = read_file(grammar_path);
+    if (!gbnf) fprintf(stderr, "error: cannot read grammar file %s\n", grammar_path);
+    return gbnf;
 }
 
 /* After a turn, makes the KV cache hold exactly a prefix of `after` (the conversation rendered
@@ -122,6 +156,7 @@ int main(int argc, char** argv) {
     const char* model_path = NULL;
     const char* prompt = NULL;
     const char* system_prompt = NULL;
+    const char* grammar_path = NULL;
     int n_predict = 256, n_threads = 0, n_ctx = 0;
     llamas_sampler_options sopt;
     llamas_sampler_options_init(&sopt);
@@ -141,14 +176,23 @@ int main(int argc, char** argv) {
         else if (!strcmp(a, "--system")) system_prompt = v;
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) n_threads = atoi(v);
         else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) n_ctx = atoi(v);
+        else if (!strcmp(a, "--grammar")) grammar_path = v;
         else { usage(); return 2; }
         ++i;
     }
     if (!model_path) { usage(); return 2; }
+    char* gbnf = load_grammar(grammar_path);
+    if (grammar_path && !gbnf) return 1;
+    if (gbnf && llamas_grammar_validate(gbnf, NULL) != LLAMAS_OK) { /* before loading the model */
+        fprintf(stderr, "error: %s: %s\n", grammar_path, llamas_last_error());
+        free(gbnf);
+        return 1;
+    }
 
     llamas_model* model = NULL;
     if (llamas_model_load(model_path, NULL, &model) != LLAMAS_OK) {
         fprintf(stderr, "error: %s\n", llamas_last_error());
+        free(gbnf);
         return 1;
     }
     llamas_context_options copt;
@@ -161,6 +205,7 @@ int main(int argc, char** argv) {
         fprintf(stderr, "error: %s\n", llamas_last_error());
         llamas_context_free(g_ctx);
         llamas_model_free(model);
+        free(gbnf);
         return 1;
     }
     signal(SIGINT, on_sigint);
@@ -211,6 +256,14 @@ int main(int argc, char** argv) {
         gopt.parse_special = has_template; /* the template's own markers are special tokens */
         gopt.token_callback = on_token;
         gopt.token_user_data = &r;
+        /* Each answer is matched from the grammar's start (setting it again keeps the sampler's
+         * penalties and random stream, unlike llamas_sampler_reset). */
+        if (gbnf && llamas_sampler_set_grammar(sampler, gbnf, NULL) != LLAMAS_OK) {
+            fprintf(stderr, "error: %s\n", llamas_last_error());
+            status = 1;
+            free(rendered);
+            break;
+        }
         const int32_t past_before = llamas_context_n_past(g_ctx);
         int32_t n_generated = 0;
         const double t0 = now_seconds();
@@ -259,6 +312,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < n_msgs; ++i)
         if (strcmp(msgs[i].role, "system") != 0) free((void*)msgs[i].content);
     free(line);
+    free(gbnf);
     llamas_sampler_free(sampler);
     llamas_context_free(g_ctx);
     llamas_model_free(model);

@@ -25,6 +25,16 @@ set -e
 [ $rc2 = 1 ] && grep -q "^error: " "$tmp/e2" || fail "truncated model: rc $rc2, $(cat "$tmp/e2")"
 [ $rc3 = 2 ] || fail "no -m: rc $rc3"
 
+# --grammar: the answer follows the grammar; a bad grammar is one error line naming its place.
+printf 'root ::= "Yea, " [a-z ]{3,30} "."\n' >"$tmp/g.gbnf"
+"$chat" -m "$model" -p "And God said" -n 60 --seed 7 --grammar "$tmp/g.gbnf" >"$tmp/g.out" 2>/dev/null || fail "grammar exit $?"
+grep -qE '^Yea, [a-z ]{3,30}\.$' "$tmp/g.out" || fail "answer does not follow the grammar: $(cat "$tmp/g.out")"
+printf 'root ::= "a"\nx ::= root y\n' >"$tmp/bad.gbnf"
+set +e
+"$chat" -m "$model" -p hi --grammar "$tmp/bad.gbnf" >/dev/null 2>"$tmp/g.err"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "line 2, column 12: undefined rule 'y'" "$tmp/g.err" || fail "bad grammar: rc $rc, $(cat "$tmp/g.err")"
+
 # Interactive: two turns from stdin; the second continues the conversation in the cache.
 printf 'And God said\nAnd Moses\n' | "$chat" -m "$model" -n 8 --temp 0 >"$tmp/i.out" 2>"$tmp/i.err" || fail "interactive exit"
 [ "$(grep -c '^> ' "$tmp/i.out")" -ge 2 ] || fail "interactive: expected two turns: $(cat "$tmp/i.out")"
@@ -44,4 +54,4 @@ kill -0 $pid 2>/dev/null || fail "Ctrl-C ended the chat instead of the answer"
 exec 3>&-  # EOF: the chat ends normally
 wait $pid || fail "chat exit status after Ctrl-C and EOF: $?"
 grep -q "\[stopped\]" "$tmp/c.out" || fail "no [stopped] marker: $(tail -c 300 "$tmp/c.out")"
-echo "llamas-chat: one-shot, errors, interactive and Ctrl-C all behave"
+echo "llamas-chat: one-shot, errors, grammar, interactive and Ctrl-C all behave"

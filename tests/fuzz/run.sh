@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for a bounded time
+# Builds the libFuzzer targets (every tests/fuzz/fuzz_*.cpp: chat, gguf, grammar, model, tokenizer)
+# with clang (ASan+UBSan) and runs each for a bounded time
 # (FUZZ_SECONDS, default 60) on a seed corpus cut from ../shared. Fails on any crash.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
