@@ -416,8 +416,8 @@ LLAMAS_API llamas_status llamas_sampler_accept(llamas_sampler* sampler, const in
 /* Records prompt tokens in the penalty window only; a grammar is not advanced (since 0.2). */
 LLAMAS_API llamas_status llamas_sampler_accept_prompt(llamas_sampler* sampler, const int32_t* tokens,
                                                       size_t n_tokens);
-/* A filter stage (since 0.2), the hook grammars use: called on every choose, after the logit
- * biases and before penalties and the other filters, with the logits (writable, n_vocab floats);
+/* A filter stage (since 0.2), for custom constraints: called on every choose, after the logit
+ * biases and before a grammar, the penalties and the other filters, with the logits (writable, n_vocab floats);
  * set a logit to -INFINITY to forbid a token. Return non-zero to fail the choose with
  * LLAMAS_ERR_CANCELLED. NULL removes it. */
 typedef int (*llamas_sampler_filter)(float* logits, int32_t n_vocab, void* user_data);
