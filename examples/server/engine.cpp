@@ -110,7 +110,7 @@ void Engine::start(Slot& s, std::shared_ptr<Task> t) {
     must(llamas_sampler_create(model_, &so, &s.sampler), "sampler");
     s.n_reused = static_cast<int32_t>(reuse_prefix(s));
     s.n_fed = static_cast<size_t>(s.n_reused);
-    must(llamas_sampler_accept(s.sampler, s.task->prompt.data(), s.task->prompt.size()), "sampler_accept");
+    must(llamas_sampler_accept_prompt(s.sampler, s.task->prompt.data(), s.task->prompt.size()), "sampler_accept_prompt");
 }
 
 void Engine::release(Slot& s) {

@@ -15,6 +15,12 @@ namespace {
 
 const char* root_or_default(const char* root) { return root && *root ? root : "root"; }
 
+std::shared_ptr<const grammar::TokenTrie> token_trie(const llamas_model* m) {
+    std::lock_guard<std::mutex> lock(m->trie_mutex);
+    if (!m->trie) m->trie = build_token_trie(m->model->tokenizer());
+    return m->trie;
+}
+
 llamas_status set_grammar(llamas_sampler* s, const char* gbnf, const char* root, bool lazy, LazyTriggers triggers) {
     LLAMAS_CHECK_ARG(s, "sampler is NULL");
     if (!gbnf) {
@@ -23,8 +29,8 @@ llamas_status set_grammar(llamas_sampler* s, const char* gbnf, const char* root,
     }
     LLAMAS_CHECK_ARG(s->model, "the sampler has no model");
     grammar::Grammar g = grammar::parse(gbnf, root_or_default(root));
-    if (!s->trie) s->trie = build_token_trie(s->model->model->tokenizer());
-    s->sampler->set_constraint(std::make_shared<GrammarStage>(s->trie, std::move(g), lazy, std::move(triggers)));
+    auto stage = std::make_shared<GrammarStage>(token_trie(s->model), std::move(g), lazy, std::move(triggers));
+    s->sampler->set_constraint(std::move(stage));
     return LLAMAS_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "engine/context.h"
@@ -19,6 +20,10 @@ struct llamas_model {
     std::string arch;
     std::string chat_template;
     bool has_chat_template = false;
+    // The vocabulary's token trie for grammars, built on first use and shared by every sampler
+    // of the model (samplers of several threads may ask at once, hence the mutex).
+    mutable std::mutex trie_mutex;
+    mutable std::shared_ptr<const llamas::grammar::TokenTrie> trie;
 };
 
 struct llamas_context {
@@ -36,8 +41,6 @@ struct llamas_sampler {
     std::unique_ptr<llamas::Sampler> sampler;
     int32_t n_vocab = 0;
     const llamas_model* model = nullptr;  // whose vocabulary a grammar is matched against
-    // The vocabulary's token trie, built with the first grammar and kept for the next ones.
-    std::shared_ptr<const llamas::grammar::TokenTrie> trie;
 };
 
 namespace llamas::api {

@@ -2,12 +2,15 @@
 
 #include <cstring>
 
+#include "util/error.h"
+
 namespace llamas::grammar {
 
 namespace {
 
 constexpr size_t kMaxSets = 1 << 16;
 constexpr size_t kMaxSteps = 1 << 22;
+constexpr size_t kMaxElements = 1 << 23;  // stack elements over all interned sets (32 MiB)
 
 inline uint64_t mix(uint64_t h) {
     h ^= h >> 33;
@@ -46,9 +49,15 @@ uint32_t StateCache::intern(const StackSet& s) {
         const uint32_t id = set_table_[slot] - 1;
         if (set_hash_[id] == h && same(sets_[id], s)) return id;
     }
+    // trim() runs between walks; within one walk the cache can only grow, so a grammar whose
+    // parse state for one step is this large fails instead of exhausting memory.
+    if (n_elements_ + s.total_length() > 4 * kMaxElements)
+        fail(Status::invalid_argument, "the grammar needs more than %zu MiB of parse stacks for one step",
+             4 * kMaxElements * sizeof(uint32_t) >> 20);
     const auto id = static_cast<uint32_t>(sets_.size());
     sets_.push_back(s);
     set_hash_.push_back(h);
+    n_elements_ += s.total_length();
     set_table_[slot] = id + 1;
     if (sets_.size() * 2 > set_table_.size()) {  // keep the table at most half full
         set_table_.assign(set_table_.size() * 2, 0);
@@ -94,13 +103,14 @@ uint32_t StateCache::next(uint32_t id, uint32_t cp) {
 }
 
 void StateCache::trim() {
-    if (sets_.size() <= kMaxSets && n_steps_ <= kMaxSteps) return;
+    if (sets_.size() <= kMaxSets && n_steps_ <= kMaxSteps && n_elements_ <= kMaxElements) return;
     sets_.clear();
     set_hash_.clear();
     set_table_.clear();
     step_key_.clear();
     step_val_.clear();
     n_steps_ = 0;
+    n_elements_ = 0;
 }
 
 }  // namespace llamas::grammar

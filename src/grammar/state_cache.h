@@ -37,6 +37,7 @@ private:
     std::vector<uint64_t> step_key_;
     std::vector<uint32_t> step_val_;
     size_t n_steps_ = 0;
+    size_t n_elements_ = 0;
     StackSet tmp_;
 };
 
