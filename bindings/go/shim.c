@@ -26,12 +26,26 @@
 	X(token_to_piece) X(context_n_seq_max) X(decode_batch) X(logits_ith) X(logprobs) \
 	X(seq_pos_min) X(seq_pos_max) X(seq_remove) X(seq_copy) X(seq_keep) X(seq_shift) \
 	X(state_size) X(state_save) X(state_load) X(state_save_file) X(state_load_file) \
-	X(sampler_choose) X(sampler_accept) X(sampler_set_filter) X(context_finish_reason)
+	X(sampler_choose) X(sampler_accept) X(sampler_set_filter) X(context_finish_reason) \
+	X(json_schema_to_grammar) X(chat_apply_template_json) X(chat_parse_reply) X(chat_tool_format)
+
+// Grammars in the sampler (since 0.2, landed after the rest): declared by hand so the shim also
+// builds against a header from before them; resolved when present, like the list above.
+typedef llamas_status (*lgo_grammar_validate_fn)(const char*, const char*);
+typedef llamas_status (*lgo_sampler_set_grammar_fn)(llamas_sampler*, const char*, const char*);
+typedef llamas_status (*lgo_sampler_set_grammar_lazy_fn)(llamas_sampler*, const char*, const char*,
+	const char* const*, size_t, const int32_t*, size_t);
+typedef llamas_status (*lgo_sampler_accept_prompt_fn)(llamas_sampler*, const int32_t*, size_t);
+#define LLAMAS_GO_FUNCTIONS_GRAMMAR(X) \
+	X(grammar_validate) X(sampler_set_grammar) X(sampler_set_grammar_lazy) X(sampler_accept_prompt)
 
 static struct {
 #define X(name) __typeof__(&llamas_##name) name;
 	LLAMAS_GO_FUNCTIONS(X)
 	LLAMAS_GO_FUNCTIONS_0_2(X)
+#undef X
+#define X(name) lgo_##name##_fn name;
+	LLAMAS_GO_FUNCTIONS_GRAMMAR(X)
 #undef X
 } lf;
 
@@ -49,6 +63,7 @@ static struct {
 static const struct { const char* name; void** slot; } optional_fns[] = {
 #define X(name) {"llamas_" #name, (void**)&lf.name},
 	LLAMAS_GO_FUNCTIONS_0_2(X)
+	LLAMAS_GO_FUNCTIONS_GRAMMAR(X)
 #undef X
 };
 
@@ -70,6 +85,7 @@ char* lgo_open(const char* path) {
 #undef X
 #define X(name) lf.name = (__typeof__(lf.name))dlsym(lib, "llamas_" #name);
 	LLAMAS_GO_FUNCTIONS_0_2(X)
+	LLAMAS_GO_FUNCTIONS_GRAMMAR(X)
 #undef X
 	*(void**)&init_size.model = dlsym(lib, "llamas_model_options_init_size");
 	*(void**)&init_size.context = dlsym(lib, "llamas_context_options_init_size");
@@ -189,3 +205,13 @@ llamas_status lgo_sampler_set_filter(llamas_sampler* s, uintptr_t handle) {
 	return lf.sampler_set_filter(s, handle ? lgo_filter_trampoline : NULL, (void*)handle);
 }
 int lgo_context_finish_reason(const llamas_context* c) { return (int)lf.context_finish_reason(c); }
+
+// ---- structured output, chat with tools, grammars (call only after lgo_has said yes)
+llamas_status lgo_json_schema_to_grammar(const char* j, char* b, size_t c, size_t* n) { return lf.json_schema_to_grammar(j, b, c, n); }
+llamas_status lgo_chat_apply_template_json(const llamas_model* m, const char* t, const char* msgs, const char* tools, int g, char* b, size_t c, size_t* n) { return lf.chat_apply_template_json(m, t, msgs, tools, g, b, c, n); }
+llamas_status lgo_chat_parse_reply(const llamas_model* m, const char* t, const char* r, char* b, size_t c, size_t* n) { return lf.chat_parse_reply(m, t, r, b, c, n); }
+llamas_status lgo_chat_tool_format(const llamas_model* m, const char* t, char* b, size_t c, size_t* n) { return lf.chat_tool_format(m, t, b, c, n); }
+llamas_status lgo_grammar_validate(const char* g, const char* r) { return lf.grammar_validate(g, r); }
+llamas_status lgo_sampler_set_grammar(llamas_sampler* s, const char* g, const char* r) { return lf.sampler_set_grammar(s, g, r); }
+llamas_status lgo_sampler_set_grammar_lazy(llamas_sampler* s, const char* g, const char* r, const char* const* w, size_t nw, const int32_t* t, size_t nt) { return lf.sampler_set_grammar_lazy(s, g, r, w, nw, t, nt); }
+llamas_status lgo_sampler_accept_prompt(llamas_sampler* s, const int32_t* t, size_t n) { return lf.sampler_accept_prompt(s, t, n); }
