@@ -279,6 +279,16 @@ api! {
     llamas_sampler_accept: fn(*mut llamas_sampler, *const i32, usize) -> llamas_status;
     llamas_sampler_set_filter: fn(*mut llamas_sampler, Option<llamas_sampler_filter>, *mut c_void) -> llamas_status;
     llamas_context_finish_reason: fn(*const llamas_context) -> c_int;
+    llamas_json_schema_to_grammar: fn(*const c_char, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_chat_apply_template_json: fn(*const llamas_model, *const c_char, *const c_char, *const c_char, c_int,
+                                        *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_chat_parse_reply: fn(*const llamas_model, *const c_char, *const c_char, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_chat_tool_format: fn(*const llamas_model, *const c_char, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_grammar_validate: fn(*const c_char, *const c_char) -> llamas_status;
+    llamas_sampler_set_grammar: fn(*mut llamas_sampler, *const c_char, *const c_char) -> llamas_status;
+    llamas_sampler_set_grammar_lazy: fn(*mut llamas_sampler, *const c_char, *const c_char, *const *const c_char, usize,
+                                        *const i32, usize) -> llamas_status;
+    llamas_sampler_accept_prompt: fn(*mut llamas_sampler, *const i32, usize) -> llamas_status;
     llamas_model_options_init_size: fn(*mut llamas_model_options, usize);
     llamas_context_options_init_size: fn(*mut llamas_context_options, usize);
     llamas_sampler_options_init_size: fn(*mut llamas_sampler_options, usize);
