@@ -36,6 +36,13 @@ namespace Llamas
         public LlamasNotFoundException(string message) : base(Status.NotFound, message) { }
     }
 
+    /// <summary>Status.InvalidArgument: a bad argument, JSON, schema or grammar (the message says
+    /// where: a grammar's "line L, column C: ...").</summary>
+    public class LlamasInvalidArgumentException : LlamasException
+    {
+        public LlamasInvalidArgumentException(string message) : base(Status.InvalidArgument, message) { }
+    }
+
     /// <summary>Why a generation ended (Context.FinishReason).</summary>
     public enum FinishReason { None = 0, Eog = 1, MaxTokens = 2, StopString = 3, ContextFull = 4, Cancelled = 5, Callback = 6 }
 
@@ -119,6 +126,97 @@ namespace Llamas
             using (var m = new NativeMessages(messages))
                 return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) =>
                     Native.llamas_chat_apply_chatml(m.Array, (UIntPtr)messages.Count, addGenerationPrompt ? 1 : 0, b, c, out l));
+        }
+        // ---- structured output and chat with tools (since 0.2). JSON is passed as text.
+
+        /// <summary>Converts a JSON Schema (JSON text) into a GBNF grammar (start rule "root")
+        /// matching exactly the JSON texts it describes. LlamasInvalidArgumentException with the
+        /// reason for text that is not JSON and for unsupported or unsatisfiable schemas.</summary>
+        public static string JsonSchemaToGrammar(string schemaJson)
+        {
+            Native.EnsureLoaded();
+            return JsonSchemaToGrammarCore(schemaJson);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static string JsonSchemaToGrammarCore(string schemaJson)
+        {
+            byte[] schema = Native.Utf8(schemaJson);
+            return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_json_schema_to_grammar(schema, b, c, out l));
+        }
+
+        /// <summary>Checks a GBNF grammar without a model (root null: "root").
+        /// LlamasInvalidArgumentException with "line L, column C: ..." when it is bad.</summary>
+        public static void ValidateGrammar(string gbnf, string root = null)
+        {
+            Native.EnsureLoaded();
+            ValidateGrammarCore(gbnf, root);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static void ValidateGrammarCore(string gbnf, string root)
+        {
+            Native.Check(Native.llamas_grammar_validate(Native.Utf8(gbnf), Native.Utf8(root)));
+        }
+
+        /// <summary>Renders an OpenAI-format conversation (messagesJson: an array of {"role",
+        /// "content", "tool_calls"?, "tool_call_id"?, "name"?}; toolsJson: null or an array of
+        /// OpenAI tools) with the given template text (BOS/EOS render empty).</summary>
+        public static string ApplyChatTemplateJson(string templateText, string messagesJson, string toolsJson = null, bool addGenerationPrompt = true)
+        {
+            Native.EnsureLoaded();
+            return Chat.Apply(null, templateText, messagesJson, toolsJson, addGenerationPrompt);
+        }
+
+        /// <summary>Splits a finished reply into content and tool calls, in the format of the
+        /// template's family: JSON {"content", "reasoning_content"?, "tool_calls": [{"name",
+        /// "arguments", "id"?}]}.</summary>
+        public static string ParseChatReply(string templateText, string reply)
+        {
+            Native.EnsureLoaded();
+            return Chat.ParseReply(null, templateText, reply);
+        }
+
+        /// <summary>The template family's tool-call format as JSON ({"family", "lazy",
+        /// "triggers", ...}; see llamas_chat_tool_format).</summary>
+        public static string ChatToolFormat(string templateText)
+        {
+            Native.EnsureLoaded();
+            return Chat.ToolFormat(null, templateText);
+        }
+    }
+
+    /// <summary>The chat-with-tools calls, with a model or without one (model null).</summary>
+    static class Chat
+    {
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        internal static string Apply(ModelHandle h, string templateText, string messagesJson, string toolsJson, bool addGenerationPrompt)
+        {
+            if (messagesJson == null) throw new ArgumentNullException("messagesJson");
+            byte[] t = Native.Utf8(templateText), m = Native.Utf8(messagesJson), tools = Native.Utf8(toolsJson);
+            int g = addGenerationPrompt ? 1 : 0;
+            if (h == null)
+                return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_apply_template_json(IntPtr.Zero, t, m, tools, g, b, c, out l));
+            return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_apply_template_json(h, t, m, tools, g, b, c, out l));
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        internal static string ParseReply(ModelHandle h, string templateText, string reply)
+        {
+            if (reply == null) throw new ArgumentNullException("reply");
+            byte[] t = Native.Utf8(templateText), r = Native.Utf8(reply);
+            if (h == null)
+                return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_parse_reply(IntPtr.Zero, t, r, b, c, out l));
+            return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_parse_reply(h, t, r, b, c, out l));
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        internal static string ToolFormat(ModelHandle h, string templateText)
+        {
+            byte[] t = Native.Utf8(templateText);
+            if (h == null)
+                return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_tool_format(IntPtr.Zero, t, b, c, out l));
+            return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_tool_format(h, t, b, c, out l));
         }
     }
 
@@ -377,6 +475,20 @@ namespace Llamas
                     Native.llamas_chat_apply_template(h, null, m.Array, (UIntPtr)messages.Count, addGenerationPrompt ? 1 : 0, b, c, out l));
         }
 
+        /// <summary>Renders an OpenAI-format conversation with tools (JSON text, see
+        /// Library.ApplyChatTemplateJson) with this model's template, or templateText.</summary>
+        public string ApplyChatTemplateJson(string messagesJson, string toolsJson = null, bool addGenerationPrompt = true, string templateText = null)
+        {
+            return Chat.Apply(H, templateText, messagesJson, toolsJson, addGenerationPrompt);
+        }
+
+        /// <summary>Splits a finished reply into content and tool calls (JSON; see
+        /// Library.ParseChatReply) with this model's template, or templateText.</summary>
+        public string ParseChatReply(string reply, string templateText = null) { return Chat.ParseReply(H, templateText, reply); }
+
+        /// <summary>The tool-call format (JSON) of this model's template, or templateText.</summary>
+        public string ChatToolFormat(string templateText = null) { return Chat.ToolFormat(H, templateText); }
+
         // ---- sizes, metadata and vocabulary (since 0.2)
 
         public ulong NParams { get { return Native.llamas_model_n_params(H); } }
@@ -552,6 +664,41 @@ namespace Llamas
             filterError = null;
             if (e != null) throw e;
         }
+
+        /// <summary>Constrains the choices to texts the GBNF grammar matches from rule root
+        /// (null: "root"); Accept, Sample and Generate advance it, Reset restarts it. A bad
+        /// grammar throws LlamasInvalidArgumentException with the line and column.</summary>
+        public void SetGrammar(string gbnf, string root = null)
+        {
+            if (gbnf == null) throw new ArgumentNullException("gbnf");
+            Native.Check(Native.llamas_sampler_set_grammar(Handle, Native.Utf8(gbnf), Native.Utf8(root)));
+        }
+
+        /// <summary>Removes the grammar.</summary>
+        public void ClearGrammar() { Native.Check(Native.llamas_sampler_set_grammar(Handle, null, null)); }
+
+        /// <summary>A lazy grammar: free choices until one of triggerWords appears in the
+        /// accepted generated text or one of triggerTokens is accepted.</summary>
+        public void SetGrammarLazy(string gbnf, string root, IList<string> triggerWords, int[] triggerTokens = null)
+        {
+            if (gbnf == null) throw new ArgumentNullException("gbnf");
+            triggerWords = triggerWords ?? new string[0];
+            triggerTokens = triggerTokens ?? new int[0];
+            IntPtr[] words = new IntPtr[Math.Max(1, triggerWords.Count)];
+            try
+            {
+                for (int i = 0; i < triggerWords.Count; i++) words[i] = NativeMessages.Alloc(triggerWords[i]);
+                Native.Check(Native.llamas_sampler_set_grammar_lazy(Handle, Native.Utf8(gbnf), Native.Utf8(root), words,
+                    (UIntPtr)triggerWords.Count, triggerTokens, (UIntPtr)triggerTokens.Length));
+            }
+            finally
+            {
+                foreach (IntPtr p in words) if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+            }
+        }
+
+        /// <summary>Records prompt tokens in the penalty window only (a grammar is not advanced).</summary>
+        public void AcceptPrompt(int[] tokens) { Native.Check(Native.llamas_sampler_accept_prompt(Handle, tokens, (UIntPtr)tokens.Length)); }
 
         /// <summary>Adds bias to a token's logit before sampling (-Infinity bans it).</summary>
         public void SetLogitBias(int token, float bias) { Native.Check(Native.llamas_sampler_set_logit_bias(Handle, token, bias)); }

@@ -95,6 +95,7 @@ namespace Llamas
             string msg = FromUtf8(llamas_last_error());
             if (string.IsNullOrEmpty(msg)) msg = FromUtf8(llamas_status_string(status));
             if (status == (int)Status.NotFound) return new LlamasNotFoundException(msg);
+            if (status == (int)Status.InvalidArgument) return new LlamasInvalidArgumentException(msg);
             return new LlamasException((Status)status, msg);
         }
 
@@ -283,6 +284,20 @@ namespace Llamas
         [DllImport(Lib)] public static extern int llamas_sampler_accept(SamplerHandle sampler, int[] tokens, UIntPtr n);
         [DllImport(Lib)] public static extern int llamas_sampler_set_filter(SamplerHandle sampler, FilterCallback filter, IntPtr userData);
         [DllImport(Lib)] public static extern int llamas_context_finish_reason(ContextHandle context);
+
+        // Structured output, chat with tools, grammars (since 0.2). The chat functions take the
+        // model or NULL (with a template text), hence the IntPtr overloads.
+        [DllImport(Lib)] public static extern int llamas_json_schema_to_grammar(byte[] schema, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_apply_template_json(ModelHandle model, byte[] templateText, byte[] messagesJson, byte[] toolsJson, int addGenerationPrompt, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_apply_template_json(IntPtr model, byte[] templateText, byte[] messagesJson, byte[] toolsJson, int addGenerationPrompt, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_parse_reply(ModelHandle model, byte[] templateText, byte[] reply, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_parse_reply(IntPtr model, byte[] templateText, byte[] reply, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_tool_format(ModelHandle model, byte[] templateText, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_tool_format(IntPtr model, byte[] templateText, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_grammar_validate(byte[] gbnf, byte[] root);
+        [DllImport(Lib)] public static extern int llamas_sampler_set_grammar(SamplerHandle sampler, byte[] gbnf, byte[] root);
+        [DllImport(Lib)] public static extern int llamas_sampler_set_grammar_lazy(SamplerHandle sampler, byte[] gbnf, byte[] root, IntPtr[] triggerWords, UIntPtr nTriggerWords, int[] triggerTokens, UIntPtr nTriggerTokens);
+        [DllImport(Lib)] public static extern int llamas_sampler_accept_prompt(SamplerHandle sampler, int[] tokens, UIntPtr n);
     }
 
     // The option structs mirror llamas.h field for field (tests/api/test_abi.c pins the offsets).

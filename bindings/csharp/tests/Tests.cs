@@ -489,6 +489,136 @@ static class Tests
         Expect<FormatException>(() => new Model(Data(Kjv), true, 0, f => { throw new FormatException("progress boom"); }), e => e.Message == "progress boom", "exception from progress");
     }
 
+    // ---- structured output and tool calling
+
+    // A tiny Hermes-like template: tool names in a header, calls in <tool_call> tags.
+    const string HermesTemplate = "{%- if tools %}Tools:{% for tool in tools %} {{ tool.function.name }}{% endfor %}\n" +
+        "Call one with <tool_call>{\"name\": ..., \"arguments\": ...}</tool_call>\n" +
+        "{% endif %}{% for message in messages %}<|im_start|>{{ message.role }}\n" +
+        "{{ message.content }}<|im_end|>\n" +
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+    const string WeatherTool = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather in a city\", " +
+        "\"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}]";
+    const string SchemaA = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},\"required\":[\"a\"]}";
+    // What JsonSchemaToGrammar gives for SchemaA, for a library with grammars but not the converter.
+    const string GrammarA = "root ::= \"{\" space \"\\\"a\\\"\" space \":\" space integer space \"}\"\n" +
+        "integer ::= \"-\"? ([0] | [1-9] [0-9]{0,15})\n" +
+        "space ::= | \" \" | \"\\n\"{1,2} [ \\t]{0,20}\n";
+
+    static void JsonSchemaToGrammar()
+    {
+        string g = Library.JsonSchemaToGrammar(SchemaA);
+        Check(g.Contains("root ::="), "root rule in " + g);
+        foreach (string bad in new[] { "{\"type\": ", "{\"type\": \"no-such-type\"}" })
+            Expect<LlamasInvalidArgumentException>(() => Library.JsonSchemaToGrammar(bad), e => e.Status == Status.InvalidArgument && e.Message.Length > 0, "bad schema " + bad);
+    }
+
+    static void ChatTemplateWithTools()
+    {
+        string msgs = "[{\"role\": \"user\", \"content\": \"Weather in Paris?\"}]";
+        string output = Library.ApplyChatTemplateJson(HermesTemplate, msgs, WeatherTool);
+        Check(output.Contains("get_weather") && output.EndsWith("<|im_start|>assistant\n"), "rendered " + output);
+        string noTools = Library.ApplyChatTemplateJson(HermesTemplate, msgs, null, false);
+        Check(!noTools.Contains("get_weather"), "without tools " + noTools);
+        Expect<LlamasInvalidArgumentException>(() => Library.ApplyChatTemplateJson(HermesTemplate, "[{\"role\": "), e => true, "bad messages JSON");
+
+        var format = (Dictionary<string, object>)new Json(Library.ChatToolFormat(HermesTemplate)).Parse();
+        Check((string)format["family"] == "hermes", "family " + format["family"]);
+        Check((string)((List<object>)format["triggers"])[0] == "<tool_call>", "triggers");
+
+        var reply = (Dictionary<string, object>)new Json(Library.ParseChatReply(HermesTemplate, "<tool_call>{\"name\":\"f\",\"arguments\":{\"x\":1}}</tool_call>")).Parse();
+        var calls = (List<object>)reply["tool_calls"];
+        Check(calls.Count == 1, "one call");
+        var call = (Dictionary<string, object>)calls[0];
+        Check((string)call["name"] == "f", "call name " + call["name"]);
+        Check((double)((Dictionary<string, object>)call["arguments"])["x"] == 1, "call arguments");
+
+        using (var model = new Model(Data(Kjv)))
+        {
+            Check(model.ApplyChatTemplateJson(msgs, WeatherTool, true, HermesTemplate) == output, "with a model");
+            var plain = (Dictionary<string, object>)new Json(model.ParseChatReply("just text", HermesTemplate)).Parse();
+            Check((string)plain["content"] == "just text" && ((List<object>)plain["tool_calls"]).Count == 0, "plain reply");
+        }
+    }
+
+    static bool HasGrammar()
+    {
+        try { Library.ValidateGrammar("root ::= \"x\""); return true; }
+        catch (EntryPointNotFoundException e) { Console.WriteLine("skip (" + e.Message + ")"); return false; }
+    }
+
+    static readonly System.Text.RegularExpressions.Regex ObjectWithIntegerA =
+        new System.Text.RegularExpressions.Regex("^[ \\t\\n\\r]*\\{[ \\t\\n\\r]*\"a\"[ \\t\\n\\r]*:[ \\t\\n\\r]*-?(0|[1-9][0-9]*)[ \\t\\n\\r]*\\}[ \\t\\n\\r]*$");
+
+    static void GrammarConstrainsSampledGeneration()
+    {
+        if (!HasGrammar()) return;
+        string g;
+        try { g = Library.JsonSchemaToGrammar(SchemaA); }
+        catch (EntryPointNotFoundException) { g = GrammarA; }
+        Library.ValidateGrammar(g);
+        using (var model = new Model(Data(Kjv)))
+        {
+            var co = ContextOptions.Default;
+            co.NCtx = 256;
+            using (var ctx = model.CreateContext(co))
+                for (ulong seed = 1; seed <= 5; seed++)
+                {
+                    var so = SamplerOptions.Default;
+                    so.Temperature = 1;
+                    so.Seed = seed;
+                    using (var sampler = model.CreateSampler(so))
+                    {
+                        sampler.SetGrammar(g, "root");
+                        ctx.ClearKv();
+                        var text = new StringBuilder();
+                        ctx.Generate("In the beginning God created", sampler, 128, (piece, tok) => { text.Append(piece); return true; });
+                        Check(ObjectWithIntegerA.IsMatch(text.ToString()), "seed " + seed + ": " + text);
+                        Check(ctx.FinishReason == FinishReason.Eog, "seed " + seed + " finished by " + ctx.FinishReason);
+                    }
+                }
+        }
+    }
+
+    static void GrammarErrorsManualLoopAndLazy()
+    {
+        if (!HasGrammar()) return;
+        string bad = "root ::= \"a\" |\nfoo ::= [a-";
+        Expect<LlamasInvalidArgumentException>(() => Library.ValidateGrammar(bad), e => e.Message.Contains("line ") && e.Message.Contains("column"), "bad grammar");
+        Expect<LlamasInvalidArgumentException>(() => Library.ValidateGrammar("root ::= other"), e => true, "undefined rule");
+        Library.ValidateGrammar("start ::= \"yes\" | \"no\"", "start");
+        using (var model = new Model(Data(Kjv)))
+        using (var sampler = model.CreateSampler(SamplerOptions.Greedy))
+        {
+            Expect<LlamasInvalidArgumentException>(() => sampler.SetGrammar(bad), e => e.Message.Contains("line "), "SetGrammar(bad)");
+            // Manual loop: prompt tokens to AcceptPrompt (the grammar is not advanced), kept
+            // tokens to Accept; the grammar forces "yes" or "no".
+            sampler.SetGrammar("root ::= \"yes\" | \"no\"");
+            var co = ContextOptions.Default;
+            co.NCtx = 128;
+            using (var ctx = model.CreateContext(co))
+            {
+                int[] prompt = model.Tokenize("In the beginning God created");
+                sampler.AcceptPrompt(prompt);
+                ctx.Decode(prompt);
+                var output = new List<int>();
+                for (int i = 0; i < 8; i++)
+                {
+                    int tok = sampler.Choose(ctx);
+                    if (model.IsEndOfGeneration(tok)) break;
+                    sampler.Accept(new[] { tok });
+                    output.Add(tok);
+                    ctx.Decode(new[] { tok });
+                }
+                string text = model.Detokenize(output.ToArray(), true);
+                Check(text == "yes" || text == "no", "yes|no gave " + text);
+            }
+            sampler.ClearGrammar();
+            sampler.SetGrammarLazy("root ::= \"<call>\" [a-z]+ \"</call>\"", null, new[] { "<call>" });
+            Expect<LlamasInvalidArgumentException>(() => sampler.SetGrammarLazy(bad, null, new[] { "x" }, new[] { 0 }), e => true, "SetGrammarLazy(bad)");
+        }
+    }
+
     static int Main()
     {
         var tests = new List<KeyValuePair<string, Action>>
@@ -511,6 +641,10 @@ static class Tests
             new KeyValuePair<string, Action>("vocabulary_pieces_round_trip", VocabularyPiecesRoundTrip),
             new KeyValuePair<string, Action>("metadata_enumeration_and_sizes", MetadataEnumerationAndSizes),
             new KeyValuePair<string, Action>("load_progress_and_cancel", LoadProgressAndCancel),
+            new KeyValuePair<string, Action>("json_schema_to_grammar", JsonSchemaToGrammar),
+            new KeyValuePair<string, Action>("chat_template_with_tools", ChatTemplateWithTools),
+            new KeyValuePair<string, Action>("grammar_constrains_sampled_generation", GrammarConstrainsSampledGeneration),
+            new KeyValuePair<string, Action>("grammar_errors_manual_loop_and_lazy", GrammarErrorsManualLoopAndLazy),
         };
         int passed = 0, failed = 0;
         foreach (var t in tests)
