@@ -10,6 +10,7 @@ The shared library is loaded from $LLAMAS_LIBRARY, else "libllamas.so.0" on the 
 
 import ctypes
 import enum
+import json
 import os
 import queue
 import threading
@@ -20,9 +21,10 @@ from ctypes import (byref, c_char_p, c_double, c_float, c_int8, c_int32, c_int64
 
 from . import _native as N
 
-__all__ = ["LlamasError", "LlamasIOError", "LlamasNotFoundError", "Model", "Context", "Sampler",
+__all__ = ["LlamasError", "LlamasIOError", "LlamasNotFoundError", "LlamasInvalidArgumentError", "Model", "Context", "Sampler",
            "Piece", "TokenInfo", "FinishReason", "Special", "MetaType", "version", "cpu_path",
-           "apply_chatml", "POOLING_MODEL", "POOLING_NONE", "POOLING_MEAN", "POOLING_CLS",
+           "apply_chatml", "json_schema_to_grammar", "validate_grammar", "apply_chat_template_json",
+           "parse_chat_reply", "chat_tool_format", "POOLING_MODEL", "POOLING_NONE", "POOLING_MEAN", "POOLING_CLS",
            "POOLING_LAST", "KV_F16", "KV_F32", "KV_Q8_0"]
 
 POOLING_MODEL, POOLING_NONE, POOLING_MEAN, POOLING_CLS, POOLING_LAST = -1, 0, 1, 2, 3
@@ -99,12 +101,18 @@ class LlamasNotFoundError(LlamasError, LookupError):
     LookupError."""
 
 
+class LlamasInvalidArgumentError(LlamasError, ValueError):
+    """LLAMAS_ERR_INVALID_ARGUMENT (a bad argument, JSON text, schema or grammar: a grammar's
+    message says "line L, column C: ..."); also a ValueError."""
+
+
 def _error(status):
     lib = N.lib()
     message = (lib.llamas_last_error() or b"").decode("utf-8", "replace")
     if not message:
         message = lib.llamas_status_string(status).decode()
-    cls = {N.ERR_IO: LlamasIOError, N.ERR_NOT_FOUND: LlamasNotFoundError}.get(status, LlamasError)
+    cls = {N.ERR_IO: LlamasIOError, N.ERR_NOT_FOUND: LlamasNotFoundError,
+           N.ERR_INVALID_ARGUMENT: LlamasInvalidArgumentError}.get(status, LlamasError)
     return cls(status, message)
 
 
@@ -363,6 +371,18 @@ class Model(_Handle):
         return _read_text(lambda buf, cap, out: N.lib().llamas_chat_apply_template(
             p, tmpl, arr, len(keep), int(add_generation_prompt), buf, cap, out))
 
+    def apply_chat_template_json(self, messages, tools=None, add_generation_prompt=True, template=None):
+        """apply_chat_template_json() with this model's template (or `template`) and BOS/EOS."""
+        return apply_chat_template_json(messages, tools, add_generation_prompt, template=template, model=self)
+
+    def parse_chat_reply(self, reply, template=None):
+        """parse_chat_reply() with this model's template (or `template`)."""
+        return parse_chat_reply(reply, template=template, model=self)
+
+    def chat_tool_format(self, template=None):
+        """chat_tool_format() of this model's template (or `template`)."""
+        return chat_tool_format(template=template, model=self)
+
     def context(self, n_ctx=0, n_batch=None, n_threads=0, kv_type=None, n_seq_max=0):
         """A new Context (use it with `with`). n_seq_max: sequences it holds (default 1)."""
         return Context(self, n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads, kv_type=kv_type,
@@ -390,6 +410,62 @@ def apply_chatml(messages, add_generation_prompt=True):
     arr, keep = _messages(messages)
     return _read_text(lambda buf, cap, out: N.lib().llamas_chat_apply_chatml(
         arr, len(keep), int(add_generation_prompt), buf, cap, out))
+
+
+def _json_text(value):
+    """JSON text for a value: str/bytes pass through, anything else goes through json.dumps."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return json.dumps(value).encode()
+
+
+def _opt(text):
+    return None if text is None else text.encode()
+
+
+def json_schema_to_grammar(schema):
+    """Converts a JSON Schema (a dict, or JSON text) into a GBNF grammar (str, start rule "root")
+    that matches exactly the JSON texts the schema describes. Raises LlamasInvalidArgumentError
+    with the reason for text that is not JSON and for unsupported or unsatisfiable schemas."""
+    text = _json_text(schema)
+    return _read_text(lambda buf, cap, out: N.lib().llamas_json_schema_to_grammar(text, buf, cap, out))
+
+
+def validate_grammar(gbnf, root=None):
+    """Checks a GBNF grammar without a model (root None: "root"). Raises
+    LlamasInvalidArgumentError with "line L, column C: ..." when it is bad."""
+    _check(N.lib().llamas_grammar_validate(gbnf.encode(), _opt(root)))
+
+
+def apply_chat_template_json(messages, tools=None, add_generation_prompt=True, *, template=None, model=None):
+    """Renders an OpenAI-format conversation: messages is a list of {"role", "content",
+    "tool_calls"?, "tool_call_id"?, "name"?} (or its JSON text), tools None or a list of OpenAI
+    tools. The template is `template` when given (then model may be None: BOS/EOS render empty),
+    else the model's. A wrong shape or a conversation the template rejects raises
+    LlamasInvalidArgumentError."""
+    p = model._p() if model is not None else None
+    msgs, tls, tmpl = _json_text(messages), None if tools is None else _json_text(tools), _opt(template)
+    return _read_text(lambda buf, cap, out: N.lib().llamas_chat_apply_template_json(
+        p, tmpl, msgs, tls, int(add_generation_prompt), buf, cap, out))
+
+
+def parse_chat_reply(reply, *, template=None, model=None):
+    """Splits a finished assistant reply into content and tool calls, in the call format of the
+    template's family: {"content": str, "reasoning_content": str (when the template thinks),
+    "tool_calls": [{"name": str, "arguments": dict, "id": str (when the format has ids)}]}."""
+    p = model._p() if model is not None else None
+    tmpl, text = _opt(template), reply.encode()
+    return json.loads(_read_text(lambda buf, cap, out: N.lib().llamas_chat_parse_reply(p, tmpl, text, buf, cap, out)))
+
+
+def chat_tool_format(*, template=None, model=None):
+    """The template family's tool-call format as a dict ({"family", "lazy", "triggers", ...};
+    see llamas_chat_tool_format in llamas.h)."""
+    p = model._p() if model is not None else None
+    tmpl = _opt(template)
+    return json.loads(_read_text(lambda buf, cap, out: N.lib().llamas_chat_tool_format(p, tmpl, buf, cap, out)))
 
 
 class Sampler(_Handle):
@@ -462,6 +538,28 @@ class Sampler(_Handle):
         cb = N.FILTER_CALLBACK(on_filter)
         _check(N.lib().llamas_sampler_set_filter(self._p(), cb, None))
         self._filter = cb
+
+    def set_grammar(self, gbnf, root=None):
+        """Constrains the choices to texts the GBNF grammar matches from rule `root` (None:
+        "root"); gbnf None removes it. accept (and sample, generate) advance it, reset restarts
+        it. A bad grammar raises LlamasInvalidArgumentError with the line and column."""
+        _check(N.lib().llamas_sampler_set_grammar(self._p(), _opt(gbnf), _opt(root)))
+
+    def set_grammar_lazy(self, gbnf, root=None, trigger_words=(), trigger_tokens=()):
+        """A lazy grammar: choices are free until one of trigger_words appears in the accepted
+        generated text or one of trigger_tokens is accepted; from then on the grammar applies."""
+        words = [w.encode() for w in trigger_words]
+        tokens = list(trigger_tokens)
+        warr = (c_char_p * max(1, len(words)))(*words)
+        tarr = (c_int32 * max(1, len(tokens)))(*tokens)
+        _check(N.lib().llamas_sampler_set_grammar_lazy(self._p(), gbnf.encode(), _opt(root), warr, len(words),
+                                                       tarr, len(tokens)))
+
+    def accept_prompt(self, tokens):
+        """Records prompt tokens in the penalty window only (a grammar is not advanced)."""
+        tokens = list(tokens)
+        arr = (c_int32 * max(1, len(tokens)))(*tokens)
+        _check(N.lib().llamas_sampler_accept_prompt(self._p(), arr, len(tokens)))
 
     def set_logit_bias(self, token, bias):
         _check(N.lib().llamas_sampler_set_logit_bias(self._p(), token, bias))

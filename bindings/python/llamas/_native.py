@@ -176,6 +176,17 @@ _SIGNATURES_0_2 = {
     "llamas_sampler_accept": (_status, [_P, POINTER(c_int32), c_size_t]),
     "llamas_sampler_set_filter": (_status, [_P, FILTER_CALLBACK, c_void_p]),
     "llamas_context_finish_reason": (c_int, [_P]),
+    # structured output, chat with tools, grammars
+    "llamas_json_schema_to_grammar": (_status, [c_char_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "llamas_chat_apply_template_json": (_status, [_P, c_char_p, c_char_p, c_char_p, c_int, c_void_p,
+                                                  c_size_t, POINTER(c_size_t)]),
+    "llamas_chat_parse_reply": (_status, [_P, c_char_p, c_char_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "llamas_chat_tool_format": (_status, [_P, c_char_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "llamas_grammar_validate": (_status, [c_char_p, c_char_p]),
+    "llamas_sampler_set_grammar": (_status, [_P, c_char_p, c_char_p]),
+    "llamas_sampler_set_grammar_lazy": (_status, [_P, c_char_p, c_char_p, POINTER(c_char_p), c_size_t,
+                                                  POINTER(c_int32), c_size_t]),
+    "llamas_sampler_accept_prompt": (_status, [_P, POINTER(c_int32), c_size_t]),
     # llamas_X_options_init(o) is llamas_X_options_init_size(o, sizeof) in the 0.2 header; the
     # exported llamas_X_options_init writes only the 0.1 fields (its size is frozen).
     "llamas_model_options_init_size": (None, [POINTER(ModelOptions), c_size_t]),
