@@ -27,7 +27,8 @@
 	X(seq_pos_min) X(seq_pos_max) X(seq_remove) X(seq_copy) X(seq_keep) X(seq_shift) \
 	X(state_size) X(state_save) X(state_load) X(state_save_file) X(state_load_file) \
 	X(sampler_choose) X(sampler_accept) X(sampler_set_filter) X(context_finish_reason) \
-	X(json_schema_to_grammar) X(chat_apply_template_json) X(chat_parse_reply) X(chat_tool_format)
+	X(json_schema_to_grammar) X(chat_apply_template_json) X(chat_parse_reply) X(chat_tool_format) \
+	X(chat_tool_call_grammar)
 
 // Grammars in the sampler (since 0.2, landed after the rest): declared by hand so the shim also
 // builds against a header from before them; resolved when present, like the list above.
@@ -211,6 +212,7 @@ llamas_status lgo_json_schema_to_grammar(const char* j, char* b, size_t c, size_
 llamas_status lgo_chat_apply_template_json(const llamas_model* m, const char* t, const char* msgs, const char* tools, int g, char* b, size_t c, size_t* n) { return lf.chat_apply_template_json(m, t, msgs, tools, g, b, c, n); }
 llamas_status lgo_chat_parse_reply(const llamas_model* m, const char* t, const char* r, char* b, size_t c, size_t* n) { return lf.chat_parse_reply(m, t, r, b, c, n); }
 llamas_status lgo_chat_tool_format(const llamas_model* m, const char* t, char* b, size_t c, size_t* n) { return lf.chat_tool_format(m, t, b, c, n); }
+llamas_status lgo_chat_tool_call_grammar(const llamas_model* m, const char* t, const char* tools, int f, char* b, size_t c, size_t* n) { return lf.chat_tool_call_grammar(m, t, tools, f, b, c, n); }
 llamas_status lgo_grammar_validate(const char* g, const char* r) { return lf.grammar_validate(g, r); }
 llamas_status lgo_sampler_set_grammar(llamas_sampler* s, const char* g, const char* r) { return lf.sampler_set_grammar(s, g, r); }
 llamas_status lgo_sampler_set_grammar_lazy(llamas_sampler* s, const char* g, const char* r, const char* const* w, size_t nw, const int32_t* t, size_t nt) { return lf.sampler_set_grammar_lazy(s, g, r, w, nw, t, nt); }

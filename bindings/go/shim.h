@@ -94,6 +94,7 @@ llamas_status lgo_json_schema_to_grammar(const char* j, char* b, size_t c, size_
 llamas_status lgo_chat_apply_template_json(const llamas_model* m, const char* t, const char* msgs, const char* tools, int g, char* b, size_t c, size_t* n);
 llamas_status lgo_chat_parse_reply(const llamas_model* m, const char* t, const char* r, char* b, size_t c, size_t* n);
 llamas_status lgo_chat_tool_format(const llamas_model* m, const char* t, char* b, size_t c, size_t* n);
+llamas_status lgo_chat_tool_call_grammar(const llamas_model* m, const char* t, const char* tools, int f, char* b, size_t c, size_t* n);
 llamas_status lgo_grammar_validate(const char* g, const char* r);
 llamas_status lgo_sampler_set_grammar(llamas_sampler* s, const char* g, const char* r);
 llamas_status lgo_sampler_set_grammar_lazy(llamas_sampler* s, const char* g, const char* r, const char* const* w, size_t nw, const int32_t* t, size_t nt);

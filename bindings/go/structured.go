@@ -195,6 +195,66 @@ func (t ChatTemplate) ToolFormat() (*ToolFormat, error) {
 	return &f, nil
 }
 
+// ToolsFlags are the flags of ToolCallGrammar.
+type ToolsFlags int
+
+const (
+	// ToolsRequired: the reply must be a call (a grammar from the first token).
+	ToolsRequired ToolsFlags = C.LLAMAS_TOOLS_REQUIRED
+	// ToolsParallel: several calls in one reply, where the format allows it.
+	ToolsParallel ToolsFlags = C.LLAMAS_TOOLS_PARALLEL
+)
+
+// ToolCallGrammar is a grammar that makes the reply a tool call in the template's format: give
+// it to Sampler.SetToolCallGrammar (SetGrammar, or SetGrammarLazy with the triggers when Lazy).
+type ToolCallGrammar struct {
+	Grammar  string   `json:"grammar"`
+	Root     string   `json:"root"`
+	Lazy     bool     `json:"lazy"`
+	Triggers []string `json:"triggers"`
+}
+
+// ToolCallGrammarJSON builds, for toolsJSON (an array of OpenAI tools; one tool forces that
+// tool), the library's JSON {"grammar", "root", "lazy", "triggers"}. A family whose calls it
+// cannot express is ErrUnsupported.
+func (t ChatTemplate) ToolCallGrammarJSON(toolsJSON []byte, flags ToolsFlags) ([]byte, error) {
+	if err := need("llamas_chat_tool_call_grammar"); err != nil {
+		return nil, err
+	}
+	m, text, free := t.args()
+	defer free()
+	tools := C.CString(string(toolsJSON))
+	defer C.free(unsafe.Pointer(tools))
+	out, err := readText(func(buf *C.char, capacity C.size_t, length *C.size_t) C.llamas_status {
+		return C.lgo_chat_tool_call_grammar(m, text, tools, C.int(flags), buf, capacity, length)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []byte(out), nil
+}
+
+// ToolCallGrammar is ToolCallGrammarJSON decoded.
+func (t ChatTemplate) ToolCallGrammar(toolsJSON []byte, flags ToolsFlags) (*ToolCallGrammar, error) {
+	b, err := t.ToolCallGrammarJSON(toolsJSON, flags)
+	if err != nil {
+		return nil, err
+	}
+	var g ToolCallGrammar
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// SetToolCallGrammar installs g: SetGrammar, or SetGrammarLazy with its triggers when g.Lazy.
+func (s *Sampler) SetToolCallGrammar(g *ToolCallGrammar) error {
+	if g.Lazy {
+		return s.SetGrammarLazy(g.Grammar, g.Root, g.Triggers, nil)
+	}
+	return s.SetGrammar(g.Grammar, g.Root)
+}
+
 // ---- grammars -----------------------------------------------------------------------------
 
 // cOptString is NULL for "" (the library's default), else a C copy; free it with C.free.

@@ -89,6 +89,20 @@ func TestChatTemplateWithTools(t *testing.T) {
 	if args["x"] != 1 {
 		t.Fatalf("arguments %s", r.ToolCalls[0].Arguments)
 	}
+	required, err := tmpl.ToolCallGrammar([]byte(weatherTool), ToolsRequired)
+	mustNoErr(t, err)
+	if required.Lazy || required.Root == "" || !strings.Contains(required.Grammar, required.Root+" ::=") {
+		t.Fatalf("required tool-call grammar %+v", required)
+	}
+	optional, err := tmpl.ToolCallGrammar([]byte(weatherTool), 0)
+	mustNoErr(t, err)
+	if !optional.Lazy || len(optional.Triggers) != 1 || optional.Triggers[0] != "<tool_call>" {
+		t.Fatalf("optional tool-call grammar %+v", optional)
+	}
+	if _, err := tmpl.ToolCallGrammarJSON([]byte(`[{"type": `), 0); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad tools JSON: %v", err)
+	}
+
 	plain, err := tmpl.ParseReply("just text")
 	mustNoErr(t, err)
 	if plain.Content != "just text" || len(plain.ToolCalls) != 0 {
@@ -148,6 +162,42 @@ func TestGrammarConstrainsGeneration(t *testing.T) {
 		}
 		if r := c.FinishReason(); r != FinishEOG {
 			t.Fatalf("seed %d: finished by %v", seed, r)
+		}
+		mustNoErr(t, s.Close())
+	}
+}
+
+// A forced tool call (the grammar of ToolCallGrammar with ToolsRequired) parses back as a call.
+func TestToolCallGrammarForcesACall(t *testing.T) {
+	requiresGrammar(t)
+	requires(t, "chat_tool_call_grammar", "chat_parse_reply")
+	tmpl := ChatTemplate{Text: hermesTemplate}
+	tool := `[{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+		"properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]`
+	g, err := tmpl.ToolCallGrammar([]byte(tool), ToolsRequired)
+	mustNoErr(t, err)
+	m := loadModel(t, kjvModel)
+	defer m.Close()
+	c := newCtx(t, m, ContextOptions{NCtx: 640})
+	defer c.Close()
+	for seed := uint64(1); seed <= 3; seed++ {
+		o := DefaultSamplerOptions()
+		o.Temperature, o.Seed = 1, seed
+		s, err := m.NewSampler(&o)
+		mustNoErr(t, err)
+		mustNoErr(t, s.SetToolCallGrammar(g))
+		mustNoErr(t, c.ClearKV())
+		// The grammar bounds the call to about 330 characters (whitespace included), so 512
+		// tokens always reach its end, where only end-of-generation is allowed.
+		text := genText(t, c, s, promptA, &GenerateOptions{MaxTokens: 512})
+		if r := c.FinishReason(); r != FinishEOG {
+			t.Fatalf("seed %d: finished by %v: %q", seed, r, text)
+		}
+		r, err := tmpl.ParseReply(text)
+		mustNoErr(t, err)
+		var args struct{ N *int64 }
+		if len(r.ToolCalls) != 1 || r.ToolCalls[0].Name != "f" || json.Unmarshal(r.ToolCalls[0].Arguments, &args) != nil || args.N == nil {
+			t.Fatalf("seed %d: %q parsed as %+v", seed, text, r)
 		}
 		mustNoErr(t, s.Close())
 	}
