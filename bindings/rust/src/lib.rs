@@ -147,7 +147,7 @@ macro_rules! api02_or_panic {
 
 // Structured output and tool calling (after the macros it uses).
 mod structured;
-pub use structured::{apply_chat_template_json, chat_tool_format, grammar_validate, json_schema_to_grammar, parse_chat_reply};
+pub use structured::{apply_chat_template_json, chat_tool_call_grammar, chat_tool_format, TOOLS_PARALLEL, TOOLS_REQUIRED, grammar_validate, json_schema_to_grammar, parse_chat_reply};
 
 fn c_string(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new(ErrorKind::InvalidArgument, "text contains a NUL byte"))

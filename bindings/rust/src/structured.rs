@@ -83,7 +83,32 @@ pub fn chat_tool_format(model: Option<&Model>, template: Option<&str>) -> Result
     read_text(api, |buf, cap, len| unsafe { f(m, opt_ptr(&t), buf, cap, len) })
 }
 
+/// `chat_tool_call_grammar` flag: the reply must be a call (a grammar from the first token).
+pub const TOOLS_REQUIRED: u32 = 1;
+/// `chat_tool_call_grammar` flag: several calls in one reply, where the format allows it.
+pub const TOOLS_PARALLEL: u32 = 2;
+
+/// A GBNF grammar that makes the reply a tool call in the template's format, with each call's
+/// arguments following its tool's `parameters` (`tools_json`: an array of OpenAI tools; one
+/// tool forces that tool). `flags`: [`TOOLS_REQUIRED`], [`TOOLS_PARALLEL`]. Returns JSON
+/// `{"grammar", "root", "lazy", "triggers"}`: give it to [`Sampler::set_grammar`], or when lazy
+/// to [`Sampler::set_grammar_lazy`] with the triggers. `ErrorKind::Unsupported` for a family
+/// whose calls it cannot express. `model` / `template` as in [`apply_chat_template_json`].
+pub fn chat_tool_call_grammar(model: Option<&Model>, template: Option<&str>, tools_json: &str, flags: u32) -> Result<String> {
+    let api = api()?;
+    let f = api02!(api, llamas_chat_tool_call_grammar)?;
+    let t = opt_c_string(template)?;
+    let tools = c_string(tools_json)?;
+    let m = model.map_or(ptr::null(), |m| m.raw());
+    read_text(api, |buf, cap, len| unsafe { f(m, opt_ptr(&t), tools.as_ptr(), flags as c_int, buf, cap, len) })
+}
+
 impl Model {
+    /// [`chat_tool_call_grammar`] with this model's template (or `template`).
+    pub fn chat_tool_call_grammar(&self, template: Option<&str>, tools_json: &str, flags: u32) -> Result<String> {
+        chat_tool_call_grammar(Some(self), template, tools_json, flags)
+    }
+
     /// [`apply_chat_template_json`] with this model's template (or `template`).
     pub fn apply_chat_template_json(
         &self,

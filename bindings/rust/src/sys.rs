@@ -284,6 +284,7 @@ api! {
                                         *mut c_char, usize, *mut usize) -> llamas_status;
     llamas_chat_parse_reply: fn(*const llamas_model, *const c_char, *const c_char, *mut c_char, usize, *mut usize) -> llamas_status;
     llamas_chat_tool_format: fn(*const llamas_model, *const c_char, *mut c_char, usize, *mut usize) -> llamas_status;
+    llamas_chat_tool_call_grammar: fn(*const llamas_model, *const c_char, *const c_char, c_int, *mut c_char, usize, *mut usize) -> llamas_status;
     llamas_grammar_validate: fn(*const c_char, *const c_char) -> llamas_status;
     llamas_sampler_set_grammar: fn(*mut llamas_sampler, *const c_char, *const c_char) -> llamas_status;
     llamas_sampler_set_grammar_lazy: fn(*mut llamas_sampler, *const c_char, *const c_char, *const *const c_char, usize,

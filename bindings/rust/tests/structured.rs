@@ -125,6 +125,16 @@ fn chat_template_with_tools_parse_reply_and_format() {
     assert_eq!(calls[0].get("name").as_str(), "f");
     assert!(matches!(calls[0].get("arguments").get("x"), Json::Num(x) if *x == 1.0));
 
+    let required = parse_json(&chat_tool_call_grammar(None, Some(HERMES), WEATHER_TOOL, TOOLS_REQUIRED).unwrap());
+    assert!(matches!(required.get("lazy"), Json::Bool(false)));
+    let root = required.get("root").as_str().to_string();
+    assert!(required.get("grammar").as_str().contains(&format!("{root} ::=")), "{required:?}");
+    let optional = parse_json(&model.chat_tool_call_grammar(Some(HERMES), WEATHER_TOOL, 0).unwrap());
+    assert!(matches!(optional.get("lazy"), Json::Bool(true)));
+    assert!(matches!(optional.get("triggers"), Json::Arr(t) if t.len() == 1 && t[0].as_str() == "<tool_call>"));
+    let e = chat_tool_call_grammar(None, Some(HERMES), r#"[{"type": "#, 0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+
     let plain = parse_json(&model.parse_chat_reply(Some(HERMES), "just text").unwrap());
     assert_eq!(plain.get("content").as_str(), "just text");
     assert!(matches!(plain.get("tool_calls"), Json::Arr(c) if c.is_empty()));
@@ -156,6 +166,41 @@ fn grammar_constrains_sampled_generation() {
             .unwrap();
         assert!(is_object_with_integer_a(&text), "seed {seed}: {text:?}");
         assert_eq!(ctx.finish_reason(), FinishReason::Eog, "seed {seed}");
+    }
+}
+
+/// A forced tool call (the grammar of chat_tool_call_grammar with TOOLS_REQUIRED) parses back.
+#[test]
+fn tool_call_grammar_forces_a_call() {
+    if !has_grammar() {
+        return;
+    }
+    let tool = r#"[{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+        "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]"#;
+    let g = parse_json(&chat_tool_call_grammar(None, Some(HERMES), tool, TOOLS_REQUIRED).unwrap());
+    let model = Model::load(data_dir().join(KJV)).unwrap();
+    let mut ctx = model.new_context(&ContextOptions { n_ctx: 640, ..Default::default() }).unwrap();
+    for seed in 1..=3u64 {
+        let mut sampler = model.new_sampler(&SamplerOptions { temperature: 1.0, seed, ..Default::default() }).unwrap();
+        sampler.set_grammar(g.get("grammar").as_str(), Some(g.get("root").as_str())).unwrap();
+        ctx.kv_clear().unwrap();
+        let mut text = String::new();
+        // The grammar bounds the call to about 330 characters, so 512 tokens reach its end.
+        ctx.generate(&mut sampler, "In the beginning God created", &GenerateOptions { max_tokens: 512, ..Default::default() },
+                     |piece, _| {
+                         text.push_str(piece);
+                         true
+                     })
+            .unwrap();
+        assert_eq!(ctx.finish_reason(), FinishReason::Eog, "seed {seed}: {text:?}");
+        let reply = parse_json(&parse_chat_reply(None, Some(HERMES), &text).unwrap());
+        match reply.get("tool_calls") {
+            Json::Arr(c) if c.len() == 1 => {
+                assert_eq!(c[0].get("name").as_str(), "f");
+                assert!(matches!(c[0].get("arguments").get("n"), Json::Num(_)), "seed {seed}: {text:?}");
+            }
+            other => panic!("seed {seed}: {text:?} gave {other:?}"),
+        }
     }
 }
 
