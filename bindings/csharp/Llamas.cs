@@ -184,9 +184,31 @@ namespace Llamas
             Native.EnsureLoaded();
             return Chat.ToolFormat(null, templateText);
         }
+
+        /// <summary>A GBNF grammar that makes the reply a tool call in the template's format
+        /// (toolsJson: an array of OpenAI tools; one tool forces that tool), as JSON {"grammar",
+        /// "root", "lazy", "triggers"}: give it to Sampler.SetGrammar, or when lazy to
+        /// SetGrammarLazy with the triggers. Status.Unsupported for a family whose calls it
+        /// cannot express.</summary>
+        public static string ChatToolCallGrammar(string templateText, string toolsJson, ToolsFlags flags = ToolsFlags.None)
+        {
+            Native.EnsureLoaded();
+            return Chat.ToolCallGrammar(null, templateText, toolsJson, flags);
+        }
     }
 
     /// <summary>The chat-with-tools calls, with a model or without one (model null).</summary>
+    [Flags]
+    public enum ToolsFlags
+    {
+        None = 0,
+        /// <summary>The reply must be a call (a grammar from the first token).</summary>
+        Required = 1,
+        /// <summary>Several calls in one reply, where the format allows it.</summary>
+        Parallel = 2
+    }
+
+    /// <summary>The chat-with-tools calls, with a model or without one (model null).</summary> (model null).</summary>
     static class Chat
     {
         [MethodImpl(MethodImplOptions.NoInlining)]
@@ -208,6 +230,16 @@ namespace Llamas
             if (h == null)
                 return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_parse_reply(IntPtr.Zero, t, r, b, c, out l));
             return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_parse_reply(h, t, r, b, c, out l));
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        internal static string ToolCallGrammar(ModelHandle h, string templateText, string toolsJson, ToolsFlags flags)
+        {
+            if (toolsJson == null) throw new ArgumentNullException("toolsJson");
+            byte[] t = Native.Utf8(templateText), tools = Native.Utf8(toolsJson);
+            if (h == null)
+                return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_tool_call_grammar(IntPtr.Zero, t, tools, (int)flags, b, c, out l));
+            return Native.ReadText((byte[] b, UIntPtr c, out UIntPtr l) => Native.llamas_chat_tool_call_grammar(h, t, tools, (int)flags, b, c, out l));
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
@@ -488,6 +520,13 @@ namespace Llamas
 
         /// <summary>The tool-call format (JSON) of this model's template, or templateText.</summary>
         public string ChatToolFormat(string templateText = null) { return Chat.ToolFormat(H, templateText); }
+
+        /// <summary>The tool-call grammar (JSON; see Library.ChatToolCallGrammar) for this
+        /// model's template, or templateText.</summary>
+        public string ChatToolCallGrammar(string toolsJson, ToolsFlags flags = ToolsFlags.None, string templateText = null)
+        {
+            return Chat.ToolCallGrammar(H, templateText, toolsJson, flags);
+        }
 
         // ---- sizes, metadata and vocabulary (since 0.2)
 

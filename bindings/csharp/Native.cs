@@ -294,6 +294,8 @@ namespace Llamas
         [DllImport(Lib)] public static extern int llamas_chat_parse_reply(IntPtr model, byte[] templateText, byte[] reply, byte[] buffer, UIntPtr capacity, out UIntPtr length);
         [DllImport(Lib)] public static extern int llamas_chat_tool_format(ModelHandle model, byte[] templateText, byte[] buffer, UIntPtr capacity, out UIntPtr length);
         [DllImport(Lib)] public static extern int llamas_chat_tool_format(IntPtr model, byte[] templateText, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_tool_call_grammar(ModelHandle model, byte[] templateText, byte[] toolsJson, int flags, byte[] buffer, UIntPtr capacity, out UIntPtr length);
+        [DllImport(Lib)] public static extern int llamas_chat_tool_call_grammar(IntPtr model, byte[] templateText, byte[] toolsJson, int flags, byte[] buffer, UIntPtr capacity, out UIntPtr length);
         [DllImport(Lib)] public static extern int llamas_grammar_validate(byte[] gbnf, byte[] root);
         [DllImport(Lib)] public static extern int llamas_sampler_set_grammar(SamplerHandle sampler, byte[] gbnf, byte[] root);
         [DllImport(Lib)] public static extern int llamas_sampler_set_grammar_lazy(SamplerHandle sampler, byte[] gbnf, byte[] root, IntPtr[] triggerWords, UIntPtr nTriggerWords, int[] triggerTokens, UIntPtr nTriggerTokens);

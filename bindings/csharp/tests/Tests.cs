@@ -533,8 +533,14 @@ static class Tests
         Check((string)call["name"] == "f", "call name " + call["name"]);
         Check((double)((Dictionary<string, object>)call["arguments"])["x"] == 1, "call arguments");
 
+        var required = (Dictionary<string, object>)new Json(Library.ChatToolCallGrammar(HermesTemplate, WeatherTool, ToolsFlags.Required)).Parse();
+        Check(!(bool)required["lazy"] && ((string)required["grammar"]).Contains((string)required["root"] + " ::="), "required tool-call grammar");
+        Expect<LlamasInvalidArgumentException>(() => Library.ChatToolCallGrammar(HermesTemplate, "[{\"type\": "), e => true, "bad tools JSON");
+
         using (var model = new Model(Data(Kjv)))
         {
+            var optional = (Dictionary<string, object>)new Json(model.ChatToolCallGrammar(WeatherTool, ToolsFlags.None, HermesTemplate)).Parse();
+            Check((bool)optional["lazy"] && (string)((List<object>)optional["triggers"])[0] == "<tool_call>", "optional tool-call grammar");
             Check(model.ApplyChatTemplateJson(msgs, WeatherTool, true, HermesTemplate) == output, "with a model");
             var plain = (Dictionary<string, object>)new Json(model.ParseChatReply("just text", HermesTemplate)).Parse();
             Check((string)plain["content"] == "just text" && ((List<object>)plain["tool_calls"]).Count == 0, "plain reply");
@@ -575,6 +581,40 @@ static class Tests
                         ctx.Generate("In the beginning God created", sampler, 128, (piece, tok) => { text.Append(piece); return true; });
                         Check(ObjectWithIntegerA.IsMatch(text.ToString()), "seed " + seed + ": " + text);
                         Check(ctx.FinishReason == FinishReason.Eog, "seed " + seed + " finished by " + ctx.FinishReason);
+                    }
+                }
+        }
+    }
+
+    // A forced tool call (ChatToolCallGrammar with ToolsFlags.Required) parses back as a call.
+    static void ToolCallGrammarForcesACall()
+    {
+        if (!HasGrammar()) return;
+        string tool = "[{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\", " +
+            "\"properties\": {\"n\": {\"type\": \"integer\"}}, \"required\": [\"n\"]}}}]";
+        var g = (Dictionary<string, object>)new Json(Library.ChatToolCallGrammar(HermesTemplate, tool, ToolsFlags.Required)).Parse();
+        using (var model = new Model(Data(Kjv)))
+        {
+            var co = ContextOptions.Default;
+            co.NCtx = 640;
+            using (var ctx = model.CreateContext(co))
+                for (ulong seed = 1; seed <= 3; seed++)
+                {
+                    var so = SamplerOptions.Default;
+                    so.Temperature = 1;
+                    so.Seed = seed;
+                    using (var sampler = model.CreateSampler(so))
+                    {
+                        sampler.SetGrammar((string)g["grammar"], (string)g["root"]);
+                        ctx.ClearKv();
+                        var text = new StringBuilder();
+                        // The grammar bounds the call to about 330 characters: 512 tokens reach its end.
+                        ctx.Generate("In the beginning God created", sampler, 512, (piece, tok) => { text.Append(piece); return true; });
+                        Check(ctx.FinishReason == FinishReason.Eog, "seed " + seed + " finished by " + ctx.FinishReason);
+                        var reply = (Dictionary<string, object>)new Json(Library.ParseChatReply(HermesTemplate, text.ToString())).Parse();
+                        var calls = (List<object>)reply["tool_calls"];
+                        Check(calls.Count == 1 && (string)((Dictionary<string, object>)calls[0])["name"] == "f", "seed " + seed + ": " + text);
+                        Check(((Dictionary<string, object>)((Dictionary<string, object>)calls[0])["arguments"]).ContainsKey("n"), "arguments of seed " + seed);
                     }
                 }
         }
@@ -645,6 +685,7 @@ static class Tests
             new KeyValuePair<string, Action>("chat_template_with_tools", ChatTemplateWithTools),
             new KeyValuePair<string, Action>("grammar_constrains_sampled_generation", GrammarConstrainsSampledGeneration),
             new KeyValuePair<string, Action>("grammar_errors_manual_loop_and_lazy", GrammarErrorsManualLoopAndLazy),
+            new KeyValuePair<string, Action>("tool_call_grammar_forces_a_call", ToolCallGrammarForcesACall),
         };
         int passed = 0, failed = 0;
         foreach (var t in tests)
