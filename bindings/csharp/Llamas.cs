@@ -197,7 +197,7 @@ namespace Llamas
         }
     }
 
-    /// <summary>The chat-with-tools calls, with a model or without one (model null).</summary>
+    /// <summary>Flags of ChatToolCallGrammar.</summary>
     [Flags]
     public enum ToolsFlags
     {
@@ -208,7 +208,7 @@ namespace Llamas
         Parallel = 2
     }
 
-    /// <summary>The chat-with-tools calls, with a model or without one (model null).</summary> (model null).</summary>
+    /// <summary>The chat-with-tools calls, with a model or without one (model null).</summary>
     static class Chat
     {
         [MethodImpl(MethodImplOptions.NoInlining)]
