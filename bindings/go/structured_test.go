@@ -251,6 +251,11 @@ func TestGrammarErrorsAndManualLoop(t *testing.T) {
 	// Lazy: free text until the trigger; then the grammar applies from the trigger on.
 	mustNoErr(t, s.ClearGrammar())
 	mustNoErr(t, s.SetGrammarLazy(`root ::= "<call>" [a-z]+ "</call>"`, "", []string{"<call>"}, nil))
+	if need("llamas_chat_tool_call_grammar") == nil { // a lazy tool-call grammar goes in through SetGrammarLazy
+		g, err := ChatTemplate{Text: hermesTemplate}.ToolCallGrammar([]byte(weatherTool), 0)
+		mustNoErr(t, err)
+		mustNoErr(t, s.SetToolCallGrammar(g))
+	}
 	if err := s.SetGrammarLazy(bad, "", []string{"x"}, []int32{m.EOS()}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("SetGrammarLazy(bad): %v", err)
 	}

@@ -24,7 +24,7 @@ from . import _native as N
 __all__ = ["LlamasError", "LlamasIOError", "LlamasNotFoundError", "LlamasInvalidArgumentError", "Model", "Context", "Sampler",
            "Piece", "TokenInfo", "FinishReason", "Special", "MetaType", "version", "cpu_path",
            "apply_chatml", "json_schema_to_grammar", "validate_grammar", "apply_chat_template_json",
-           "parse_chat_reply", "chat_tool_format", "POOLING_MODEL", "POOLING_NONE", "POOLING_MEAN", "POOLING_CLS",
+           "parse_chat_reply", "chat_tool_format", "chat_tool_call_grammar", "POOLING_MODEL", "POOLING_NONE", "POOLING_MEAN", "POOLING_CLS",
            "POOLING_LAST", "KV_F16", "KV_F32", "KV_Q8_0"]
 
 POOLING_MODEL, POOLING_NONE, POOLING_MEAN, POOLING_CLS, POOLING_LAST = -1, 0, 1, 2, 3
@@ -383,6 +383,10 @@ class Model(_Handle):
         """chat_tool_format() of this model's template (or `template`)."""
         return chat_tool_format(template=template, model=self)
 
+    def chat_tool_call_grammar(self, tools, required=False, parallel=False, template=None):
+        """chat_tool_call_grammar() for this model's template (or `template`)."""
+        return chat_tool_call_grammar(tools, required, parallel, template=template, model=self)
+
     def context(self, n_ctx=0, n_batch=None, n_threads=0, kv_type=None, n_seq_max=0):
         """A new Context (use it with `with`). n_seq_max: sequences it holds (default 1)."""
         return Context(self, n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads, kv_type=kv_type,
@@ -466,6 +470,20 @@ def chat_tool_format(*, template=None, model=None):
     p = model._p() if model is not None else None
     tmpl = _opt(template)
     return json.loads(_read_text(lambda buf, cap, out: N.lib().llamas_chat_tool_format(p, tmpl, buf, cap, out)))
+
+
+def chat_tool_call_grammar(tools, required=False, parallel=False, *, template=None, model=None):
+    """A GBNF grammar that makes the reply a tool call in the template's format, each call's
+    arguments following its tool's "parameters" (tools: a list of OpenAI tools, or its JSON
+    text; one tool forces that tool). required: the reply must be a call; parallel: several
+    calls where the format allows. Returns {"grammar", "root", "lazy", "triggers"}: give it to
+    Sampler.set_tool_call_grammar. LlamasError (LLAMAS_ERR_UNSUPPORTED) for a family whose calls
+    it cannot express."""
+    p = model._p() if model is not None else None
+    tmpl, tls = _opt(template), _json_text(tools)
+    flags = (N.TOOLS_REQUIRED if required else 0) | (N.TOOLS_PARALLEL if parallel else 0)
+    return json.loads(_read_text(lambda buf, cap, out: N.lib().llamas_chat_tool_call_grammar(
+        p, tmpl, tls, flags, buf, cap, out)))
 
 
 class Sampler(_Handle):
@@ -554,6 +572,14 @@ class Sampler(_Handle):
         tarr = (c_int32 * max(1, len(tokens)))(*tokens)
         _check(N.lib().llamas_sampler_set_grammar_lazy(self._p(), gbnf.encode(), _opt(root), warr, len(words),
                                                        tarr, len(tokens)))
+
+    def set_tool_call_grammar(self, g):
+        """Installs a chat_tool_call_grammar() result: set_grammar, or set_grammar_lazy with its
+        triggers when it is lazy."""
+        if g["lazy"]:
+            self.set_grammar_lazy(g["grammar"], g["root"], trigger_words=g["triggers"])
+        else:
+            self.set_grammar(g["grammar"], g["root"])
 
     def accept_prompt(self, tokens):
         """Records prompt tokens in the penalty window only (a grammar is not advanced)."""

@@ -24,6 +24,8 @@ TOKENIZE_PARSE_SPECIAL = 2
 DETOKENIZE_SKIP_SPECIAL = 1
 PIECE_SPECIAL = 1
 PIECE_LSTRIP = 2
+TOOLS_REQUIRED = 1
+TOOLS_PARALLEL = 2
 
 # callbacks (declared before the structs that hold them)
 PIECE_CALLBACK = CFUNCTYPE(c_int, POINTER(ctypes.c_char), c_size_t, c_int32, c_void_p)
@@ -182,6 +184,8 @@ _SIGNATURES_0_2 = {
                                                   c_size_t, POINTER(c_size_t)]),
     "llamas_chat_parse_reply": (_status, [_P, c_char_p, c_char_p, c_void_p, c_size_t, POINTER(c_size_t)]),
     "llamas_chat_tool_format": (_status, [_P, c_char_p, c_void_p, c_size_t, POINTER(c_size_t)]),
+    "llamas_chat_tool_call_grammar": (_status, [_P, c_char_p, c_char_p, c_int, c_void_p, c_size_t,
+                                                POINTER(c_size_t)]),
     "llamas_grammar_validate": (_status, [c_char_p, c_char_p]),
     "llamas_sampler_set_grammar": (_status, [_P, c_char_p, c_char_p]),
     "llamas_sampler_set_grammar_lazy": (_status, [_P, c_char_p, c_char_p, POINTER(c_char_p), c_size_t,

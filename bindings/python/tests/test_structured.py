@@ -67,7 +67,14 @@ def test_chat_template_with_tools(data):
     assert len(reply["tool_calls"]) == 1
     assert reply["tool_calls"][0]["name"] == "f" and reply["tool_calls"][0]["arguments"] == {"x": 1}
 
+    required = llamas.chat_tool_call_grammar(WEATHER_TOOL, required=True, template=HERMES)
+    assert required["lazy"] is False and required["root"] + " ::=" in required["grammar"]
+    with pytest.raises(llamas.LlamasInvalidArgumentError):
+        llamas.chat_tool_call_grammar('[{"type": ', template=HERMES)
+
     with llamas.Model(data / KJV) as model:
+        optional = model.chat_tool_call_grammar(WEATHER_TOOL, template=HERMES)
+        assert optional["lazy"] is True and optional["triggers"] == ["<tool_call>"]
         assert model.apply_chat_template_json(msgs, WEATHER_TOOL, template=HERMES) == out
         plain = model.parse_chat_reply("just text", template=HERMES)
         assert plain["content"] == "just text" and plain["tool_calls"] == []
@@ -87,6 +94,24 @@ def test_grammar_constrains_sampled_generation(data):
                 assert isinstance(value, dict) and list(value) == ["a"], (seed, text)
                 assert type(value["a"]) is int, (seed, text)
                 assert ctx.finish_reason == llamas.FinishReason.EOG, (seed, text)
+
+
+@needs_grammar
+def test_tool_call_grammar_forces_a_call(data):
+    tool = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]
+    g = llamas.chat_tool_call_grammar(tool, required=True, template=HERMES)
+    with llamas.Model(data / KJV) as model, model.context(n_ctx=640) as ctx:
+        for seed in range(1, 4):
+            with model.sampler(temperature=1.0, seed=seed) as sampler:
+                sampler.set_tool_call_grammar(g)
+                ctx.kv_clear()
+                # The grammar bounds the call to about 330 characters: 512 tokens reach its end.
+                text = "".join(ctx.generate("In the beginning God created", max_tokens=512, sampler=sampler))
+                assert ctx.finish_reason == llamas.FinishReason.EOG, (seed, text)
+                calls = llamas.parse_chat_reply(text, template=HERMES)["tool_calls"]
+                assert len(calls) == 1 and calls[0]["name"] == "f", (seed, text)
+                assert type(calls[0]["arguments"]["n"]) is int, (seed, text)
 
 
 @needs_grammar
@@ -121,5 +146,7 @@ def test_grammar_errors_manual_loop_and_lazy(data):
             assert model.detokenize(out, skip_special=True) in ("yes", "no")
         sampler.set_grammar(None)
         sampler.set_grammar_lazy('root ::= "<call>" [a-z]+ "</call>"', trigger_words=["<call>"])
+        if has("llamas_chat_tool_call_grammar"):  # a lazy tool-call grammar goes in through set_grammar_lazy
+            sampler.set_tool_call_grammar(llamas.chat_tool_call_grammar(WEATHER_TOOL, template=HERMES))
         with pytest.raises(llamas.LlamasInvalidArgumentError):
             sampler.set_grammar_lazy(bad, trigger_words=["x"], trigger_tokens=[0])
