@@ -28,25 +28,14 @@
 	X(state_size) X(state_save) X(state_load) X(state_save_file) X(state_load_file) \
 	X(sampler_choose) X(sampler_accept) X(sampler_set_filter) X(context_finish_reason) \
 	X(json_schema_to_grammar) X(chat_apply_template_json) X(chat_parse_reply) X(chat_tool_format) \
-	X(chat_tool_call_grammar)
+	X(chat_tool_call_grammar) X(grammar_validate) X(sampler_set_grammar) X(sampler_set_grammar_lazy) \
+	X(sampler_accept_prompt)
 
-// Grammars in the sampler (since 0.2, landed after the rest): declared by hand so the shim also
-// builds against a header from before them; resolved when present, like the list above.
-typedef llamas_status (*lgo_grammar_validate_fn)(const char*, const char*);
-typedef llamas_status (*lgo_sampler_set_grammar_fn)(llamas_sampler*, const char*, const char*);
-typedef llamas_status (*lgo_sampler_set_grammar_lazy_fn)(llamas_sampler*, const char*, const char*,
-	const char* const*, size_t, const int32_t*, size_t);
-typedef llamas_status (*lgo_sampler_accept_prompt_fn)(llamas_sampler*, const int32_t*, size_t);
-#define LLAMAS_GO_FUNCTIONS_GRAMMAR(X) \
-	X(grammar_validate) X(sampler_set_grammar) X(sampler_set_grammar_lazy) X(sampler_accept_prompt)
 
 static struct {
 #define X(name) __typeof__(&llamas_##name) name;
 	LLAMAS_GO_FUNCTIONS(X)
 	LLAMAS_GO_FUNCTIONS_0_2(X)
-#undef X
-#define X(name) lgo_##name##_fn name;
-	LLAMAS_GO_FUNCTIONS_GRAMMAR(X)
 #undef X
 } lf;
 
@@ -64,7 +53,6 @@ static struct {
 static const struct { const char* name; void** slot; } optional_fns[] = {
 #define X(name) {"llamas_" #name, (void**)&lf.name},
 	LLAMAS_GO_FUNCTIONS_0_2(X)
-	LLAMAS_GO_FUNCTIONS_GRAMMAR(X)
 #undef X
 };
 
@@ -86,7 +74,6 @@ char* lgo_open(const char* path) {
 #undef X
 #define X(name) lf.name = (__typeof__(lf.name))dlsym(lib, "llamas_" #name);
 	LLAMAS_GO_FUNCTIONS_0_2(X)
-	LLAMAS_GO_FUNCTIONS_GRAMMAR(X)
 #undef X
 	*(void**)&init_size.model = dlsym(lib, "llamas_model_options_init_size");
 	*(void**)&init_size.context = dlsym(lib, "llamas_context_options_init_size");

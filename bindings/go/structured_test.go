@@ -20,13 +20,6 @@ const weatherTool = `[{"type": "function", "function": {"name": "get_weather", "
 
 const schemaA = `{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}`
 
-// What JSONSchemaToGrammar gives for schemaA, for a library that has grammars but not the
-// converter.
-const grammarA = `root ::= "{" space "\"a\"" space ":" space integer space "}"
-integer ::= "-"? ([0] | [1-9] [0-9]{0,15})
-space ::= | " " | "\n"{1,2} [ \t]{0,20}
-`
-
 func TestJSONSchemaToGrammar(t *testing.T) {
 	requires(t, "json_schema_to_grammar")
 	g, err := JSONSchemaToGrammar([]byte(schemaA))
@@ -119,25 +112,17 @@ func TestChatTemplateWithTools(t *testing.T) {
 	}
 }
 
-// requiresGrammar skips until the library has the grammar functions (they landed after the
-// rest of 0.2).
+// requiresGrammar fails the test when the library lacks the grammar functions.
 func requiresGrammar(t *testing.T) {
 	t.Helper()
-	for _, n := range []string{"grammar_validate", "sampler_set_grammar", "sampler_set_grammar_lazy", "sampler_accept_prompt"} {
-		if err := need("llamas_" + n); err != nil {
-			t.Skip(err)
-		}
-	}
+	requires(t, "grammar_validate", "sampler_set_grammar", "sampler_set_grammar_lazy", "sampler_accept_prompt")
 }
 
 func TestGrammarConstrainsGeneration(t *testing.T) {
 	requiresGrammar(t)
+	requires(t, "json_schema_to_grammar")
 	g, err := JSONSchemaToGrammar([]byte(schemaA))
-	if errors.Is(err, ErrUnsupported) {
-		g = grammarA
-	} else {
-		mustNoErr(t, err)
-	}
+	mustNoErr(t, err)
 	mustNoErr(t, ValidateGrammar(g, ""))
 	m := loadModel(t, kjvModel)
 	defer m.Close()
@@ -251,11 +236,11 @@ func TestGrammarErrorsAndManualLoop(t *testing.T) {
 	// Lazy: free text until the trigger; then the grammar applies from the trigger on.
 	mustNoErr(t, s.ClearGrammar())
 	mustNoErr(t, s.SetGrammarLazy(`root ::= "<call>" [a-z]+ "</call>"`, "", []string{"<call>"}, nil))
-	if need("llamas_chat_tool_call_grammar") == nil { // a lazy tool-call grammar goes in through SetGrammarLazy
-		g, err := ChatTemplate{Text: hermesTemplate}.ToolCallGrammar([]byte(weatherTool), 0)
-		mustNoErr(t, err)
-		mustNoErr(t, s.SetToolCallGrammar(g))
-	}
+	// A lazy tool-call grammar goes in through SetGrammarLazy.
+	requires(t, "chat_tool_call_grammar")
+	g, err := ChatTemplate{Text: hermesTemplate}.ToolCallGrammar([]byte(weatherTool), 0)
+	mustNoErr(t, err)
+	mustNoErr(t, s.SetToolCallGrammar(g))
 	if err := s.SetGrammarLazy(bad, "", []string{"x"}, []int32{m.EOS()}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("SetGrammarLazy(bad): %v", err)
 	}

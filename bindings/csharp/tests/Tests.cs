@@ -500,10 +500,6 @@ static class Tests
     const string WeatherTool = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather in a city\", " +
         "\"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}]";
     const string SchemaA = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},\"required\":[\"a\"]}";
-    // What JsonSchemaToGrammar gives for SchemaA, for a library with grammars but not the converter.
-    const string GrammarA = "root ::= \"{\" space \"\\\"a\\\"\" space \":\" space integer space \"}\"\n" +
-        "integer ::= \"-\"? ([0] | [1-9] [0-9]{0,15})\n" +
-        "space ::= | \" \" | \"\\n\"{1,2} [ \\t]{0,20}\n";
 
     static void JsonSchemaToGrammar()
     {
@@ -547,21 +543,13 @@ static class Tests
         }
     }
 
-    static bool HasGrammar()
-    {
-        try { Library.ValidateGrammar("root ::= \"x\""); return true; }
-        catch (EntryPointNotFoundException e) { Console.WriteLine("skip (" + e.Message + ")"); return false; }
-    }
 
     static readonly System.Text.RegularExpressions.Regex ObjectWithIntegerA =
         new System.Text.RegularExpressions.Regex("^[ \\t\\n\\r]*\\{[ \\t\\n\\r]*\"a\"[ \\t\\n\\r]*:[ \\t\\n\\r]*-?(0|[1-9][0-9]*)[ \\t\\n\\r]*\\}[ \\t\\n\\r]*$");
 
     static void GrammarConstrainsSampledGeneration()
     {
-        if (!HasGrammar()) return;
-        string g;
-        try { g = Library.JsonSchemaToGrammar(SchemaA); }
-        catch (EntryPointNotFoundException) { g = GrammarA; }
+        string g = Library.JsonSchemaToGrammar(SchemaA);
         Library.ValidateGrammar(g);
         using (var model = new Model(Data(Kjv)))
         {
@@ -589,7 +577,6 @@ static class Tests
     // A forced tool call (ChatToolCallGrammar with ToolsFlags.Required) parses back as a call.
     static void ToolCallGrammarForcesACall()
     {
-        if (!HasGrammar()) return;
         string tool = "[{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\", " +
             "\"properties\": {\"n\": {\"type\": \"integer\"}}, \"required\": [\"n\"]}}}]";
         var g = (Dictionary<string, object>)new Json(Library.ChatToolCallGrammar(HermesTemplate, tool, ToolsFlags.Required)).Parse();
@@ -622,7 +609,6 @@ static class Tests
 
     static void GrammarErrorsManualLoopAndLazy()
     {
-        if (!HasGrammar()) return;
         string bad = "root ::= \"a\" |\nfoo ::= [a-";
         Expect<LlamasInvalidArgumentException>(() => Library.ValidateGrammar(bad), e => e.Message.Contains("line ") && e.Message.Contains("column"), "bad grammar");
         Expect<LlamasInvalidArgumentException>(() => Library.ValidateGrammar("root ::= other"), e => true, "undefined rule");

@@ -24,21 +24,7 @@ WEATHER_TOOL = [{"type": "function", "function": {
 
 SCHEMA_A = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
 
-# What json_schema_to_grammar gives for SCHEMA_A, for a library with grammars but not the converter.
-GRAMMAR_A = r'''root ::= "{" space "\"a\"" space ":" space integer space "}"
-integer ::= "-"? ([0] | [1-9] [0-9]{0,15})
-space ::= | " " | "\n"{1,2} [ \t]{0,20}
-'''
 
-
-def has(name):
-    return hasattr(N.lib(), name)
-
-
-needs_grammar = pytest.mark.skipif(
-    not all(has("llamas_" + n) for n in ("grammar_validate", "sampler_set_grammar", "sampler_set_grammar_lazy",
-                                          "sampler_accept_prompt")),
-    reason="the library has no grammar functions yet")
 
 
 def test_json_schema_to_grammar():
@@ -80,9 +66,8 @@ def test_chat_template_with_tools(data):
         assert plain["content"] == "just text" and plain["tool_calls"] == []
 
 
-@needs_grammar
 def test_grammar_constrains_sampled_generation(data):
-    grammar = llamas.json_schema_to_grammar(SCHEMA_A) if has("llamas_json_schema_to_grammar") else GRAMMAR_A
+    grammar = llamas.json_schema_to_grammar(SCHEMA_A)
     llamas.validate_grammar(grammar)
     with llamas.Model(data / KJV) as model, model.context(n_ctx=256) as ctx:
         for seed in range(1, 6):
@@ -96,7 +81,6 @@ def test_grammar_constrains_sampled_generation(data):
                 assert ctx.finish_reason == llamas.FinishReason.EOG, (seed, text)
 
 
-@needs_grammar
 def test_tool_call_grammar_forces_a_call(data):
     tool = [{"type": "function", "function": {"name": "f", "parameters": {
         "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]
@@ -114,7 +98,6 @@ def test_tool_call_grammar_forces_a_call(data):
                 assert type(calls[0]["arguments"]["n"]) is int, (seed, text)
 
 
-@needs_grammar
 def test_grammar_errors_manual_loop_and_lazy(data):
     bad = 'root ::= "a" |\nfoo ::= [a-'
     with pytest.raises(llamas.LlamasInvalidArgumentError) as e:
@@ -146,7 +129,7 @@ def test_grammar_errors_manual_loop_and_lazy(data):
             assert model.detokenize(out, skip_special=True) in ("yes", "no")
         sampler.set_grammar(None)
         sampler.set_grammar_lazy('root ::= "<call>" [a-z]+ "</call>"', trigger_words=["<call>"])
-        if has("llamas_chat_tool_call_grammar"):  # a lazy tool-call grammar goes in through set_grammar_lazy
-            sampler.set_tool_call_grammar(llamas.chat_tool_call_grammar(WEATHER_TOOL, template=HERMES))
+        # a lazy tool-call grammar goes in through set_grammar_lazy
+        sampler.set_tool_call_grammar(llamas.chat_tool_call_grammar(WEATHER_TOOL, template=HERMES))
         with pytest.raises(llamas.LlamasInvalidArgumentError):
             sampler.set_grammar_lazy(bad, trigger_words=["x"], trigger_tokens=[0])

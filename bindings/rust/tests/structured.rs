@@ -20,24 +20,6 @@ const WEATHER_TOOL: &str = r#"[{"type": "function", "function": {"name": "get_we
 
 const SCHEMA_A: &str = r#"{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}"#;
 
-/// What json_schema_to_grammar gives for SCHEMA_A, for a library that has grammars but not the
-/// converter.
-const GRAMMAR_A: &str = r#"root ::= "{" space "\"a\"" space ":" space integer space "}"
-integer ::= "-"? ([0] | [1-9] [0-9]{0,15})
-space ::= | " " | "\n"{1,2} [ \t]{0,20}
-"#;
-
-/// Whether the library has every one of the (late 0.2) functions, through a probe call.
-fn has_grammar() -> bool {
-    match grammar_validate("root ::= \"x\"", None) {
-        Ok(()) => true,
-        Err(e) if e.kind() == ErrorKind::Library => {
-            eprintln!("skipped: {}", e.message());
-            false
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
 
 /// Strict check of the shape {"a": integer} with JSON whitespace anywhere between tokens.
 fn is_object_with_integer_a(text: &str) -> bool {
@@ -142,14 +124,7 @@ fn chat_template_with_tools_parse_reply_and_format() {
 
 #[test]
 fn grammar_constrains_sampled_generation() {
-    if !has_grammar() {
-        return;
-    }
-    let grammar = match json_schema_to_grammar(SCHEMA_A) {
-        Ok(g) => g,
-        Err(e) if e.kind() == ErrorKind::Library => GRAMMAR_A.to_string(),
-        Err(e) => panic!("{e}"),
-    };
+    let grammar = json_schema_to_grammar(SCHEMA_A).unwrap();
     grammar_validate(&grammar, None).unwrap();
     let model = Model::load(data_dir().join(KJV)).unwrap();
     let mut ctx = model.new_context(&ContextOptions { n_ctx: 256, ..Default::default() }).unwrap();
@@ -172,9 +147,6 @@ fn grammar_constrains_sampled_generation() {
 /// A forced tool call (the grammar of chat_tool_call_grammar with TOOLS_REQUIRED) parses back.
 #[test]
 fn tool_call_grammar_forces_a_call() {
-    if !has_grammar() {
-        return;
-    }
     let tool = r#"[{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
         "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]"#;
     let g = parse_json(&chat_tool_call_grammar(None, Some(HERMES), tool, TOOLS_REQUIRED).unwrap());
@@ -206,9 +178,6 @@ fn tool_call_grammar_forces_a_call() {
 
 #[test]
 fn grammar_errors_manual_loop_and_lazy() {
-    if !has_grammar() {
-        return;
-    }
     let bad = "root ::= \"a\" |\nfoo ::= [a-";
     let e = grammar_validate(bad, None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
