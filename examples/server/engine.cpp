@@ -108,6 +108,14 @@ void Engine::start(Slot& s, std::shared_ptr<Task> t) {
     so.frequency_penalty = p.frequency_penalty;
     so.seed = p.seed;
     must(llamas_sampler_create(model_, &so, &s.sampler), "sampler");
+    if (!p.grammar.empty()) {
+        std::vector<const char*> triggers;
+        for (const std::string& t : p.grammar_triggers) triggers.push_back(t.c_str());
+        must(p.grammar_lazy ? llamas_sampler_set_grammar_lazy(s.sampler, p.grammar.c_str(), p.grammar_root.c_str(),
+                                                              triggers.data(), triggers.size(), nullptr, 0)
+                            : llamas_sampler_set_grammar(s.sampler, p.grammar.c_str(), p.grammar_root.c_str()),
+             "grammar");
+    }
     s.n_reused = static_cast<int32_t>(reuse_prefix(s));
     s.n_fed = static_cast<size_t>(s.n_reused);
     must(llamas_sampler_accept_prompt(s.sampler, s.task->prompt.data(), s.task->prompt.size()), "sampler_accept_prompt");

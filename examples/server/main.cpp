@@ -225,6 +225,10 @@ int main(int argc, char** argv) {
                                    "'" + model_id + "' is an embedding model: use /v1/embeddings");
                 const json body = parse_body(req);
                 Completion c = parse_completion(body, chat, model, n_ctx, model_id);
+                if (!c.params.grammar.empty() &&
+                    llamas_grammar_validate(c.params.grammar.c_str(), c.params.grammar_root.c_str()) != LLAMAS_OK)
+                    throw ApiError(400, "invalid_request_error", "invalid_value",
+                                   std::string("the schema's grammar is not usable: ") + llamas_last_error());
                 auto task = std::make_shared<Task>();
                 task->prompt = std::move(c.prompt);
                 task->params = c.params;
@@ -237,7 +241,7 @@ int main(int argc, char** argv) {
                     // out whether the client is still there: one that left frees its slot.
                     res.set_chunked_content_provider(
                         "application/json",
-                        [task, chat, id, model_id, created, text = std::string()](size_t,
+                        [task, chat, id, model_id, created, model, c, text = std::string()](size_t,
                                                                                   httplib::DataSink& sink) mutable {
                         try {
                             Event e;
@@ -249,9 +253,17 @@ int main(int argc, char** argv) {
                                 text += e.text;
                                 return true;
                             }
-                            const json body = e.kind == Event::error
-                                                  ? error_body(e.http_status, "server_error", "generation_failed", e.text)
-                                                  : completion_response(chat, id, model_id, created, text, e);
+                            json body;
+                            if (e.kind == Event::error) {
+                                body = error_body(e.http_status, "server_error", "generation_failed", e.text);
+                            } else if (c.tools) {  // content and tool calls, parsed from the reply
+                                bool calls = false;
+                                const json msg = reply_message(model, c, text, &calls);
+                                body = completion_response(chat, id, model_id, created, text, e, &msg,
+                                                           calls ? "tool_calls" : nullptr);
+                            } else {
+                                body = completion_response(chat, id, model_id, created, text, e);
+                            }
                             const std::string out = to_text(body);
                             sink.write(out.data(), out.size());
                             sink.done();
@@ -268,7 +280,8 @@ int main(int argc, char** argv) {
                 res.set_header("Cache-Control", "no-cache");
                 res.set_chunked_content_provider(
                     "text/event-stream",
-                    [task, chat, id, model_id, created, include_usage, first = true](size_t,
+                    [task, chat, id, model_id, created, include_usage, model, c, first = true,
+                     held = std::string()](size_t,
                                                                                       httplib::DataSink& sink) mutable {
                     try {
                         auto send = [&](const json& j) {
@@ -282,6 +295,10 @@ int main(int argc, char** argv) {
                             if (!sink.write(ping, sizeof ping - 1)) task->cancel();
                             return !task->cancelled();
                         }
+                        if (e.kind == Event::delta && c.tools) {  // a reply with tools is parsed when it ends
+                            held += e.text;
+                            return true;
+                        }
                         if (e.kind == Event::delta) {
                             const bool ok = send(completion_chunk(chat, id, model_id, created, e.text, nullptr, first));
                             first = false;
@@ -294,7 +311,23 @@ int main(int argc, char** argv) {
                             // The last chunk carries the usage counts always (clients that did not
                             // ask for them ignore the field); with include_usage OpenAI's separate
                             // usage chunk, with no choices, follows.
-                            json last = completion_chunk(chat, id, model_id, created, "", &e.finish_reason, first);
+                            std::string reason = e.finish_reason;
+                            if (c.tools) {  // the parsed reply as one content delta and one tool_calls delta
+                                bool calls = false;
+                                const json msg = reply_message(model, c, held, &calls);
+                                json chunk = completion_chunk(chat, id, model_id, created, "", nullptr, first);
+                                json& delta = chunk["choices"][0]["delta"];
+                                delta["content"] = msg["content"];
+                                if (calls) {
+                                    json tc = msg["tool_calls"];
+                                    for (size_t i = 0; i < tc.size(); ++i) tc[i]["index"] = i;
+                                    delta["tool_calls"] = tc;
+                                    reason = "tool_calls";
+                                }
+                                send(chunk);
+                                first = false;
+                            }
+                            json last = completion_chunk(chat, id, model_id, created, "", &reason, first);
                             last["usage"] = usage_of(e);
                             send(last);
                             if (include_usage) {

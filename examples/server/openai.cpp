@@ -1,5 +1,6 @@
 #include "openai.h"
 
+#include <atomic>
 #include <cmath>
 
 namespace server {
@@ -70,6 +71,56 @@ std::string render_chat(const json& messages, llamas_model* model) {
     return out;
 }
 
+// For models without a chat template: ChatML, as llama.cpp's server does.
+const char* const kChatML =
+    "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + (message.content or '') + "
+    "'<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+
+// Calls a function with the API's buffer rules (size first, then text) and returns the text.
+template <class F>
+std::string fetch_text(F&& call, const char* what) {
+    size_t need = 0;
+    llamas_status s = call(nullptr, 0, &need);
+    if (s != LLAMAS_OK && s != LLAMAS_ERR_BUFFER_TOO_SMALL)
+        throw ApiError(400, "invalid_request_error", "invalid_value", std::string(what) + ": " + llamas_last_error());
+    std::string out(need + 1, '\0');
+    if (call(&out[0], out.size(), &need) != LLAMAS_OK)
+        throw ApiError(400, "invalid_request_error", "invalid_value", std::string(what) + ": " + llamas_last_error());
+    out.resize(need);
+    return out;
+}
+
+// response_format json_object / json_schema: a grammar for the reply.
+void read_response_format(const json& body, SamplingParams& p) {
+    auto rf = body.find("response_format");
+    if (rf == body.end() || rf->is_null()) return;
+    if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
+        throw bad("'response_format' must be an object with a 'type'");
+    const std::string type = (*rf)["type"];
+    json schema;
+    if (type == "text") return;
+    if (type == "json_object") {
+        schema = json::object();  // any JSON object
+    } else if (type == "json_schema") {
+        auto js = rf->find("json_schema");
+        if (js == rf->end() || !js->is_object() || !js->contains("schema"))
+            throw bad("'response_format.json_schema.schema' is required");
+        schema = (*js)["schema"];
+    } else {
+        throw bad("'response_format.type' must be text, json_object or json_schema");
+    }
+    const std::string text = schema.dump();
+    p.grammar = fetch_text([&](char* b, size_t n, size_t* o) { return llamas_json_schema_to_grammar(text.c_str(), b, n, o); },
+                           "response_format schema");
+    p.grammar_root = "root";
+}
+
+bool needs_json_render(const json& messages) {
+    for (const json& m : messages)
+        if (m.is_object() && (m.contains("tool_calls") || m.value("role", "") == "tool")) return true;
+    return false;
+}
+
 std::vector<int32_t> tokenize(llamas_model* model, const std::string& text, bool parse_special) {
     const int flags = LLAMAS_TOKENIZE_ADD_SPECIAL | (parse_special ? LLAMAS_TOKENIZE_PARSE_SPECIAL : 0);
     size_t n = 0;
@@ -119,9 +170,56 @@ Completion parse_completion(const json& body, bool chat, llamas_model* model, in
     check_model(body, model_id);
     Completion c;
     std::string text;
+    json tools = body.contains("tools") && body["tools"].is_array() && !body["tools"].empty() ? body["tools"] : json();
+    std::string tool_choice = "auto";
+    if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
+        const json& tc = body["tool_choice"];
+        if (tc.is_string()) {
+            tool_choice = tc;
+            if (tool_choice != "auto" && tool_choice != "none" && tool_choice != "required")
+                throw bad("'tool_choice' must be auto, none, required or a function");
+        } else if (tc.is_object() && tc.contains("function") && tc["function"].is_object() &&
+                   tc["function"].contains("name") && tc["function"]["name"].is_string()) {
+            const std::string name = tc["function"]["name"];
+            json only = json::array();
+            for (const json& t : tools)
+                if (t.is_object() && t.contains("function") && t["function"].value("name", "") == name) only.push_back(t);
+            if (only.empty()) throw bad("'tool_choice' names a function that is not in 'tools'");
+            tools = only;
+            tool_choice = "required";
+        } else {
+            throw bad("'tool_choice' must be auto, none, required or {\"type\": \"function\", ...}");
+        }
+    }
+    if (!tools.is_null() && !chat) throw bad("'tools' belong to /v1/chat/completions");
     if (chat) {
         if (!body.contains("messages")) throw bad("'messages' is required");
-        text = render_chat(body["messages"], model);
+        const json& messages = body["messages"];
+        if (!tools.is_null() || (messages.is_array() && needs_json_render(messages))) {
+            // Tools, tool calls or tool results: the template renders the OpenAI messages itself.
+            if (!messages.is_array() || messages.empty()) throw bad("'messages' must be a non-empty array");
+            if (!llamas_model_chat_template(model)) c.template_text = kChatML;
+            const char* tmpl = c.template_text.empty() ? nullptr : c.template_text.c_str();
+            const std::string m = messages.dump(), t = tools.is_null() || tool_choice == "none" ? "" : tools.dump();
+            text = fetch_text([&](char* b, size_t n, size_t* o) {
+                return llamas_chat_apply_template_json(model, tmpl, m.c_str(), t.empty() ? nullptr : t.c_str(), 1, b, n, o);
+            }, "chat template");
+            if (!t.empty()) {
+                c.tools = true;
+                const int flags = (tool_choice == "required" ? LLAMAS_TOOLS_REQUIRED : 0) |
+                                  (body.value("parallel_tool_calls", true) ? LLAMAS_TOOLS_PARALLEL : 0);
+                const std::string g = fetch_text([&](char* b, size_t n, size_t* o) {
+                    return llamas_chat_tool_call_grammar(model, tmpl, t.c_str(), flags, b, n, o);
+                }, "tools");
+                const json gj = json::parse(g);
+                c.params.grammar = gj["grammar"];
+                c.params.grammar_root = gj["root"];
+                c.params.grammar_lazy = gj["lazy"];
+                for (const json& w : gj["triggers"]) c.params.grammar_triggers.push_back(w);
+            }
+        } else {
+            text = render_chat(messages, model);
+        }
     } else {
         auto p = body.find("prompt");
         if (p == body.end() || !p->is_string()) throw bad("'prompt' must be a string");
@@ -163,14 +261,7 @@ Completion parse_completion(const json& body, bool chat, llamas_model* model, in
     }
     auto so = body.find("stream_options");
     if (so != body.end() && so->is_object()) c.include_usage = so->value("include_usage", false);
-    auto rf = body.find("response_format");
-    if (rf != body.end() && !rf->is_null()) {
-        if (!rf->is_object() || rf->value("type", "") != "text")
-            throw ApiError(400, "invalid_request_error", "unsupported_value",
-                           "response_format other than 'text' needs grammars, which this server does not have yet");
-    }
-    if (body.contains("tools") && !body["tools"].is_null() && !body["tools"].empty())
-        throw ApiError(400, "invalid_request_error", "unsupported_value", "'tools' are not supported yet");
+    if (!c.tools) read_response_format(body, c.params);
     return c;
 }
 
@@ -181,10 +272,35 @@ json usage_of(const Event& done) {
                 {"prompt_tokens_details", {{"cached_tokens", done.cached_tokens}}}};
 }
 
+json reply_message(llamas_model* model, const Completion& c, const std::string& text, bool* has_calls) {
+    const char* tmpl = c.template_text.empty() ? nullptr : c.template_text.c_str();
+    const json parsed = json::parse(fetch_text([&](char* b, size_t n, size_t* o) {
+        return llamas_chat_parse_reply(model, tmpl, text.c_str(), b, n, o);
+    }, "reply"));
+    json msg = {{"role", "assistant"}};
+    const std::string content = parsed.value("content", "");
+    json calls = json::array();
+    if (parsed.contains("tool_calls")) {
+        static std::atomic<uint64_t> counter{0};
+        for (const json& call : parsed["tool_calls"]) {
+            const std::string id = call.contains("id") && call["id"].is_string() ? call["id"].get<std::string>()
+                                                                                : "call_" + std::to_string(counter++);
+            calls.push_back({{"id", id},
+                             {"type", "function"},
+                             {"function", {{"name", call.value("name", "")}, {"arguments", call["arguments"].dump()}}}});
+        }
+    }
+    *has_calls = !calls.empty();
+    msg["content"] = content.empty() && *has_calls ? json(nullptr) : json(content);
+    if (*has_calls) msg["tool_calls"] = calls;
+    if (parsed.contains("reasoning_content")) msg["reasoning_content"] = parsed["reasoning_content"];
+    return msg;
+}
+
 json completion_response(bool chat, const std::string& id, const std::string& model_id, long created,
-                         const std::string& text, const Event& done) {
-    json choice = {{"index", 0}, {"finish_reason", done.finish_reason}, {"logprobs", nullptr}};
-    if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+                         const std::string& text, const Event& done, const json* message, const char* finish_reason) {
+    json choice = {{"index", 0}, {"finish_reason", finish_reason ? finish_reason : done.finish_reason}, {"logprobs", nullptr}};
+    if (chat) choice["message"] = message ? *message : json{{"role", "assistant"}, {"content", text}};
     else choice["text"] = text;
     return json{{"id", id},
                 {"object", chat ? "chat.completion" : "text_completion"},

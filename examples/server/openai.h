@@ -28,7 +28,13 @@ struct Completion {
     SamplingParams params;
     bool stream = false;
     bool include_usage = false;  // stream_options.include_usage
+    bool tools = false;          // the reply is parsed for tool calls (template_text's format)
+    std::string template_text;   // the template that rendered the prompt (empty: the model's)
 };
+
+// A finished reply with tools: content and tool calls in OpenAI's message form, and whether
+// there were calls (finish_reason "tool_calls").
+json reply_message(llamas_model* model, const Completion& c, const std::string& text, bool* has_calls);
 
 // Parses a /v1/chat/completions (chat = true) or /v1/completions body: renders the messages with
 // the model's chat template (ChatML when it has none), tokenizes, checks every field's type and
@@ -41,7 +47,8 @@ void check_model(const json& body, const std::string& model_id);
 
 // Response objects.
 json completion_response(bool chat, const std::string& id, const std::string& model_id, long created,
-                         const std::string& text, const Event& done);
+                         const std::string& text, const Event& done, const json* message = nullptr,
+                         const char* finish_reason = nullptr);
 json completion_chunk(bool chat, const std::string& id, const std::string& model_id, long created,
                       const std::string& text, const std::string* finish_reason, bool first);
 json usage_of(const Event& done);

@@ -22,6 +22,10 @@ struct SamplingParams {
     uint64_t seed = 0;
     int32_t max_tokens = 0;  // already clamped by the handler to what the context holds
     std::vector<std::string> stop;
+    // Structured output: a GBNF grammar (response_format, tools); lazy ones wait for a trigger.
+    std::string grammar, grammar_root;
+    bool grammar_lazy = false;
+    std::vector<std::string> grammar_triggers;
 };
 
 struct Event {
