@@ -2,10 +2,11 @@
  * llamas-chat: chat with a GGUF model from the terminal, using only the public C API.
  *
  *   llamas-chat -m MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]
- *               [--system S] [--threads N] [--ctx N] [--grammar FILE]
+ *               [--system S] [--threads N] [--ctx N] [--grammar FILE | --json-schema FILE]
  *
  * --grammar FILE constrains every answer to the GBNF grammar in FILE (llama.cpp's format),
- * from its start each turn.
+ * from its start each turn; --json-schema FILE to JSON that the JSON Schema in FILE describes
+ * (converted to such a grammar by llamas_json_schema_to_grammar).
  *
  * With -p it answers once and exits. Otherwise it reads one user turn per line until EOF.
  * The conversation stays in the KV cache: each turn evaluates only the text it adds. Ctrl-C
@@ -68,7 +69,7 @@ static int on_piece(const char* piece, size_t length, int32_t token, void* user)
 static void usage(void) {
     fprintf(stderr,
             "usage: llamas-chat -m MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
-            "                   [--seed S] [--system S] [--threads N] [--ctx N] [--grammar FILE]\n");
+            "                   [--seed S] [--system S] [--threads N] [--ctx N] [--grammar FILE | --json-schema FILE]\n");
 }
 
 /* The whole content of a file, NUL-terminated (NULL when it cannot be read). */
@@ -92,13 +93,28 @@ static char* read_file(const char* path) {
     return buf;
 }
 
-/* The GBNF grammar answers are held to, from --grammar FILE (NULL: none). A --json-schema FILE
- * option belongs here: read the schema, convert it with llamas_json_schema_to_grammar, and
- * return that GBNF text; everything after this works on the GBNF alone. */
-static char* load_grammar(const char* grammar_path) {
+/* The GBNF grammar answers are held to, from --grammar FILE or --json-schema FILE (NULL:
+ * none); everything after this works on the GBNF alone. */
+static char* load_grammar(const char* grammar_path, int is_schema) {
     if (!grammar_path) return NULL;
-    char* gbnf = read_file(grammar_path);
-    if (!gbnf) fprintf(stderr, "error: cannot read grammar file %s\n", grammar_path);
+    char* text = read_file(grammar_path);
+    if (!text) {
+        fprintf(stderr, "error: cannot read %s %s\n", is_schema ? "JSON schema" : "grammar file", grammar_path);
+        return NULL;
+    }
+    if (!is_schema) return text;
+    size_t need = 0;
+    char* gbnf = NULL;
+    llamas_status s = llamas_json_schema_to_grammar(text, NULL, 0, &need);
+    if (s == LLAMAS_OK || s == LLAMAS_ERR_BUFFER_TOO_SMALL) {
+        gbnf = malloc(need + 1);
+        if (gbnf && llamas_json_schema_to_grammar(text, gbnf, need + 1, NULL) != LLAMAS_OK) {
+            free(gbnf);
+            gbnf = NULL;
+        }
+    }
+    if (!gbnf) fprintf(stderr, "error: %s: %s\n", grammar_path, llamas_last_error());
+    free(text);
     return gbnf;
 }
 
@@ -157,6 +173,7 @@ int main(int argc, char** argv) {
     const char* prompt = NULL;
     const char* system_prompt = NULL;
     const char* grammar_path = NULL;
+    int grammar_is_schema = 0;
     int n_predict = 256, n_threads = 0, n_ctx = 0;
     llamas_sampler_options sopt;
     llamas_sampler_options_init(&sopt);
@@ -176,12 +193,13 @@ int main(int argc, char** argv) {
         else if (!strcmp(a, "--system")) system_prompt = v;
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) n_threads = atoi(v);
         else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) n_ctx = atoi(v);
-        else if (!strcmp(a, "--grammar")) grammar_path = v;
+        else if (!strcmp(a, "--grammar")) { grammar_path = v; grammar_is_schema = 0; }
+        else if (!strcmp(a, "--json-schema")) { grammar_path = v; grammar_is_schema = 1; }
         else { usage(); return 2; }
         ++i;
     }
     if (!model_path) { usage(); return 2; }
-    char* gbnf = load_grammar(grammar_path);
+    char* gbnf = load_grammar(grammar_path, grammar_is_schema);
     if (grammar_path && !gbnf) return 1;
     if (gbnf && llamas_grammar_validate(gbnf, NULL) != LLAMAS_OK) { /* before loading the model */
         fprintf(stderr, "error: %s: %s\n", grammar_path, llamas_last_error());

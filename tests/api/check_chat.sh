@@ -34,6 +34,15 @@ set +e
 "$chat" -m "$model" -p hi --grammar "$tmp/bad.gbnf" >/dev/null 2>"$tmp/g.err"; rc=$?
 set -e
 [ $rc = 1 ] && grep -q "line 2, column 12: undefined rule 'y'" "$tmp/g.err" || fail "bad grammar: rc $rc, $(cat "$tmp/g.err")"
+# --json-schema: the answer is JSON of the schema; a bad schema is an error.
+printf '{"type":"object","properties":{"n":{"type":"integer","minimum":1,"maximum":9}},"required":["n"],"additionalProperties":false}' >"$tmp/s.json"
+"$chat" -m "$model" -p "And God said" -n 200 --seed 3 --json-schema "$tmp/s.json" >"$tmp/s.out" 2>/dev/null || fail "json-schema exit $?"
+tr -d ' \n' <"$tmp/s.out" | grep -qE '^\{"n":[1-9]\}$' || fail "answer is not the schema's JSON: $(cat "$tmp/s.out")"
+printf '{"type":"nonsense"}' >"$tmp/bad.json"
+set +e
+"$chat" -m "$model" -p hi --json-schema "$tmp/bad.json" >/dev/null 2>"$tmp/s.err"; rc=$?
+set -e
+[ $rc = 1 ] && grep -q "error: " "$tmp/s.err" || fail "bad schema: rc $rc, $(cat "$tmp/s.err")"
 
 # Interactive: two turns from stdin; the second continues the conversation in the cache.
 printf 'And God said\nAnd Moses\n' | "$chat" -m "$model" -n 8 --temp 0 >"$tmp/i.out" 2>"$tmp/i.err" || fail "interactive exit"

@@ -438,9 +438,10 @@ static void test_no_leaks_over_cycles(void) {
     CHECK(fd0 > 0 && fd1 == fd0);
     CHECK(task0 > 0 && task1 == task0);
     CHECK(model_maps == 0); /* every mapping of a model file is gone */
-    /* A leaked anonymous mapping per cycle would add 50; the allocator may add or drop a few.
+    /* A leaked anonymous mapping per cycle would add 50; the allocator may add or drop some (glibc
+     * gives threads arenas of their own, and on a busy machine more of them: up to +8 was seen).
      * (Sanitizer allocators map memory in their own rhythm; LeakSanitizer checks there.) */
-    if (!UNDER_SANITIZER) CHECK(maps0 > 0 && maps1 <= maps0 + 4);
+    if (!UNDER_SANITIZER) CHECK(maps0 > 0 && maps1 <= maps0 + 20);
 
     /* Threads exist while a context lives and are gone after it is freed. */
     llamas_model* m = load(g_kjv, 1);
