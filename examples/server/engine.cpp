@@ -46,7 +46,13 @@ Engine::~Engine() {
     cv_.notify_all();
     thread_.join();
     for (Slot& s : slots_) release(s);
-    for (auto& t : queue_) t->push(Event{Event::error, "the server is shutting down", "", 0, 0, 0, 503});
+    for (auto& t : queue_) {
+        Event e;
+        e.kind = Event::error;
+        e.text = "the server is shutting down";
+        e.http_status = 503;
+        t->push(std::move(e));
+    }
     llamas_context_free(ctx_);
 }
 
@@ -161,6 +167,26 @@ void Engine::fail(Slot& s, const std::string& message, int status) {
     release(s);
 }
 
+std::string Engine::token_piece(int32_t tok) const {
+    char buf[256];
+    size_t len = 0;
+    if (llamas_token_to_piece(model_, tok, 0, buf, sizeof buf, &len) != LLAMAS_OK) len = 0;
+    return std::string(buf, std::min(len, sizeof buf));
+}
+
+// The chosen token's log-probability under the raw logits it came from, and the alternatives:
+// read from the batch's row before the next decode replaces it.
+TokenLogprob Engine::logprob_of(const Slot& s, int32_t tok, const std::string& piece) {
+    TokenLogprob out;
+    out.token = piece;
+    const size_t n_top = static_cast<size_t>(s.task->params.top_logprobs);
+    top_.resize(n_top);
+    size_t got = 0;
+    if (llamas_logprobs(ctx_, s.batch_index, tok, &out.logprob, top_.data(), n_top, &got) != LLAMAS_OK) return out;
+    for (size_t i = 0; i < got; ++i) out.top.emplace_back(token_piece(top_[i].token), top_[i].logprob);
+    return out;
+}
+
 // After a batch: a generating slot (or one whose prompt just ended) picks its next token.
 void Engine::after_decode(Slot& s) {
     if (s.batch_index < 0) return;
@@ -176,12 +202,12 @@ void Engine::after_decode(Slot& s) {
         return;
     }
     ++s.n_generated;
-    char buf[256];
-    size_t len = 0;
-    if (llamas_token_to_piece(model_, tok, 0, buf, sizeof buf, &len) != LLAMAS_OK) len = 0;
+    const std::string piece = token_piece(tok);
+    Event e;
+    if (s.task->params.top_logprobs >= 0) e.logprobs.push_back(logprob_of(s, tok, piece));
     bool stopped = false;
-    const std::string text = s.text->push(std::string(buf, std::min(len, sizeof buf)), &stopped);
-    if (!text.empty()) s.task->push(Event{Event::delta, text, "", 0, 0, 0, 0});
+    e.text = s.text->push(piece, &stopped);
+    if (!e.text.empty() || !e.logprobs.empty()) s.task->push(std::move(e));
     if (stopped) {
         finish(s, "stop");
         return;

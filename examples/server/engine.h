@@ -63,6 +63,8 @@ private:
     void release(Slot& s);
     void after_decode(Slot& s);
     size_t reuse_prefix(Slot& s);
+    std::string token_piece(int32_t tok) const;
+    TokenLogprob logprob_of(const Slot& s, int32_t tok, const std::string& piece);
 
     llamas_model* model_;
     EngineOptions options_;
@@ -77,6 +79,7 @@ private:
     // The batch being built (sized once).
     std::vector<int32_t> tok_, pos_, seq_;
     std::vector<int8_t> want_;
+    std::vector<llamas_token_logprob> top_;  // logprobs' alternatives
 };
 
 }  // namespace server

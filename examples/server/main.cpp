@@ -241,7 +241,8 @@ int main(int argc, char** argv) {
                     // out whether the client is still there: one that left frees its slot.
                     res.set_chunked_content_provider(
                         "application/json",
-                        [task, chat, id, model_id, created, model, c, text = std::string()](size_t,
+                        [task, chat, id, model_id, created, model, c, text = std::string(),
+                         lps = std::vector<TokenLogprob>()](size_t,
                                                                                   httplib::DataSink& sink) mutable {
                         try {
                             Event e;
@@ -251,8 +252,11 @@ int main(int argc, char** argv) {
                             }
                             if (e.kind == Event::delta) {
                                 text += e.text;
+                                lps.insert(lps.end(), e.logprobs.begin(), e.logprobs.end());
                                 return true;
                             }
+                            const json lp = logprobs_json(chat, lps);
+                            const json* lpp = c.params.top_logprobs >= 0 ? &lp : nullptr;
                             json body;
                             if (e.kind == Event::error) {
                                 body = error_body(e.http_status, "server_error", "generation_failed", e.text);
@@ -260,9 +264,9 @@ int main(int argc, char** argv) {
                                 bool calls = false;
                                 const json msg = reply_message(model, c, text, &calls);
                                 body = completion_response(chat, id, model_id, created, text, e, &msg,
-                                                           calls ? "tool_calls" : nullptr);
+                                                           calls ? "tool_calls" : nullptr, lpp);
                             } else {
-                                body = completion_response(chat, id, model_id, created, text, e);
+                                body = completion_response(chat, id, model_id, created, text, e, nullptr, nullptr, lpp);
                             }
                             const std::string out = to_text(body);
                             sink.write(out.data(), out.size());
@@ -300,7 +304,9 @@ int main(int argc, char** argv) {
                             return true;
                         }
                         if (e.kind == Event::delta) {
-                            const bool ok = send(completion_chunk(chat, id, model_id, created, e.text, nullptr, first));
+                            json chunk = completion_chunk(chat, id, model_id, created, e.text, nullptr, first);
+                            if (c.params.top_logprobs >= 0) chunk["choices"][0]["logprobs"] = logprobs_json(chat, e.logprobs);
+                            const bool ok = send(chunk);
                             first = false;
                             if (!ok) task->cancel();
                             return ok;

@@ -262,7 +262,52 @@ Completion parse_completion(const json& body, bool chat, llamas_model* model, in
     auto so = body.find("stream_options");
     if (so != body.end() && so->is_object()) c.include_usage = so->value("include_usage", false);
     if (!c.tools) read_response_format(body, c.params);
+    // logprobs: chat takes a boolean and top_logprobs (0..20); completions an integer (0..5).
+    if (body.contains("logprobs") && !body["logprobs"].is_null()) {
+        const json& lp = body["logprobs"];
+        if (chat) {
+            if (!lp.is_boolean()) throw bad("'logprobs' must be a boolean");
+            if (lp.get<bool>()) {
+                int32_t top = 0;
+                read_number<int32_t>(body, "top_logprobs", 0, 20, &top);
+                c.params.top_logprobs = top;
+            }
+        } else {
+            int32_t top = 0;
+            read_number<int32_t>(body, "logprobs", 0, 5, &top);
+            c.params.top_logprobs = top;
+        }
+    }
     return c;
+}
+
+json logprobs_json(bool chat, const std::vector<TokenLogprob>& entries) {
+    auto bytes = [](const std::string& t) {
+        json b = json::array();
+        for (const unsigned char ch : t) b.push_back(static_cast<int>(ch));
+        return b;
+    };
+    if (chat) {
+        json content = json::array();
+        for (const TokenLogprob& e : entries) {
+            json top = json::array();
+            for (const auto& [t, lp] : e.top) top.push_back({{"token", t}, {"logprob", lp}, {"bytes", bytes(t)}});
+            content.push_back({{"token", e.token}, {"logprob", e.logprob}, {"bytes", bytes(e.token)}, {"top_logprobs", top}});
+        }
+        return json{{"content", content}};
+    }
+    json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
+    size_t at = 0;
+    for (const TokenLogprob& e : entries) {
+        tokens.push_back(e.token);
+        lps.push_back(e.logprob);
+        json top = json::object();
+        for (const auto& [t, lp] : e.top) top[t] = lp;
+        tops.push_back(top);
+        offsets.push_back(at);
+        at += e.token.size();
+    }
+    return json{{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
 }
 
 json usage_of(const Event& done) {
@@ -298,8 +343,10 @@ json reply_message(llamas_model* model, const Completion& c, const std::string& 
 }
 
 json completion_response(bool chat, const std::string& id, const std::string& model_id, long created,
-                         const std::string& text, const Event& done, const json* message, const char* finish_reason) {
-    json choice = {{"index", 0}, {"finish_reason", finish_reason ? finish_reason : done.finish_reason}, {"logprobs", nullptr}};
+                         const std::string& text, const Event& done, const json* message, const char* finish_reason,
+                         const json* logprobs) {
+    json choice = {{"index", 0}, {"finish_reason", finish_reason ? finish_reason : done.finish_reason},
+                   {"logprobs", logprobs ? *logprobs : json(nullptr)}};
     if (chat) choice["message"] = message ? *message : json{{"role", "assistant"}, {"content", text}};
     else choice["text"] = text;
     return json{{"id", id},

@@ -48,10 +48,12 @@ void check_model(const json& body, const std::string& model_id);
 // Response objects.
 json completion_response(bool chat, const std::string& id, const std::string& model_id, long created,
                          const std::string& text, const Event& done, const json* message = nullptr,
-                         const char* finish_reason = nullptr);
+                         const char* finish_reason = nullptr, const json* logprobs = nullptr);
 json completion_chunk(bool chat, const std::string& id, const std::string& model_id, long created,
                       const std::string& text, const std::string* finish_reason, bool first);
 json usage_of(const Event& done);
+// The logprobs object of a choice: chat's {"content": [...]} or completions' legacy lists.
+json logprobs_json(bool chat, const std::vector<TokenLogprob>& entries);
 
 // JSON text of a value; a model's bytes that are not valid UTF-8 become U+FFFD instead of an
 // exception (generated text may hold any bytes).

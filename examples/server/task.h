@@ -22,15 +22,25 @@ struct SamplingParams {
     uint64_t seed = 0;
     int32_t max_tokens = 0;  // already clamped by the handler to what the context holds
     std::vector<std::string> stop;
+    // logprobs: each generated token's log-probability and this many alternatives (-1: none).
+    int32_t top_logprobs = -1;
     // Structured output: a GBNF grammar (response_format, tools); lazy ones wait for a trigger.
     std::string grammar, grammar_root;
     bool grammar_lazy = false;
     std::vector<std::string> grammar_triggers;
 };
 
+// One generated token's log-probability and its most likely alternatives (logprobs requests).
+struct TokenLogprob {
+    std::string token;  // the token's bytes
+    float logprob = 0;
+    std::vector<std::pair<std::string, float>> top;
+};
+
 struct Event {
     enum Kind { delta, done, error } kind = delta;
     std::string text;           // delta: new text; error: message
+    std::vector<TokenLogprob> logprobs;  // delta: the tokens behind it, when asked
     std::string finish_reason;  // done: "stop" or "length"
     int32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
     int http_status = 500;      // error

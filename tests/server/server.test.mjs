@@ -110,6 +110,30 @@ test('completions, stop strings and determinism with a seed', async () => {
   assert.equal(x.choices[0].text, y.choices[0].text, 'same seed, same sample');
 });
 
+test('logprobs: each token with its log-probability and alternatives', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages, temperature: 0, max_tokens: 12, logprobs: true, top_logprobs: 3 });
+  const lp = r.choices[0].logprobs.content;
+  assert.equal(lp.length, r.usage.completion_tokens);
+  assert.equal(lp.map((e) => e.token).join(''), r.choices[0].message.content);
+  for (const e of lp) {
+    assert.ok(e.logprob <= 0);
+    assert.equal(e.top_logprobs.length, 3);
+    assert.ok(e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob && e.top_logprobs[1].logprob >= e.top_logprobs[2].logprob);
+    assert.equal(e.top_logprobs[0].token, e.token, 'greedy picks the most likely token');
+    assert.ok(Math.abs(e.top_logprobs[0].logprob - e.logprob) < 1e-6);
+  }
+  const stream = await client.chat.completions.create({ model: MODEL, messages, temperature: 0, max_tokens: 12, logprobs: true, stream: true });
+  const streamed = [];
+  for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+  assert.deepEqual(streamed.map((e) => e.logprob), lp.map((e) => e.logprob));
+  const legacy = await client.completions.create({ model: MODEL, prompt: 'And God said', temperature: 0, max_tokens: 6, logprobs: 2 });
+  const l = legacy.choices[0].logprobs;
+  assert.equal(l.tokens.join(''), legacy.choices[0].text);
+  assert.equal(l.token_logprobs.length, l.tokens.length);
+  assert.equal(Object.keys(l.top_logprobs[0]).length, 2);
+  await assert.rejects(client.chat.completions.create({ model: MODEL, messages, logprobs: true, top_logprobs: 99 }), (e) => e.status === 400);
+});
+
 test('response_format: every sampled reply parses as JSON of the schema', async () => {
   const schema = { type: 'object', properties: { verse: { type: 'string', maxLength: 24 }, chapter: { type: 'integer', minimum: 1, maximum: 50 } },
                    required: ['verse', 'chapter'], additionalProperties: false };
