@@ -110,6 +110,18 @@ namespace Llamas
         // plain init, which writes its own (full) size.
         static volatile bool hasInitSize = true;
 
+        delegate void OptionsInit<T>(out T options);
+
+        // The two inits are separate NoInlining methods so that a missing entry point throws
+        // when the _size one is called, here, not when a caller of it is compiled.
+        static void InitOptions<T>(out T o, OptionsInit<T> withSize, OptionsInit<T> v01)
+        {
+            if (hasInitSize)
+                try { withSize(out o); return; }
+                catch (EntryPointNotFoundException) { hasInitSize = false; }
+            v01(out o);
+        }
+
         public delegate int TextCall(byte[] buffer, UIntPtr capacity, out UIntPtr length);
 
         /// <summary>Calls f with growing buffers until the text fits (BUFFER_TOO_SMALL rule).</summary>
@@ -154,13 +166,7 @@ namespace Llamas
         [MethodImpl(MethodImplOptions.NoInlining)] static void modelInitSize(out ModelOptionsNative o) { model_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(ModelOptionsNative))); }
         [MethodImpl(MethodImplOptions.NoInlining)] static void modelInit01(out ModelOptionsNative o) { model_options_init_0_1(out o); }
         /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
-        public static void llamas_model_options_init(out ModelOptionsNative o)
-        {
-            if (hasInitSize)
-                try { modelInitSize(out o); return; }
-                catch (EntryPointNotFoundException) { hasInitSize = false; }
-            modelInit01(out o);
-        }
+        public static void llamas_model_options_init(out ModelOptionsNative o) => InitOptions(out o, modelInitSize, modelInit01);
         [DllImport(Lib)] public static extern int llamas_model_load(byte[] path, ref ModelOptionsNative options, out ModelHandle model);
         [DllImport(Lib)] public static extern void llamas_model_free(IntPtr model);
         [DllImport(Lib)] public static extern IntPtr llamas_model_architecture(ModelHandle model);
@@ -181,13 +187,7 @@ namespace Llamas
         [MethodImpl(MethodImplOptions.NoInlining)] static void contextInitSize(out ContextOptions o) { context_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(ContextOptions))); }
         [MethodImpl(MethodImplOptions.NoInlining)] static void contextInit01(out ContextOptions o) { context_options_init_0_1(out o); }
         /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
-        public static void llamas_context_options_init(out ContextOptions o)
-        {
-            if (hasInitSize)
-                try { contextInitSize(out o); return; }
-                catch (EntryPointNotFoundException) { hasInitSize = false; }
-            contextInit01(out o);
-        }
+        public static void llamas_context_options_init(out ContextOptions o) => InitOptions(out o, contextInitSize, contextInit01);
         [DllImport(Lib)] public static extern int llamas_context_create(ModelHandle model, ref ContextOptions options, out ContextHandle context);
         [DllImport(Lib)] public static extern void llamas_context_free(IntPtr context);
         [DllImport(Lib)] public static extern int llamas_context_n_ctx(ContextHandle context);
@@ -204,13 +204,7 @@ namespace Llamas
         [MethodImpl(MethodImplOptions.NoInlining)] static void samplerInitSize(out SamplerOptions o) { sampler_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(SamplerOptions))); }
         [MethodImpl(MethodImplOptions.NoInlining)] static void samplerInit01(out SamplerOptions o) { sampler_options_init_0_1(out o); }
         /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
-        public static void llamas_sampler_options_init(out SamplerOptions o)
-        {
-            if (hasInitSize)
-                try { samplerInitSize(out o); return; }
-                catch (EntryPointNotFoundException) { hasInitSize = false; }
-            samplerInit01(out o);
-        }
+        public static void llamas_sampler_options_init(out SamplerOptions o) => InitOptions(out o, samplerInitSize, samplerInit01);
         [DllImport(Lib)] public static extern int llamas_sampler_create(ModelHandle model, ref SamplerOptions options, out SamplerHandle sampler);
         [DllImport(Lib)] public static extern void llamas_sampler_free(IntPtr sampler);
         [DllImport(Lib)] public static extern int llamas_sampler_set_logit_bias(SamplerHandle sampler, int token, float bias);
@@ -222,13 +216,7 @@ namespace Llamas
         [MethodImpl(MethodImplOptions.NoInlining)] static void generateInitSize(out GenerateOptionsNative o) { generate_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(GenerateOptionsNative))); }
         [MethodImpl(MethodImplOptions.NoInlining)] static void generateInit01(out GenerateOptionsNative o) { generate_options_init_0_1(out o); }
         /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
-        public static void llamas_generate_options_init(out GenerateOptionsNative o)
-        {
-            if (hasInitSize)
-                try { generateInitSize(out o); return; }
-                catch (EntryPointNotFoundException) { hasInitSize = false; }
-            generateInit01(out o);
-        }
+        public static void llamas_generate_options_init(out GenerateOptionsNative o) => InitOptions(out o, generateInitSize, generateInit01);
         [DllImport(Lib)] public static extern int llamas_generate(ContextHandle context, SamplerHandle sampler, byte[] prompt, ref GenerateOptionsNative options, PieceCallback callback, IntPtr userData, out int nGenerated);
 
         [DllImport(Lib)] public static extern int llamas_chat_apply_template(ModelHandle model, byte[] templateText, ChatMessageNative[] messages, UIntPtr n, int addGenerationPrompt, byte[] buffer, UIntPtr capacity, out UIntPtr length);
@@ -239,13 +227,7 @@ namespace Llamas
         [MethodImpl(MethodImplOptions.NoInlining)] static void embedInitSize(out EmbedOptionsNative o) { embed_options_init_size(out o, (UIntPtr)Marshal.SizeOf(typeof(EmbedOptionsNative))); }
         [MethodImpl(MethodImplOptions.NoInlining)] static void embedInit01(out EmbedOptionsNative o) { embed_options_init_0_1(out o); }
         /// <summary>The library's defaults in this binding's layout (see HasInitSize).</summary>
-        public static void llamas_embed_options_init(out EmbedOptionsNative o)
-        {
-            if (hasInitSize)
-                try { embedInitSize(out o); return; }
-                catch (EntryPointNotFoundException) { hasInitSize = false; }
-            embedInit01(out o);
-        }
+        public static void llamas_embed_options_init(out EmbedOptionsNative o) => InitOptions(out o, embedInitSize, embedInit01);
         [DllImport(Lib)] public static extern int llamas_embed(ContextHandle context, IntPtr[] texts, UIntPtr n, ref EmbedOptionsNative options, float[] output, UIntPtr capacity);
 
         // ---- since 0.2. Mono resolves these when a calling method is compiled: with a library

@@ -119,40 +119,42 @@ func (m *Model) MetaKeys() ([]string, error) {
 	return keys, nil
 }
 
-// MetaInfo tells a key's type (ErrNotFound when absent).
-func (m *Model) MetaInfo(key string) (MetaInfo, error) {
-	if err := need("llamas_model_meta_info"); err != nil {
-		return MetaInfo{}, err
+// metaCall runs one metadata lookup, fn, with the key as a C string, once the library is known
+// to have the function `name` (a library from before 0.2 lacks it: StatusUnsupported).
+func (m *Model) metaCall(name, key string, fn func(ckey *C.char) C.llamas_status) error {
+	if err := need(name); err != nil {
+		return err
 	}
 	ckey := C.CString(key)
 	defer C.free(unsafe.Pointer(ckey))
+	return call(func() C.llamas_status { return fn(ckey) })
+}
+
+// MetaInfo tells a key's type (ErrNotFound when absent).
+func (m *Model) MetaInfo(key string) (MetaInfo, error) {
 	var t, et C.int32_t
 	var n C.uint64_t
-	err := call(func() C.llamas_status { return C.lgo_model_meta_info(m.handle(), ckey, &t, &et, &n) })
+	err := m.metaCall("llamas_model_meta_info", key, func(ckey *C.char) C.llamas_status {
+		return C.lgo_model_meta_info(m.handle(), ckey, &t, &et, &n)
+	})
 	return MetaInfo{Type: MetaType(t), ElemType: MetaType(et), Count: uint64(n)}, err
 }
 
 // MetaInt reads an integer or boolean (element index of an array; 0 for a scalar).
 func (m *Model) MetaInt(key string, index uint64) (int64, error) {
-	if err := need("llamas_model_meta_int"); err != nil {
-		return 0, err
-	}
-	ckey := C.CString(key)
-	defer C.free(unsafe.Pointer(ckey))
 	var v C.int64_t
-	err := call(func() C.llamas_status { return C.lgo_model_meta_int(m.handle(), ckey, C.uint64_t(index), &v) })
+	err := m.metaCall("llamas_model_meta_int", key, func(ckey *C.char) C.llamas_status {
+		return C.lgo_model_meta_int(m.handle(), ckey, C.uint64_t(index), &v)
+	})
 	return int64(v), err
 }
 
 // MetaFloat reads a number as float64.
 func (m *Model) MetaFloat(key string, index uint64) (float64, error) {
-	if err := need("llamas_model_meta_float"); err != nil {
-		return 0, err
-	}
-	ckey := C.CString(key)
-	defer C.free(unsafe.Pointer(ckey))
 	var v C.double
-	err := call(func() C.llamas_status { return C.lgo_model_meta_float(m.handle(), ckey, C.uint64_t(index), &v) })
+	err := m.metaCall("llamas_model_meta_float", key, func(ckey *C.char) C.llamas_status {
+		return C.lgo_model_meta_float(m.handle(), ckey, C.uint64_t(index), &v)
+	})
 	return float64(v), err
 }
 

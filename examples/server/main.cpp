@@ -116,6 +116,32 @@ void on_signal(int) {
     if (g_server) g_server->stop();
 }
 
+// Sends a task's events as a chunked response. on_event(event, sink) writes what an event means
+// and returns false to end the response. While no event comes for a second, `keepalive` (bytes
+// the client ignores) is written: a client that left is noticed that way and its task cancelled,
+// which frees its slot. An exception, or the response ending early, cancels the task too.
+template <class OnEvent>
+void stream_task_events(httplib::Response& res, const char* content_type, std::shared_ptr<Task> task,
+                        std::string keepalive, OnEvent on_event) {
+    res.set_chunked_content_provider(
+        content_type,
+        [task, keepalive = std::move(keepalive), on_event = std::move(on_event)](
+            size_t, httplib::DataSink& sink) mutable {
+            try {
+                Event e;
+                if (!task->pop(e, std::chrono::milliseconds(1000))) {
+                    if (!sink.write(keepalive.data(), keepalive.size())) task->cancel();
+                    return !task->cancelled();
+                }
+                return on_event(e, sink);
+            } catch (...) {
+                task->cancel();
+                return false;
+            }
+        },
+        [task](bool) { task->cancel(); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,17 +265,10 @@ int main(int argc, char** argv) {
                     // One JSON body, sent when the generation ends. It goes out chunked so that,
                     // while waiting, a space (JSON allows leading whitespace) every second finds
                     // out whether the client is still there: one that left frees its slot.
-                    res.set_chunked_content_provider(
-                        "application/json",
-                        [task, chat, id, model_id, created, model, c, text = std::string(),
-                         lps = std::vector<TokenLogprob>()](size_t,
-                                                                                  httplib::DataSink& sink) mutable {
-                        try {
-                            Event e;
-                            if (!task->pop(e, std::chrono::milliseconds(1000))) {
-                                if (!sink.write(" ", 1)) task->cancel();
-                                return !task->cancelled();
-                            }
+                    stream_task_events(
+                        res, "application/json", task, " ",
+                        [chat, id, model_id, created, model, c, text = std::string(),
+                         lps = std::vector<TokenLogprob>()](const Event& e, httplib::DataSink& sink) mutable {
                             if (e.kind == Event::delta) {
                                 text += e.text;
                                 lps.insert(lps.end(), e.logprobs.begin(), e.logprobs.end());
@@ -272,33 +291,20 @@ int main(int argc, char** argv) {
                             sink.write(out.data(), out.size());
                             sink.done();
                             return true;
-                        } catch (...) {
-                            task->cancel();
-                            return false;
-                        }
-                        },
-                        [task](bool) { task->cancel(); });
+                        });
                     return;
                 }
                 const bool include_usage = c.include_usage;
                 res.set_header("Cache-Control", "no-cache");
-                res.set_chunked_content_provider(
-                    "text/event-stream",
+                // An SSE comment, which clients ignore, tells whether the client is still there.
+                stream_task_events(
+                    res, "text/event-stream", task, ": ping\n\n",
                     [task, chat, id, model_id, created, include_usage, model, c, first = true,
-                     held = std::string()](size_t,
-                                                                                      httplib::DataSink& sink) mutable {
-                    try {
+                     held = std::string()](const Event& e, httplib::DataSink& sink) mutable {
                         auto send = [&](const json& j) {
                             const std::string line = "data: " + to_text(j) + "\n\n";
                             return sink.write(line.data(), line.size());
                         };
-                        Event e;
-                        if (!task->pop(e, std::chrono::milliseconds(1000))) {
-                            // An SSE comment, which clients ignore, tells whether the client is still there.
-                            static const char ping[] = ": ping\n\n";
-                            if (!sink.write(ping, sizeof ping - 1)) task->cancel();
-                            return !task->cancelled();
-                        }
                         if (e.kind == Event::delta && c.tools) {  // a reply with tools is parsed when it ends
                             held += e.text;
                             return true;
@@ -347,12 +353,7 @@ int main(int argc, char** argv) {
                         sink.write(end.data(), end.size());
                         sink.done();
                         return true;
-                    } catch (...) {
-                        task->cancel();
-                        return false;
-                    }
-                    },
-                    [task](bool) { task->cancel(); });  // ended or dropped: free the slot if still running
+                    });
             } catch (const ApiError& e) {
                 send_error(res, e.status, e.type, e.code, e.what());
             }

@@ -70,17 +70,27 @@ public:
     }
 
     // Numbers without leading zeros >= lo (lo >= 0), at most `digits` digits past the first.
-    void at_least(const std::string& lo, int digits) {
+    void at_least(const std::string& lo, int digits) { at_least_from(lo, digits, '1'); }
+
+private:
+    // Digit strings longer than `lo`, or as long and not smaller, whose first digit is at least
+    // `first_min`: '1' for a whole number (no leading zero), '0' for the tail after a first
+    // digit (where zeros are ordinary digits).
+    void at_least_from(const std::string& lo, int digits, char first_min) {
         const int fewer = std::max(digits - 1, 1);
         const char c = lo[0];
         if (lo.size() == 1) {
             if (c == '0') {
-                out_ += "[0] | [1-9] ";
-                any_digits(0, fewer);
+                if (first_min == '0') {
+                    any_digits(1, digits);
+                } else {
+                    out_ += "[0] | [1-9] ";
+                    any_digits(0, fewer);
+                }
                 return;
             }
-            if (c > '1') {
-                digit('1', static_cast<char>(c - 1));
+            if (c > first_min) {
+                digit(first_min, static_cast<char>(c - 1));
                 out_ += ' ';
                 any_digits(1, fewer);
                 out_ += " | ";
@@ -91,54 +101,15 @@ public:
             return;
         }
         const int width = static_cast<int>(lo.size());
-        if (c > '1') {
-            digit('1', static_cast<char>(c - 1));
+        if (c > first_min) {
+            digit(first_min, static_cast<char>(c - 1));
             out_ += ' ';
             any_digits(width, fewer);
             out_ += " | ";
         }
         digit(c, c);
         out_ += " (";
-        tail_at_least(lo.substr(1), fewer);
-        out_ += ')';
-        if (c < '9') {
-            out_ += " | ";
-            digit(static_cast<char>(c + 1), '9');
-            out_ += ' ';
-            any_digits(width - 1, fewer);
-        }
-    }
-
-private:
-    // Digit strings (leading zeros allowed: they follow a first digit) that are longer than
-    // `lo`, or as long and not smaller.
-    void tail_at_least(const std::string& lo, int digits) {
-        const int fewer = std::max(digits - 1, 1);
-        const char c = lo[0];
-        if (lo.size() == 1) {
-            if (c == '0') {
-                any_digits(1, digits);
-                return;
-            }
-            digit('0', static_cast<char>(c - 1));
-            out_ += ' ';
-            any_digits(1, fewer);
-            out_ += " | ";
-            digit(c, '9');
-            out_ += ' ';
-            any_digits(0, fewer);
-            return;
-        }
-        const int width = static_cast<int>(lo.size());
-        if (c > '0') {
-            digit('0', static_cast<char>(c - 1));
-            out_ += ' ';
-            any_digits(width, fewer);
-            out_ += " | ";
-        }
-        digit(c, c);
-        out_ += " (";
-        tail_at_least(lo.substr(1), fewer);
+        at_least_from(lo.substr(1), fewer, '0');
         out_ += ')';
         if (c < '9') {
             out_ += " | ";

@@ -9,6 +9,7 @@
 #include "engine/context.h"
 #include "engine/kv_edit.h"
 #include "engine/model.h"
+#include "decoder_test_util.h"
 #include "test_data.h"
 #include "test_decoder_conformance.h"
 #include "util/error.h"
@@ -17,33 +18,10 @@ using namespace llamas;
 
 namespace {
 
-std::string model_path(const std::string& stem) {
-    const std::string p = test::data_path("models/" + stem + ".gguf");
-    REQUIRE_MESSAGE(std::ifstream(p).good(), "missing test model " << p);
-    return p;
-}
-
-ContextParams params(int64_t n_seq, int64_t n_ctx = 256) {
-    ContextParams cp;
-    cp.n_ctx = n_ctx;
-    cp.n_batch = n_ctx;
-    cp.n_threads = 2;
-    cp.n_seq = n_seq;
-    cp.kv_type = GgmlType::F32;
-    cp.logits_all = true;
-    return cp;
-}
-
-double max_abs_diff(const float* a, const float* b, int64_t n) {
-    double m = 0;
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
-    return m;
-}
-
-double range_of(const float* a, int64_t n) {
-    const auto [mn, mx] = std::minmax_element(a, a + n);
-    return *mx - *mn;
-}
+using test::conformance_params;
+using test::max_abs_diff;
+using test::model_path;
+using test::range_of;
 
 // As in "a prompt in one batch and token by token give the same logits": 8-bit activation
 // blocks can move a result by one block step when the summation order changes.
@@ -70,7 +48,7 @@ TEST_CASE("sequences interleaved in one batch give each sequence's own logits, p
         std::vector<std::vector<int32_t>> alone_greedy(kSeqs);
         for (int s = 0; s < kSeqs; ++s) {
             const auto& t = ref[static_cast<size_t>(s)].tokens;
-            Context ctx(*model, params(1));
+            Context ctx(*model, conformance_params(256, 1));
             const float* l = ctx.decode(t.data(), static_cast<int64_t>(t.size()), 0, true);
             alone[s].assign(l, l + static_cast<int64_t>(t.size()) * n_vocab);
             int32_t next = argmax(l + (static_cast<int64_t>(t.size()) - 1) * n_vocab, n_vocab);
@@ -93,7 +71,7 @@ TEST_CASE("sequences interleaved in one batch give each sequence's own logits, p
                     index_in_prompt.push_back(static_cast<int32_t>(i));
                 }
         const std::vector<int8_t> want(tokens.size(), 1);
-        Context multi(*model, params(kSeqs, 512));
+        Context multi(*model, conformance_params(512, kSeqs));
         Batch b;
         b.tokens = tokens.data();
         b.pos = pos.data();
@@ -148,7 +126,7 @@ TEST_CASE("a copied prefix continues exactly as recomputing it") {
         const int64_t shared = 20;
         // Sequence 1 gets the first `shared` tokens of sequence 0 by copy, then its own tail.
         std::vector<int32_t> tail = {ref[1].tokens.begin() + 1, ref[1].tokens.end()};
-        Context ctx(*model, params(3));
+        Context ctx(*model, conformance_params(256, 3));
         ctx.decode(a.data(), static_cast<int64_t>(a.size()), 0);
         kv_copy(ctx, 0, 1, shared);
         CHECK(ctx.kv_cache().n_rows(1) == shared);
@@ -163,7 +141,7 @@ TEST_CASE("a copied prefix continues exactly as recomputing it") {
 
         std::vector<int32_t> full(a.begin(), a.begin() + shared);
         full.insert(full.end(), tail.begin(), tail.end());
-        Context fresh(*model, params(1));
+        Context fresh(*model, conformance_params(256, 1));
         const float* l = fresh.decode(full.data(), static_cast<int64_t>(full.size()), 0);
         CHECK(max_abs_diff(copied.data(), l, n_vocab) <= 1e-5 * range_of(l, n_vocab));
         // Sequence 0 is untouched by the copy and the decode into sequence 1.
@@ -183,7 +161,7 @@ TEST_CASE("removing without shifting keeps rows and positions; shifting then clo
     const int64_t n_vocab = model->hparams().n_vocab;
     const std::vector<int32_t>& t = ref[3].tokens;
     const int64_t n = static_cast<int64_t>(t.size());
-    Context edited(*model, params(1));
+    Context edited(*model, conformance_params(256, 1));
     edited.decode(t.data(), n, 0);
     const KvCache& kv = edited.kv_cache();
     const int64_t layer = model->hparams().n_layer - 1;
@@ -201,7 +179,7 @@ TEST_CASE("removing without shifting keeps rows and positions; shifting then clo
     kv_shift(edited, 0, 7, -1, -5);
     CHECK(kv.contiguous(0));
     CHECK(kv.pos_max(0) == n - 6);
-    Context shifted(*model, params(1));
+    Context shifted(*model, conformance_params(256, 1));
     shifted.decode(t.data(), n, 0);
     kv_remove(shifted, 0, 2, 7, /*shift=*/true);
     const int64_t row_floats = kv.row_elems();
@@ -228,7 +206,7 @@ TEST_CASE("removing without shifting keeps rows and positions; shifting then clo
 
 TEST_CASE("batch and sequence edits check their arguments before changing anything") {
     auto model = Model::load(model_path("gemma3-F16"));  // has sliding-window layers
-    Context ctx(*model, params(2, 32));
+    Context ctx(*model, conformance_params(32, 2));
     const int32_t toks[4] = {1, 5, 6, 7};
     ctx.decode(toks, 4, 0);
     auto status_of = [](auto&& f) {

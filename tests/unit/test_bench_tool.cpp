@@ -12,30 +12,14 @@
 #include <unistd.h>
 
 #include "gguf/gguf.h"
+#include "command_run.h"
 #include "test_data.h"
 
 namespace {
 
-struct BenchRun {
-    int exit_code;
-    std::string out, err;
-};
+using BenchRun = llamas::test::CommandRun;
 
-BenchRun run_bench(const std::string& args) {
-    const std::string err_file = "/tmp/llamas-bench-test-stderr-" + std::to_string(getpid());
-    const std::string cmd = llamas::test::tool_path("llamas-bench") + " " + args + " 2>" + err_file;
-    BenchRun r{-1, "", ""};
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = llamas::test::read_text(err_file);
-    std::remove(err_file.c_str());
-    return r;
-}
+BenchRun run_bench(const std::string& args) { return llamas::test::run_tool("llamas-bench", args); }
 
 // Bytes of every matrix a decoded token multiplies: all 2-D weights except the token embedding,
 // which is only looked up, unless the output is tied to it.

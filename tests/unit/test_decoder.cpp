@@ -13,6 +13,7 @@
 #include "alloc_watch.h"
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
+#include "decoder_test_util.h"
 #include "test_data.h"
 #include "test_decoder_conformance.h"
 #include "util/error.h"
@@ -26,37 +27,15 @@ bool under_sanitizer() {
     return s && *s && std::string(s) != "0";
 }
 
-std::string model_path(const std::string& stem) {
-    const std::string p = test::data_path("models/" + stem + ".gguf");
-    REQUIRE_MESSAGE(std::ifstream(p).good(), "missing test model " << p);
-    return p;
-}
+using test::conformance_params;
+using test::max_abs_diff;
+using test::model_path;
+using test::range_of;
 
 std::vector<test::PromptRecord> reference(const std::string& stem) {
     auto ref = test::read_records(test::data_path("reference/outputs"), stem);
     REQUIRE_MESSAGE(!ref.empty(), "missing reference outputs for " << stem);
     return ref;
-}
-
-ContextParams conformance_params(int64_t n_ctx = 256) {
-    ContextParams cp;
-    cp.n_ctx = n_ctx;
-    cp.n_batch = n_ctx;
-    cp.n_threads = 2;
-    cp.kv_type = GgmlType::F32;  // as the reference
-    cp.logits_all = true;
-    return cp;
-}
-
-double max_abs_diff(const float* a, const float* b, int64_t n) {
-    double m = 0;
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
-    return m;
-}
-
-double range_of(const float* a, int64_t n) {
-    const auto [mn, mx] = std::minmax_element(a, a + n);
-    return *mx - *mn;
 }
 
 }  // namespace

@@ -17,30 +17,14 @@
 
 #include "engine/context.h"
 #include "engine/model.h"
+#include "command_run.h"
 #include "test_data.h"
 
 namespace {
 
-struct PplRun {
-    int exit_code;
-    std::string out, err;
-};
+using PplRun = llamas::test::CommandRun;
 
-PplRun run_ppl(const std::string& args) {
-    const std::string err_file = "/tmp/llamas-ppl-test-stderr-" + std::to_string(getpid());
-    const std::string cmd = llamas::test::tool_path("llamas-perplexity") + " " + args + " 2>" + err_file;
-    PplRun r{-1, "", ""};
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = llamas::test::read_text(err_file);
-    std::remove(err_file.c_str());
-    return r;
-}
+PplRun run_ppl(const std::string& args) { return llamas::test::run_tool("llamas-perplexity", args); }
 
 struct PplOutput {
     std::vector<double> running;  // the "[i]x," values, in order

@@ -10,29 +10,13 @@
 #include <sys/wait.h>
 #include <vector>
 
+#include "command_run.h"
 #include "test_data.h"
 
 namespace {
 
-struct Run {
-    int exit_code;
-    std::string out, err;
-};
-
-Run run(const std::string& cmd) {
-    const std::string err_file = "/tmp/llamas-tools-test-stderr-" + std::to_string(getpid());
-    FILE* p = popen((cmd + " 2>" + err_file).c_str(), "r");
-    Run r{-1, "", ""};
-    if (!p) return r;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = llamas::test::read_text(err_file);
-    std::remove(err_file.c_str());
-    return r;
-}
+using Run = llamas::test::CommandRun;
+using llamas::test::run_command;
 
 
 }  // namespace
@@ -47,7 +31,7 @@ TEST_CASE("llamas-gguf info succeeds on every model and vocabulary file") {
     const std::string tool = llamas::test::tool_path("llamas-gguf");
     for (const auto& f : files) {
         INFO(f);
-        Run r = run(tool + " info '" + f + "'");
+        Run r = run_command(tool + " info '" + f + "'");
         CHECK(r.exit_code == 0);
         CHECK(r.err.empty());
         CHECK(r.out.find("general.architecture") != std::string::npos);
@@ -61,14 +45,14 @@ TEST_CASE("llamas-gguf on a malformed file: one error line, exit 1") {
     const std::string cut = "/tmp/llamas-tools-test-truncated.gguf";
     std::ofstream(cut, std::ios::binary).write(model.data(), 5000);
     for (const char* mode : {"info", "stats"}) {
-        Run r = run(llamas::test::tool_path("llamas-gguf") + " " + mode + " " + cut);
+        Run r = run_command(llamas::test::tool_path("llamas-gguf") + " " + mode + " " + cut);
         CHECK(r.exit_code == 1);
         CHECK(r.err.rfind("error: ", 0) == 0);
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
         CHECK(r.err.find("byte offset") != std::string::npos);
     }
     std::remove(cut.c_str());
-    Run missing = run(llamas::test::tool_path("llamas-gguf") + " info /nonexistent.gguf");
+    Run missing = run_command(llamas::test::tool_path("llamas-gguf") + " info /nonexistent.gguf");
     CHECK(missing.exit_code == 1);
     CHECK(missing.err.find("/nonexistent.gguf") != std::string::npos);
 }
@@ -76,7 +60,7 @@ TEST_CASE("llamas-gguf on a malformed file: one error line, exit 1") {
 TEST_CASE("llamas-gguf stats matches the reference tensor statistics") {
     for (const char* name : {"kjv-tiny-Q8_0", "llama-Q4_K_M", "gemma3-F16"}) {
         INFO(name);
-        Run r = run(llamas::test::tool_path("llamas-gguf") + " stats " +
+        Run r = run_command(llamas::test::tool_path("llamas-gguf") + " stats " +
                     llamas::test::data_path(std::string("models/") + name + ".gguf"));
         REQUIRE(r.exit_code == 0);
         const auto ours = nlohmann::json::parse(r.out);
