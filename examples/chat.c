@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
     llamas_sampler_options sopt;
     llamas_sampler_options_init(&sopt);
 
-    for (int i = 1; i < argc; ++i) {
+    for (int i = 1; i < argc; i += 2) { /* every flag but --help takes a value */
         const char* a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
@@ -196,7 +196,6 @@ int main(int argc, char** argv) {
         else if (!strcmp(a, "--grammar")) { grammar_path = v; grammar_is_schema = 0; }
         else if (!strcmp(a, "--json-schema")) { grammar_path = v; grammar_is_schema = 1; }
         else { usage(); return 2; }
-        ++i;
     }
     if (!model_path) { usage(); return 2; }
     char* gbnf = load_grammar(grammar_path, grammar_is_schema);

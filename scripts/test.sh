@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The whole test suite: set up, build with -Werror, run every test; then the same tests under
-# ASan+UBSan and the reader's fuzzer for a bounded time. Exit status is non-zero on any failure.
+# ASan+UBSan (one clang build that also holds the libFuzzer targets), TSan, and the fuzzers for a
+# bounded time. Exit status is non-zero on any failure. Each stage prints the minutes so far.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export LLAMAS_TEST_DATA=${LLAMAS_TEST_DATA:-$root/../shared}
 jobs=$(nproc)
+stage() { printf '== %s   [%d:%02d since the start]\n' "$1" $((SECONDS / 60)) $((SECONDS % 60)); }
 "$root/scripts/setup.sh"
 
-echo "== release build and tests"
+stage "release build and tests"
 BUILD_DIR=$root/build "$root/scripts/build.sh" -DLLAMAS_WERROR=ON
 (cd "$root/build" && ctest --output-on-failure -j"$jobs")
 
-echo "== bindings (Go, Rust, C#, Python) against build/libllamas.so"
+stage "bindings (Go, Rust, C#, Python) against build/libllamas.so"
 LLAMAS_BUILD_DIR=$root/build "$root/bindings/run_all.sh"
 
-echo "== llamas-server: the openai npm client and curl on loopback, 64 streaming clients"
+stage "llamas-server: the openai npm client and curl on loopback, 64 streaming clients"
 "$root/tests/server/run.sh" "$root/build"
 
-echo "== ASan+UBSan build and tests"
-BUILD_DIR=$root/build-asan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=address
+stage "ASan+UBSan build (clang, with the fuzz targets) and tests"
+CC=clang CXX=clang++ BUILD_DIR=$root/build-asan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" \
+  -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=address -DLLAMAS_FUZZ=ON
 asan_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1)
 (cd "$root/build-asan" && env "${asan_env[@]}" LLAMAS_TEST_SANITIZER=1 ctest --output-on-failure -j"$jobs")
 
@@ -33,18 +36,19 @@ probe() {  # probe BUILD_DIR NAME REPORT_PATTERN ENV...
   grep -q "$pattern" "$log" || { tail -20 "$log"; echo "sanitizer probe '$name' failed without a '$pattern' report"; exit 1; }
   echo "sanitizer probe $name: the run fails on its report ($pattern)"
 }
-echo "== llamas-server under ASan: the same tests with 16 streaming clients"
+stage "llamas-server under ASan: the same tests with 16 streaming clients"
 env "${asan_env[@]}" LOAD_CLIENTS=16 "$root/tests/server/run.sh" "$root/build-asan"
 
 probe "$root/build-asan" ubsan "runtime error: signed integer overflow" "${asan_env[@]}"
 probe "$root/build-asan" asan "AddressSanitizer: heap-buffer-overflow" "${asan_env[@]}"
 probe "$root/build-asan" leak "LeakSanitizer: detected memory leaks" "${asan_env[@]}"
 
-echo "== TSan build: the threaded tests"
+stage "TSan build: the threaded tests"
 TARGETS="c-threads llamas-tests" BUILD_DIR=$root/build-tsan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=thread
 tsan_env=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
 (cd "$root/build-tsan" && env "${tsan_env[@]}" ctest --output-on-failure -R "c-threads|kernels")
 probe "$root/build-tsan" tsan "ThreadSanitizer: data race" "${tsan_env[@]}"
 
-echo "== fuzzers (bounded)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-45} "$root/tests/fuzz/run.sh"
+stage "fuzzers (bounded), built in the ASan build"
+FUZZ_BUILD_DIR=$root/build-asan FUZZ_SECONDS=${FUZZ_SECONDS:-30} "$root/tests/fuzz/run.sh"
+stage "all passed"

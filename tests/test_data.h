@@ -18,6 +18,13 @@ inline std::string data_dir() {
 
 inline std::string data_path(const std::string& rel) { return data_dir() + "/" + rel; }
 
+// Set (LLAMAS_TEST_SANITIZER=1) by scripts/test.sh for the ASan and TSan runs, which are 5-20x
+// slower: tests that repeat the same path many times (seeds, fuzz-like loops) do fewer rounds there.
+inline bool under_sanitizer() {
+    const char* s = std::getenv("LLAMAS_TEST_SANITIZER");
+    return s && *s && std::string(s) != "0";
+}
+
 // Directory holding the built tools (llamas-gguf, llamas-dump, ...).
 inline std::string tool_path(const std::string& name) { return std::string(LLAMAS_BINARY_DIR) + "/" + name; }
 

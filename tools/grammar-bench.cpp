@@ -58,7 +58,7 @@ int usage() {
 int main(int argc, char** argv) {
     std::string vocab_path, grammar_path, text_path;
     int reps = 3;
-    for (int i = 1; i < argc; ++i) {
+    for (int i = 1; i < argc; i += 2) {  // every flag takes a value
         const std::string a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
         if (!v) return usage();
@@ -67,7 +67,6 @@ int main(int argc, char** argv) {
         else if (a == "--text") text_path = v;
         else if (a == "--reps") reps = std::max(1, std::atoi(v));
         else return usage();
-        ++i;
     }
     if (vocab_path.empty() || grammar_path.empty() || text_path.empty()) return usage();
     try {

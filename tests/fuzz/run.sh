@@ -2,6 +2,8 @@
 # Builds the libFuzzer targets (every tests/fuzz/fuzz_*.cpp: chat, gguf, grammar, model, tokenizer)
 # with clang (ASan+UBSan) and runs each for a bounded time
 # (FUZZ_SECONDS, default 60) on a seed corpus cut from ../shared. Fails on any crash.
+# FUZZ_BUILD_DIR (default build-fuzz) may be an existing clang ASan build configured with
+# -DLLAMAS_FUZZ=ON (scripts/test.sh passes its build-asan); only the fuzz targets are built then.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 data=${LLAMAS_TEST_DATA:-$root/../shared}

@@ -22,10 +22,7 @@ using namespace llamas;
 
 namespace {
 
-bool under_sanitizer() {
-    const char* s = std::getenv("LLAMAS_TEST_SANITIZER");
-    return s && *s && std::string(s) != "0";
-}
+using llamas::test::under_sanitizer;
 
 using test::conformance_params;
 using test::max_abs_diff;

@@ -15,10 +15,7 @@
 
 namespace {
 
-bool under_sanitizer() {
-    const char* s = std::getenv("LLAMAS_TEST_SANITIZER");
-    return s && *s && std::string(s) != "0";
-}
+using llamas::test::under_sanitizer;
 
 // Runs a shell command, returns its exit status (-1 if it did not exit normally).
 int run(const std::string& cmd) {

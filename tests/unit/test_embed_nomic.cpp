@@ -417,9 +417,11 @@ TEST_CASE("nomic-bert: a missing ffn_gate or a wrong attn_qkv shape is a format 
         return p;
     };
     CHECK_NOTHROW(llamas::Model::load(path));
-    for (const auto& [drop, reshape] : {std::pair<std::string, std::string>{"blk.1.ffn_gate.weight", ""},
-                                        {"", "blk.0.attn_qkv.weight"},
-                                        {"token_embd_norm.bias", ""}}) {
+    for (const auto& edit : {std::pair<std::string, std::string>{"blk.1.ffn_gate.weight", ""},
+                             {"", "blk.0.attn_qkv.weight"},
+                             {"token_embd_norm.bias", ""}}) {
+        const std::string& drop = edit.first;  // not a structured binding: CAPTURE's lambda takes it
+        const std::string& reshape = edit.second;
         CAPTURE(drop);
         CAPTURE(reshape);
         try {

@@ -201,7 +201,7 @@ TEST_CASE("flipped bytes in a real header never crash") {
     std::vector<uint8_t> base(real.begin(), real.end());
     std::mt19937 rng(42);
     int errors = 0;
-    const int iterations = std::getenv("LLAMAS_TEST_SANITIZER") ? 100 : 400;
+    const int iterations = llamas::test::under_sanitizer() ? 100 : 400;
     for (int i = 0; i < iterations; ++i) {
         std::vector<uint8_t> b = base;
         const int flips = 1 + rng() % 4;

@@ -74,7 +74,9 @@ void check_type_file(const std::string& type_name) {
         acc.same += m.same;
         if (!is_k_quant(t.type)) CHECK_MESSAGE(m.same == m.blocks, t.name << " (" << name_of(t.type) << "): " << m.same << "/" << m.blocks);
     }
-    for (const auto& [type, m] : per_type) {
+    for (const auto& entry : per_type) {
+        const auto type = entry.first;  // not structured bindings: CHECK_MESSAGE takes them in a lambda
+        const auto& m = entry.second;
         const double frac = static_cast<double>(m.same) / static_cast<double>(m.blocks);
         if (is_k_quant(type))
             CHECK_MESSAGE(frac >= 0.99, "llama-" << type_name << " " << name_of(type) << ": " << m.same << "/" << m.blocks << " blocks identical");

@@ -97,7 +97,9 @@ void compare_with_reference(const std::string& out_path, const std::string& ref_
         per_type[r.type].first += same;
         per_type[r.type].second += total;
     }
-    for (const auto& [type, st] : per_type) {
+    for (const auto& entry : per_type) {
+        const auto type = entry.first;  // not structured bindings: CHECK_MESSAGE takes them in a lambda
+        const auto& st = entry.second;
         if (is_k_quant(type)) CHECK_MESSAGE(st.first >= 0.99 * st.second, name_of(type) << ": " << st.first << "/" << st.second);
     }
 }
