@@ -432,8 +432,10 @@ LLAMAS_API void llamas_sampler_reset(llamas_sampler* sampler);
  *     num  ::= [0-9]+ ("." [0-9]+)?
  * Rules, alternatives |, groups ( ), repetitions * + ? {m} {m,} {m,n}, string literals and
  * character classes [a-z] [^"] with escapes \n \t \r \\ \" \[ \] \xHH \uHHHH \UHHHHHHHH,
- * . (any character) and # comments. A grammar is refused (LLAMAS_ERR_INVALID_ARGUMENT, with
- * "line L, column C: ..." in llamas_last_error) for a syntax error, an undefined rule, left
+ * . (any character), # comments, and whole-token references: <[ID]> (that token id), <TEXT>
+ * (the one token TEXT is, e.g. <think>; needs a model, so llamas_grammar_validate refuses it)
+ * and !<[ID]> / !<TEXT> (any one token but that one). A grammar is refused
+ * (LLAMAS_ERR_INVALID_ARGUMENT, with "line L, column C: ..." in llamas_last_error) for a syntax error, an undefined rule, left
  * recursion, or sizes beyond the limits (groups nested 64 deep, repetition counts above 10000,
  * about a million elements once repetitions are expanded).
  *
@@ -452,6 +454,16 @@ LLAMAS_API llamas_status llamas_sampler_set_grammar(llamas_sampler* sampler, con
 LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy(llamas_sampler* sampler, const char* gbnf, const char* root,
                                                          const char* const* trigger_words, size_t n_trigger_words,
                                                          const int32_t* trigger_tokens, size_t n_trigger_tokens);
+/* A lazy grammar triggered by regular expressions (ECMAScript syntax), as llama.cpp's
+ * trigger_patterns: each is searched in all the text generated so far, or matched against all
+ * of it when anchored as ^...$; the grammar starts at the pattern's first non-empty capture
+ * group (or at the match when it has none), e.g. "^\\s*(\\{\"name\")" for a reply that opens
+ * with a JSON call. Patterns look at the first 4096 bytes of generated text only; trigger
+ * tokens work as above. An invalid pattern is LLAMAS_ERR_INVALID_ARGUMENT. */
+LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy_patterns(llamas_sampler* sampler, const char* gbnf,
+                                                                  const char* root, const char* const* trigger_patterns,
+                                                                  size_t n_trigger_patterns,
+                                                                  const int32_t* trigger_tokens, size_t n_trigger_tokens);
 
 /* ---- generation --------------------------------------------------------------------------- */
 
@@ -581,7 +593,8 @@ enum {
  * one tool to force that tool). Writes JSON {"grammar": GBNF, "root": rule, "lazy": bool,
  * "triggers": [words]}: give it to llamas_sampler_set_grammar, or, when lazy (calls optional),
  * to llamas_sampler_set_grammar_lazy with the triggers. Buffer rules as llamas_model_meta.
- * LLAMAS_ERR_UNSUPPORTED for a family whose calls it cannot express yet (NAME[ARGS]{...}). */
+ * The mistral family's calls are [TOOL_CALLS]NAME[ARGS]{...}, with [CALL_ID]ID before [ARGS]
+ * where the template prints ids. */
 LLAMAS_API llamas_status llamas_chat_tool_call_grammar(const llamas_model* model, const char* template_text,
                                                        const char* tools_json, int flags, char* buffer,
                                                        size_t capacity, size_t* out_length);

@@ -1,5 +1,8 @@
 // llamas-grammar-bench: the cost per token of grammar-constrained sampling on a vocabulary.
-//   llamas-grammar-bench --vocab FILE.gguf --grammar FILE.gbnf --text FILE [--reps N]
+//   llamas-grammar-bench --vocab FILE.gguf (--grammar FILE.gbnf | --schema FILE.json) --text FILE
+//                        [--reps N] [--save-grammar OUT.gbnf]
+// --schema converts a JSON Schema with llamas_json_schema_to_grammar's converter first;
+// --save-grammar writes the grammar used (to run another implementation on the same one).
 // FILE.gguf is a model or a vocabulary-only GGUF. The text (which the grammar must accept) is
 // tokenized and replayed: before each of its tokens the bench times, on random logits,
 //   mask   : the full grammar mask (every token tested, through the token trie)
@@ -25,6 +28,7 @@
 
 #include "gguf/gguf.h"
 #include "grammar/gbnf.h"
+#include "grammar/json_schema.h"
 #include "sample/grammar_stage.h"
 #include "sample/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -49,14 +53,16 @@ std::string read_file(const std::string& path) {
 }
 
 int usage() {
-    std::fprintf(stderr, "usage: llamas-grammar-bench --vocab FILE.gguf --grammar FILE.gbnf --text FILE [--reps N]\n");
+    std::fprintf(stderr,
+                 "usage: llamas-grammar-bench --vocab FILE.gguf (--grammar FILE.gbnf | --schema FILE.json) --text FILE\n"
+                 "                            [--reps N] [--save-grammar OUT.gbnf]\n");
     return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string vocab_path, grammar_path, text_path;
+    std::string vocab_path, grammar_path, schema_path, text_path, save_path;
     int reps = 3;
     for (int i = 1; i < argc; i += 2) {  // every flag takes a value
         const std::string a = argv[i];
@@ -64,16 +70,25 @@ int main(int argc, char** argv) {
         if (!v) return usage();
         if (a == "--vocab") vocab_path = v;
         else if (a == "--grammar") grammar_path = v;
+        else if (a == "--schema") schema_path = v;
+        else if (a == "--save-grammar") save_path = v;
         else if (a == "--text") text_path = v;
         else if (a == "--reps") reps = std::max(1, std::atoi(v));
         else return usage();
     }
-    if (vocab_path.empty() || grammar_path.empty() || text_path.empty()) return usage();
+    if (vocab_path.empty() || grammar_path.empty() == schema_path.empty() || text_path.empty()) return usage();
     try {
         const auto file = gguf::File::open(vocab_path);
         const Tokenizer tok(*file);
         const int32_t n_vocab = tok.n_vocab();
-        const std::string gbnf = read_file(grammar_path);
+        const std::string gbnf = schema_path.empty()
+                                     ? read_file(grammar_path)
+                                     : json_schema_to_gbnf(nlohmann::ordered_json::parse(read_file(schema_path)));
+        if (!save_path.empty()) {
+            std::ofstream out(save_path, std::ios::binary);
+            out << gbnf;
+            if (!out) fail(Status::io, "cannot write %s", save_path.c_str());
+        }
         std::string text = read_file(text_path);
         while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
         const std::vector<int32_t> ids = tok.encode(text, false);
@@ -149,13 +164,13 @@ int main(int argc, char** argv) {
         std::printf("vocabulary: %s (%d tokens), trie %zu nodes built in %.1f ms\n", vocab_path.c_str(), n_vocab,
                     trie->nodes().size(), t_trie * 1e3);
         std::printf("grammar: %s (parsed in %.2f ms); text: %zu tokens; %.0f tokens allowed per step on average\n",
-                    grammar_path.c_str(), t_parse * 1e3, ids.size(), static_cast<double>(n_allowed_sum) / n);
+                    (schema_path.empty() ? grammar_path : schema_path).c_str(), t_parse * 1e3, ids.size(), static_cast<double>(n_allowed_sum) / n);
         const char* names[2] = {"cold", "warm"};
         const double* v[2] = {cold, warm};
         for (int k = 0; k < 2; ++k)
             std::printf("per token, %s: mask %.3f ms | choose %.3f ms | greedy %.3f ms | greedy-hit %.4f ms\n", names[k],
                         v[k][0] / n * 1e3, v[k][1] / n * 1e3, v[k][2] / n * 1e3, v[k][3] / n * 1e3);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // Error, and a schema that is not JSON
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
     }

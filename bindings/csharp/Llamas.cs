@@ -736,6 +736,27 @@ namespace Llamas
             }
         }
 
+        /// <summary>A lazy grammar triggered by regular expressions (llama.cpp's trigger patterns:
+        /// searched in all generated text, or matched whole when ^...$; the grammar starts at the
+        /// first non-empty capture group) or by one of triggerTokens.</summary>
+        public void SetGrammarLazyPatterns(string gbnf, string root, IList<string> triggerPatterns, int[] triggerTokens = null)
+        {
+            if (gbnf == null) throw new ArgumentNullException("gbnf");
+            triggerPatterns = triggerPatterns ?? new string[0];
+            triggerTokens = triggerTokens ?? new int[0];
+            IntPtr[] patterns = new IntPtr[Math.Max(1, triggerPatterns.Count)];
+            try
+            {
+                for (int i = 0; i < triggerPatterns.Count; i++) patterns[i] = NativeMessages.Alloc(triggerPatterns[i]);
+                Native.Check(Native.llamas_sampler_set_grammar_lazy_patterns(Handle, Native.Utf8(gbnf), Native.Utf8(root),
+                    patterns, (UIntPtr)triggerPatterns.Count, triggerTokens, (UIntPtr)triggerTokens.Length));
+            }
+            finally
+            {
+                foreach (IntPtr p in patterns) if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+            }
+        }
+
         /// <summary>Records prompt tokens in the penalty window only (a grammar is not advanced).</summary>
         public void AcceptPrompt(int[] tokens) { Native.Check(Native.llamas_sampler_accept_prompt(Handle, tokens, (UIntPtr)tokens.Length)); }
 

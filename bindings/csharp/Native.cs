@@ -281,6 +281,7 @@ namespace Llamas
         [DllImport(Lib)] public static extern int llamas_grammar_validate(byte[] gbnf, byte[] root);
         [DllImport(Lib)] public static extern int llamas_sampler_set_grammar(SamplerHandle sampler, byte[] gbnf, byte[] root);
         [DllImport(Lib)] public static extern int llamas_sampler_set_grammar_lazy(SamplerHandle sampler, byte[] gbnf, byte[] root, IntPtr[] triggerWords, UIntPtr nTriggerWords, int[] triggerTokens, UIntPtr nTriggerTokens);
+        [DllImport(Lib)] public static extern int llamas_sampler_set_grammar_lazy_patterns(SamplerHandle sampler, byte[] gbnf, byte[] root, IntPtr[] triggerPatterns, UIntPtr nTriggerPatterns, int[] triggerTokens, UIntPtr nTriggerTokens);
         [DllImport(Lib)] public static extern int llamas_sampler_accept_prompt(SamplerHandle sampler, int[] tokens, UIntPtr n);
     }
 

@@ -28,7 +28,7 @@
 	X(state_size) X(state_save) X(state_load) X(state_save_file) X(state_load_file) \
 	X(sampler_choose) X(sampler_accept) X(sampler_set_filter) X(context_finish_reason) \
 	X(json_schema_to_grammar) X(chat_apply_template_json) X(chat_parse_reply) X(chat_tool_format) \
-	X(chat_tool_call_grammar) X(grammar_validate) X(sampler_set_grammar) X(sampler_set_grammar_lazy) \
+	X(chat_tool_call_grammar) X(grammar_validate) X(sampler_set_grammar) X(sampler_set_grammar_lazy) X(sampler_set_grammar_lazy_patterns) \
 	X(sampler_accept_prompt)
 
 
@@ -203,4 +203,5 @@ llamas_status lgo_chat_tool_call_grammar(const llamas_model* m, const char* t, c
 llamas_status lgo_grammar_validate(const char* g, const char* r) { return lf.grammar_validate(g, r); }
 llamas_status lgo_sampler_set_grammar(llamas_sampler* s, const char* g, const char* r) { return lf.sampler_set_grammar(s, g, r); }
 llamas_status lgo_sampler_set_grammar_lazy(llamas_sampler* s, const char* g, const char* r, const char* const* w, size_t nw, const int32_t* t, size_t nt) { return lf.sampler_set_grammar_lazy(s, g, r, w, nw, t, nt); }
+llamas_status lgo_sampler_set_grammar_lazy_patterns(llamas_sampler* s, const char* g, const char* r, const char* const* p, size_t np, const int32_t* t, size_t nt) { return lf.sampler_set_grammar_lazy_patterns(s, g, r, p, np, t, nt); }
 llamas_status lgo_sampler_accept_prompt(llamas_sampler* s, const int32_t* t, size_t n) { return lf.sampler_accept_prompt(s, t, n); }

@@ -98,6 +98,7 @@ llamas_status lgo_chat_tool_call_grammar(const llamas_model* m, const char* t, c
 llamas_status lgo_grammar_validate(const char* g, const char* r);
 llamas_status lgo_sampler_set_grammar(llamas_sampler* s, const char* g, const char* r);
 llamas_status lgo_sampler_set_grammar_lazy(llamas_sampler* s, const char* g, const char* r, const char* const* w, size_t nw, const int32_t* t, size_t nt);
+llamas_status lgo_sampler_set_grammar_lazy_patterns(llamas_sampler* s, const char* g, const char* r, const char* const* p, size_t np, const int32_t* t, size_t nt);
 llamas_status lgo_sampler_accept_prompt(llamas_sampler* s, const int32_t* t, size_t n);
 
 #endif

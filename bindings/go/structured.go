@@ -329,6 +329,29 @@ func (s *Sampler) SetGrammarLazy(gbnf, root string, triggerWords []string, trigg
 	})
 }
 
+// SetGrammarLazyPatterns sets a lazy grammar triggered by regular expressions (llama.cpp's
+// trigger patterns: searched in all generated text, or matched whole when ^...$; the grammar
+// starts at the first non-empty capture group) or by one of triggerTokens.
+func (s *Sampler) SetGrammarLazyPatterns(gbnf, root string, triggerPatterns []string, triggerTokens []int32) error {
+	if err := need("llamas_sampler_set_grammar_lazy_patterns"); err != nil {
+		return err
+	}
+	if s.ptr == nil {
+		return ErrClosed
+	}
+	cg := C.CString(gbnf)
+	defer C.free(unsafe.Pointer(cg))
+	cr := cOptString(root)
+	defer C.free(unsafe.Pointer(cr))
+	patterns, freePatterns := cStrings(triggerPatterns)
+	defer freePatterns()
+	toks := cTokens(triggerTokens)
+	defer C.free(unsafe.Pointer(toks))
+	return call(func() C.llamas_status {
+		return C.lgo_sampler_set_grammar_lazy_patterns(s.ptr, cg, cr, patterns, C.size_t(len(triggerPatterns)), toks, C.size_t(len(triggerTokens)))
+	})
+}
+
 // AcceptPrompt records prompt tokens in the penalty window only (a grammar is not advanced).
 func (s *Sampler) AcceptPrompt(tokens []int32) error {
 	if err := need("llamas_sampler_accept_prompt"); err != nil {

@@ -236,6 +236,11 @@ func TestGrammarErrorsAndManualLoop(t *testing.T) {
 	// Lazy: free text until the trigger; then the grammar applies from the trigger on.
 	mustNoErr(t, s.ClearGrammar())
 	mustNoErr(t, s.SetGrammarLazy(`root ::= "<call>" [a-z]+ "</call>"`, "", []string{"<call>"}, nil))
+	requires(t, "sampler_set_grammar_lazy_patterns")
+	mustNoErr(t, s.SetGrammarLazyPatterns(`root ::= "<call>" [a-z]+ "</call>"`, "", []string{`^\s*(<call>)`}, nil))
+	if err := s.SetGrammarLazyPatterns(`root ::= "x"`, "", []string{"(unclosed"}, nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad pattern: %v", err)
+	}
 	// A lazy tool-call grammar goes in through SetGrammarLazy.
 	requires(t, "chat_tool_call_grammar")
 	g, err := ChatTemplate{Text: hermesTemplate}.ToolCallGrammar([]byte(weatherTool), 0)

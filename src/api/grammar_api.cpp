@@ -7,6 +7,7 @@
 #include "grammar/gbnf.h"
 #include "grammar/matcher.h"
 #include "sample/grammar_stage.h"
+#include "tokenizer/tokenizer.h"
 
 using namespace llamas;
 using llamas::api::guard;
@@ -28,7 +29,13 @@ llamas_status set_grammar(llamas_sampler* s, const char* gbnf, const char* root,
         return LLAMAS_OK;
     }
     LLAMAS_CHECK_ARG(s->model, "the sampler has no model");
-    grammar::Grammar g = grammar::parse(gbnf, root_or_default(root));
+    const Tokenizer& tok = s->model->model->tokenizer();
+    // <text> token references: the text must be exactly one token, special tokens parsed.
+    const grammar::TokenLookup lookup = [&tok](std::string_view text) {
+        const std::vector<int32_t> ids = tok.encode(text, false, true);
+        return ids.size() == 1 ? ids[0] : -1;
+    };
+    grammar::Grammar g = grammar::parse(gbnf, root_or_default(root), {}, lookup);
     auto stage = std::make_shared<GrammarStage>(token_trie(s->model), std::move(g), lazy, std::move(triggers));
     s->sampler->set_constraint(std::move(stage));
     return LLAMAS_OK;
@@ -70,6 +77,28 @@ LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy(llamas_sampler* s, cons
             t.tokens.push_back(trigger_tokens[i]);
         }
         LLAMAS_CHECK_ARG(!t.words.empty() || !t.tokens.empty() || !gbnf, "a lazy grammar needs a trigger word or token");
+        return set_grammar(s, gbnf, root, true, std::move(t));
+    });
+}
+
+LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy_patterns(llamas_sampler* s, const char* gbnf, const char* root,
+                                                                  const char* const* trigger_patterns,
+                                                                  size_t n_trigger_patterns, const int32_t* trigger_tokens,
+                                                                  size_t n_trigger_tokens) {
+    return guard([&] {
+        LLAMAS_CHECK_ARG(s, "sampler is NULL");
+        LLAMAS_CHECK_ARG(trigger_patterns || n_trigger_patterns == 0, "trigger_patterns is NULL");
+        LLAMAS_CHECK_ARG(trigger_tokens || n_trigger_tokens == 0, "trigger_tokens is NULL");
+        LazyTriggers t;
+        for (size_t i = 0; i < n_trigger_patterns; ++i) {
+            LLAMAS_CHECK_ARG(trigger_patterns[i] && *trigger_patterns[i], "a trigger pattern is NULL or empty");
+            t.patterns.emplace_back(trigger_patterns[i]);
+        }
+        for (size_t i = 0; i < n_trigger_tokens; ++i) {
+            LLAMAS_CHECK_ARG(trigger_tokens[i] >= 0 && trigger_tokens[i] < s->n_vocab, "trigger token out of range");
+            t.tokens.push_back(trigger_tokens[i]);
+        }
+        LLAMAS_CHECK_ARG(!t.patterns.empty() || !t.tokens.empty() || !gbnf, "a lazy grammar needs a trigger pattern or token");
         return set_grammar(s, gbnf, root, true, std::move(t));
     });
 }

@@ -252,6 +252,7 @@ ToolFormat detect_tool_format(std::string_view tmpl) {
     f.thinking = has(tmpl, "<think>") || has(tmpl, "</think>");
     if (has(tmpl, "[TOOL_CALLS]")) {
         f.family = has(tmpl, "[ARGS]") ? ToolFamily::mistral : ToolFamily::mistral_nemo;
+        f.call_id = f.family == ToolFamily::mistral && has(tmpl, "[CALL_ID]");
     } else if (has(tmpl, "<tool_call>")) {
         f.family = ToolFamily::hermes;
     } else if (has(tmpl, "<|start_header_id|>ipython<|end_header_id|>") || has(tmpl, "<|python_tag|>")) {
@@ -322,6 +323,10 @@ std::string tool_format_json(const ToolFormat& f) {
             o.set("call_separator", Value(""));
             o.set("body", Value("name_args"));  // NAME[ARGS]{arguments}
             o.set("args_marker", Value("[ARGS]"));
+            if (f.call_id) {  // NAME[CALL_ID]id[ARGS]{arguments}; the template refuses other ids
+                o.set("id_marker", Value("[CALL_ID]"));
+                o.set("id_pattern", Value("^[a-zA-Z0-9]{9}$"));
+            }
             o.set("parallel", Value(true));
             break;
         case ToolFamily::generic:

@@ -21,6 +21,7 @@ enum class ToolFamily {
 struct ToolFormat {
     ToolFamily family = ToolFamily::generic;
     bool thinking = false;  // the template knows <think>...</think> reasoning
+    bool call_id = false;   // mistral: each call carries [CALL_ID] and a 9-character id
 };
 
 ToolFormat detect_tool_format(std::string_view tmpl);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grammar/gbnf.h"
 #include "grammar/json_schema.h"
 #include "util/error.h"
 
@@ -27,12 +28,17 @@ std::string literal(const std::string& text) {
     return out + "\"";
 }
 
-// The schema of one call's JSON body: {"name": NAME, ARGUMENTS_KEY: parameters, [id]}.
-ojson call_schema(const ojson& tool, const std::string& arguments_key, bool with_id) {
+const ojson& tool_function(const ojson& tool) {
     if (!tool.is_object() || !tool.contains("function") || !tool["function"].is_object())
         fail(Status::invalid_argument, "each tool must be {\"type\": \"function\", \"function\": {...}}");
     const ojson& fn = tool["function"];
     if (!fn.contains("name") || !fn["name"].is_string()) fail(Status::invalid_argument, "a tool function needs a name");
+    return fn;
+}
+
+// The schema of one call's JSON body: {"name": NAME, ARGUMENTS_KEY: parameters, [id]}.
+ojson call_schema(const ojson& tool, const std::string& arguments_key, bool with_id) {
+    const ojson& fn = tool_function(tool);
     ojson params = fn.contains("parameters") && fn["parameters"].is_object() ? fn["parameters"]
                                                                               : ojson{{"type", "object"}};
     ojson props = ojson::object();
@@ -46,6 +52,30 @@ ojson call_schema(const ojson& tool, const std::string& arguments_key, bool with
     return ojson{{"type", "object"}, {"properties", props}, {"required", required}, {"additionalProperties", false}};
 }
 
+// Mistral Small 3.2 / Devstral / Magistral: [TOOL_CALLS]NAME[CALL_ID]ID[ARGS]{...}, one such
+// block per call. The name is outside the JSON, so each tool's arguments get their own grammar
+// (converted separately, its rules renamed "toolN-...") behind its own literal name.
+ToolGrammar mistral_grammar(const ToolFormat& format, const ojson& tools, bool required, bool parallel) {
+    ToolGrammar g;
+    std::string choice;
+    for (size_t i = 0; i < tools.size(); ++i) {
+        const ojson& fn = tool_function(tools[i]);
+        const ojson params = fn.contains("parameters") && fn["parameters"].is_object() ? fn["parameters"]
+                                                                                        : ojson{{"type", "object"}};
+        const std::string prefix = "tool" + std::to_string(i) + "-";
+        g.gbnf += grammar::prefix_rule_names(json_schema_to_gbnf(params), prefix);
+        if (i) choice += " | ";
+        choice += literal(fn["name"].get<std::string>()) + (format.call_id ? " call-id" : "") + " \"[ARGS]\" " + prefix + "root";
+    }
+    if (format.call_id) g.gbnf += "call-id ::= \"[CALL_ID]\" [a-zA-Z0-9]{9}\n";
+    g.gbnf += "tool-call ::= \"[TOOL_CALLS]\" (" + choice + ")\n";
+    g.gbnf += std::string("tool-calls ::= tool-call") + (parallel ? "+" : "") + "\n";
+    g.root = "tool-calls";
+    g.lazy = !required;
+    if (g.lazy) g.triggers = {"[TOOL_CALLS]"};
+    return g;
+}
+
 }  // namespace
 
 ToolGrammar tool_call_grammar(const ToolFormat& format, const std::string& tools_json, bool required, bool parallel) {
@@ -56,8 +86,7 @@ ToolGrammar tool_call_grammar(const ToolFormat& format, const std::string& tools
         fail(Status::invalid_argument, "tools_json is not JSON: %s", e.what());
     }
     if (!tools.is_array() || tools.empty()) fail(Status::invalid_argument, "tools_json must be a non-empty array of tools");
-    if (format.family == ToolFamily::mistral)
-        fail(Status::unsupported, "a grammar for this template's NAME[ARGS]{...} calls is not supported yet");
+    if (format.family == ToolFamily::mistral) return mistral_grammar(format, tools, required, parallel);
     const bool nemo = format.family == ToolFamily::mistral_nemo;
     const std::string arguments_key = format.family == ToolFamily::llama3 ? "parameters" : "arguments";
     ojson calls = ojson::array();

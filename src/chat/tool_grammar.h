@@ -19,8 +19,7 @@ struct ToolGrammar {
 };
 
 // tools_json: an array of OpenAI tools. Throws Error(invalid_argument) for tools that are not
-// that shape or whose parameters the schema converter refuses, Error(unsupported) for a family
-// whose calls this cannot express yet (NAME[ARGS]{...}, the newer Mistral templates).
+// that shape or whose parameters the schema converter refuses.
 ToolGrammar tool_call_grammar(const ToolFormat& format, const std::string& tools_json, bool required, bool parallel);
 
 // The JSON object llamas_chat_tool_call_grammar returns: {"grammar", "root", "lazy", "triggers"}.

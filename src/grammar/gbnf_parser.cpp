@@ -2,6 +2,7 @@
 // repetition tail, limits checked before anything grows.
 #include <algorithm>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <unordered_map>
 
@@ -32,7 +33,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 class Parser {
 public:
-    Parser(std::string_view text, const Limits& limits) : text_(text), limits_(limits) {}
+    Parser(std::string_view text, const Limits& limits, const TokenLookup& lookup)
+        : text_(text), limits_(limits), lookup_(lookup) {}
 
     Grammar run(std::string_view root) {
         skip_space(true);
@@ -271,6 +273,9 @@ private:
                 ++pos_;
                 sym = seq.size();
                 push(seq, Op::ref, sub);
+            } else if (c == '<' || (c == '!' && peek(1) == '<')) {
+                sym = seq.size();
+                parse_token_ref(seq);
             } else if (c == '.') {
                 ++pos_;
                 sym = seq.size();
@@ -300,6 +305,38 @@ private:
             }
             skip_space(nested);
         }
+    }
+
+    // <[id]>, <text> (one token of the vocabulary), each with an optional leading `!`.
+    void parse_token_ref(std::vector<Elem>& seq) {
+        const size_t start = pos_;
+        const Op op = peek() == '!' ? Op::token_not : Op::token;
+        if (op == Op::token_not) ++pos_;
+        const size_t open = pos_++;
+        if (peek() == '[') {
+            ++pos_;
+            const size_t at = pos_;
+            uint64_t id = 0;
+            while (is_digit(peek())) {
+                id = id * 10 + static_cast<uint64_t>(peek() - '0');
+                if (id > INT32_MAX) error_at(at, "token id too large");
+                ++pos_;
+            }
+            if (pos_ == at) error_at(pos_, "expected a token id in <[id]>");
+            if (peek() != ']' || peek(1) != '>') error_at(pos_, "expected ']>' after the token id");
+            pos_ += 2;
+            push(seq, op, static_cast<uint32_t>(id));
+            return;
+        }
+        while (!at_end() && peek() != '>' && peek() != '\n') ++pos_;
+        if (peek() != '>') error_at(start, "unterminated token reference: expected '>'");
+        ++pos_;
+        const std::string_view tok = text_.substr(open, pos_ - open);
+        if (!lookup_) error_at(start, "the token reference %.*s needs a model's vocabulary (<[id]> does not)",
+                               (int)tok.size(), tok.data());
+        const int32_t id = lookup_(tok);
+        if (id < 0) error_at(start, "%.*s is not exactly one token of the vocabulary", (int)tok.size(), tok.data());
+        push(seq, op, static_cast<uint32_t>(id));
     }
 
     static constexpr uint64_t kUnbounded = ~uint64_t{0};
@@ -333,6 +370,7 @@ private:
 
     std::string_view text_;
     Limits limits_;
+    const TokenLookup& lookup_;
     size_t pos_ = 0;
     uint32_t depth_ = 0;
     size_t total_ = 0;
@@ -345,8 +383,8 @@ private:
 
 }  // namespace
 
-Grammar parse(std::string_view text, std::string_view root, const Limits& limits) {
-    return Parser(text, limits).run(root.empty() ? std::string_view("root") : root);
+Grammar parse(std::string_view text, std::string_view root, const Limits& limits, const TokenLookup& lookup) {
+    return Parser(text, limits, lookup).run(root.empty() ? std::string_view("root") : root);
 }
 
 }  // namespace llamas::grammar

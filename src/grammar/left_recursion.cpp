@@ -29,7 +29,8 @@ void for_each_alternative(const Grammar& g, uint32_t id, F&& f) {
     }
 }
 
-bool is_char(Op op) { return op == Op::chr || op == Op::chr_not || op == Op::any; }
+// Elements that consume input: characters and whole tokens.
+bool is_char(Op op) { return op == Op::chr || op == Op::chr_not || op == Op::any || is_token_op(op); }
 
 }  // namespace
 

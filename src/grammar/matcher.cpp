@@ -56,6 +56,7 @@ Matcher::Matcher(const Grammar& g, MatcherLimits limits) : g_(g), limits_(limits
 bool Matcher::match(uint32_t pos, uint32_t cp) const {
     const Elem* e = g_.elems.data();
     if (e[pos].op == Op::any) return true;
+    if (is_token_op(e[pos].op)) return false;  // a token reference takes whole tokens, not characters
     const bool positive = e[pos].op == Op::chr;
     for (;;) {
         bool in;
@@ -85,6 +86,7 @@ bool Matcher::match_partial(uint32_t pos, PartialUtf8 p) const {
     const Elem* e = g_.elems.data();
     if (p.n_remain < 0 || (p.n_remain == 1 && p.value < 2)) return false;  // invalid or overlong
     if (e[pos].op == Op::any) return true;
+    if (is_token_op(e[pos].op)) return false;
     const int shift = p.n_remain * 6;
     uint32_t low = p.value << shift;
     const uint32_t high = low | ((1u << shift) - 1);
@@ -206,6 +208,42 @@ bool Matcher::accept_text(StackSet& stacks, PartialUtf8& partial, std::string_vi
         std::swap(stacks, tmp_);
     }
     if (p.n_remain > 0 && !accepts_partial(stacks, p)) return false;
+    partial = p;
+    return true;
+}
+
+bool Matcher::has_token_refs(const StackSet& s) const {
+    for (size_t i = 0; i < s.size(); ++i)
+        if (s.length(i) > 0 && is_token_op(g_.elems[s.top(i)].op)) return true;
+    return false;
+}
+
+void Matcher::accept_token_refs(const StackSet& in, int32_t token, StackSet& out) {
+    const Elem* e = g_.elems.data();
+    for (size_t i = 0; i < in.size(); ++i) {
+        const size_t n = in.length(i);
+        if (n == 0 || !is_token_op(e[in.top(i)].op) || !match_token(in.top(i), token)) continue;
+        const uint32_t* s = in.begin(i);
+        const uint32_t next = s[n - 1] + 1;
+        cur_.assign(s, s + n - 1);
+        if (!is_end(e[next].op)) cur_.push_back(next);
+        expand(cur_.data(), cur_.size(), out);
+    }
+}
+
+bool Matcher::accept_token(StackSet& stacks, PartialUtf8& partial, int32_t token, std::string_view piece) {
+    by_token_.clear();
+    // A token reference takes a token that starts on a character boundary (as in llama.cpp).
+    if (partial.n_remain == 0 && has_token_refs(stacks)) accept_token_refs(stacks, token, by_token_);
+    PartialUtf8 p = partial;
+    const bool by_text = !piece.empty() && accept_text(stacks, p, piece);
+    if (!by_text) {
+        if (by_token_.empty()) return false;
+        std::swap(stacks, by_token_);
+        partial = {};
+        return true;
+    }
+    for (size_t i = 0; i < by_token_.size(); ++i) stacks.add(by_token_.begin(i), by_token_.length(i));
     partial = p;
     return true;
 }

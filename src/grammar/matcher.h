@@ -73,6 +73,19 @@ public:
     // Feeds a whole string from state (stacks, partial); returns false (state unspecified)
     // when the grammar rejects it.
     bool accept_text(StackSet& stacks, PartialUtf8& partial, std::string_view text);
+    // Feeds one generated token: its text through the character stacks, and the token itself
+    // to stacks with a token reference on top (<[id]>, !<[id]>); the result is both together.
+    // Returns false (state unspecified) when neither accepts it.
+    bool accept_token(StackSet& stacks, PartialUtf8& partial, int32_t token, std::string_view piece);
+    // The stacks after a whole token from those with a token reference on top (added to out).
+    void accept_token_refs(const StackSet& in, int32_t token, StackSet& out);
+    // Whether some stack has a token reference on top.
+    bool has_token_refs(const StackSet& s) const;
+    // Whether the token reference at pos matches token.
+    bool match_token(uint32_t pos, int32_t token) const {
+        const Elem& e = g_.elems[pos];
+        return (e.value == static_cast<uint32_t>(token)) == (e.op == Op::token);
+    }
 
 private:
     // Expands stack s (its top may be a rule reference) into out.
@@ -87,6 +100,7 @@ private:
     std::vector<uint32_t> cur_;
     StackSet seen_;  // stacks with a rule reference on top expanded by the current expand()
     StackSet tmp_;
+    StackSet by_token_;
 };
 
 }  // namespace llamas::grammar

@@ -102,8 +102,8 @@ uint32_t StateCache::next(uint32_t id, uint32_t cp) {
     return out;
 }
 
-void StateCache::trim() {
-    if (sets_.size() <= kMaxSets && n_steps_ <= kMaxSteps && n_elements_ <= kMaxElements) return;
+bool StateCache::trim() {
+    if (sets_.size() <= kMaxSets && n_steps_ <= kMaxSteps && n_elements_ <= kMaxElements) return false;
     sets_.clear();
     set_hash_.clear();
     set_table_.clear();
@@ -111,6 +111,7 @@ void StateCache::trim() {
     step_val_.clear();
     n_steps_ = 0;
     n_elements_ = 0;
+    return true;
 }
 
 }  // namespace llamas::grammar

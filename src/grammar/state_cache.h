@@ -21,8 +21,9 @@ public:
     const StackSet& set(uint32_t id) const { return sets_[id]; }
     // The set after code point cp from set id (kDead when refused).
     uint32_t next(uint32_t id, uint32_t cp);
-    // Drops everything when the cache holds more than its budget. Ids from before are invalid.
-    void trim();
+    // Drops everything when the cache holds more than its budget (then returns true: ids from
+    // before are invalid).
+    bool trim();
     size_t n_sets() const { return sets_.size(); }
 
 private:

@@ -22,7 +22,12 @@ std::shared_ptr<const grammar::TokenTrie> build_token_trie(const Tokenizer& tok)
 
 GrammarStage::GrammarStage(std::shared_ptr<const grammar::TokenTrie> trie, grammar::Grammar g, bool lazy,
                            LazyTriggers triggers)
-    : trie_(std::move(trie)), g_(std::move(g)), m_(g_), masker_(*trie_, m_), triggers_(std::move(triggers)) {
+    : trie_(std::move(trie)), g_(std::move(g)), m_(g_), masker_(*trie_, m_), triggers_(std::move(triggers)),
+      patterns_(triggers_.patterns) {
+    for (const grammar::Elem& e : g_.elems)
+        if (grammar::is_token_op(e.op) && e.value >= static_cast<uint32_t>(trie_->n_tokens()))
+            fail(Status::invalid_argument, "the grammar refers to token %u, outside the vocabulary of %d tokens", e.value,
+                 trie_->n_tokens());
     m_.start(initial_.stacks);
     initial_.awaiting = lazy;
     for (const auto& w : triggers_.words) longest_word_ = std::max(longest_word_, w.size());
@@ -63,7 +68,8 @@ void GrammarStage::step(State& s, int32_t token) {
         if (std::find(tt.begin(), tt.end(), token) != tt.end()) {
             s.awaiting = false;
             s.pending.clear();
-            if (!m_.accept_text(s.stacks, s.partial, piece))
+            s.text.clear();
+            if (!m_.accept_token(s.stacks, s.partial, token, piece))
                 fail(Status::invalid_argument, "the grammar does not accept its trigger token %d", token);
             return;
         }
@@ -71,15 +77,23 @@ void GrammarStage::step(State& s, int32_t token) {
         size_t at = std::string::npos;
         for (const auto& w : triggers_.words)
             if (!w.empty()) at = std::min(at, s.pending.find(w));
+        std::string text;
+        if (at != std::string::npos) {
+            text = s.pending.substr(at);
+        } else if (!patterns_.empty() && s.text.size() <= TriggerPatterns::kMaxText) {
+            s.text.append(piece, 0, TriggerPatterns::kMaxText + 1 - s.text.size());
+            at = patterns_.find(s.text);
+            if (at != std::string::npos) text = s.text.substr(at);
+        }
         if (at == std::string::npos) {
             // Keep only what could still be the start of a trigger word.
             const size_t keep = longest_word_ > 0 ? longest_word_ - 1 : 0;
             if (s.pending.size() > keep) s.pending.erase(0, s.pending.size() - keep);
             return;
         }
-        const std::string text = s.pending.substr(at);
         s.awaiting = false;
         s.pending.clear();
+        s.text.clear();
         if (!m_.accept_text(s.stacks, s.partial, text))
             fail(Status::invalid_argument, "the grammar does not accept the text from its trigger on: \"%s\"",
                  text.c_str());
@@ -92,7 +106,7 @@ void GrammarStage::step(State& s, int32_t token) {
     }
     grammar::StackSet stacks = s.stacks;
     grammar::PartialUtf8 partial = s.partial;
-    if (piece.empty() || !m_.accept_text(stacks, partial, piece))
+    if (piece.empty() || !m_.accept_token(stacks, partial, token, piece))
         fail(Status::invalid_argument, "token %d (\"%s\") is not allowed by the grammar here", token, piece.c_str());
     s.stacks = std::move(stacks);
     s.partial = partial;

@@ -12,6 +12,7 @@
 #include "grammar/token_mask.h"
 #include "grammar/token_trie.h"
 #include "sample/sampler.h"
+#include "sample/trigger_patterns.h"
 
 namespace llamas {
 
@@ -23,11 +24,13 @@ std::shared_ptr<const grammar::TokenTrie> build_token_trie(const Tokenizer& tok)
 struct LazyTriggers {
     std::vector<std::string> words;
     std::vector<int32_t> tokens;
+    std::vector<std::string> patterns;  // regular expressions (trigger_patterns.h)
 };
 
 class GrammarStage final : public TokenConstraint {
 public:
-    // Throws Error(invalid_argument) when the grammar cannot even start (too ambiguous).
+    // Throws Error(invalid_argument) when the grammar cannot even start (too ambiguous), refers
+    // to a token id outside the vocabulary, or a trigger pattern is not a valid regex.
     GrammarStage(std::shared_ptr<const grammar::TokenTrie> trie, grammar::Grammar g, bool lazy = false,
                  LazyTriggers triggers = {});
 
@@ -46,6 +49,7 @@ private:
         grammar::PartialUtf8 partial;
         bool awaiting = false;  // lazy, no trigger seen yet
         std::string pending;    // lazy: generated text that may still hold the start of a trigger word
+        std::string text;       // lazy with patterns: all generated text (up to TriggerPatterns::kMaxText + 1)
     };
     void step(State& s, int32_t token);
 
@@ -54,6 +58,7 @@ private:
     grammar::Matcher m_;
     grammar::TokenMasker masker_;
     LazyTriggers triggers_;
+    TriggerPatterns patterns_;
     size_t longest_word_ = 0;
     State initial_, state_;
     std::vector<uint8_t> allowed_;

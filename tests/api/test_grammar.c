@@ -1,6 +1,7 @@
 /* Grammar-constrained sampling through the C API: validation errors with line and column,
  * set/remove, accept refusing a token, accept_prompt leaving the grammar alone, reset, a lazy
- * grammar, and llamas_generate under a grammar. */
+ * grammar (trigger words and patterns), token references, and llamas_generate under a grammar. */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -41,6 +42,10 @@ int main(void) {
     CHECK_FAILS(llamas_grammar_validate("root ::= root \"a\" | \"b\"", NULL), LLAMAS_ERR_INVALID_ARGUMENT);
     CHECK(strstr(llamas_last_error(), "left recursion") != NULL);
     CHECK_FAILS(llamas_grammar_validate(NULL, NULL), LLAMAS_ERR_INVALID_ARGUMENT);
+    /* Token references: <[id]> and !<[id]> need no model, <text> does. */
+    CHECK_OK(llamas_grammar_validate("root ::= <[5]> !<[7]>*", NULL));
+    CHECK_FAILS(llamas_grammar_validate("root ::= <think>", NULL), LLAMAS_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(llamas_last_error(), "line 1, column 10") != NULL);
 
     llamas_model* m = NULL;
     CHECK_OK(llamas_model_load(path, NULL, &m));
@@ -93,6 +98,27 @@ int main(void) {
         CHECK(out.len > 7 && out.text[out.len - 1] == '.');
     }
 
+    /* Token references: the reply starts with the token `yea` (" Y") by id, and <s> is one token. */
+    char by_id[128], want[64];
+    size_t piece_len = 0;
+    CHECK_OK(llamas_token_to_piece(m, yea, 0, want, sizeof want - 3, &piece_len));
+    memcpy(want + piece_len, ", ", 3);
+    snprintf(by_id, sizeof by_id, "root ::= <[%d]> \", \" [a-z]+ \".\"", (int)yea);
+    for (seed = 0; seed < 5; ++seed) {
+        collected out = {{0}, 0};
+        llamas_generate_options go;
+        llamas_generate_options_init(&go);
+        go.max_tokens = 40;
+        llamas_kv_clear(c);
+        CHECK_OK(llamas_sampler_set_grammar(s, by_id, NULL));
+        CHECK_OK(llamas_generate(c, s, "And God said", &go, collect, &out, NULL));
+        CHECK(strncmp(out.text, want, strlen(want)) == 0);
+    }
+    CHECK_OK(llamas_sampler_set_grammar(s, "root ::= !<s> [a-z]*", NULL));
+    CHECK_FAILS(llamas_sampler_set_grammar(s, "root ::= <no such token>", NULL), LLAMAS_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(llamas_last_error(), "is not exactly one token") != NULL);
+    CHECK_FAILS(llamas_sampler_set_grammar(s, "root ::= <[99999999]>", NULL), LLAMAS_ERR_INVALID_ARGUMENT);
+
     /* Removing the grammar frees the choice again. */
     CHECK_OK(llamas_sampler_set_grammar(s, NULL, NULL));
     CHECK_OK(llamas_sampler_accept(s, &and_, 1));
@@ -102,6 +128,22 @@ int main(void) {
     CHECK_OK(llamas_sampler_set_grammar_lazy(s, "root ::= \"LORD\" [a-z ]* \".\"", NULL, triggers, 1, NULL, 0));
     CHECK_OK(llamas_sampler_accept(s, &and_, 1));
     CHECK_FAILS(llamas_sampler_set_grammar_lazy(s, "root ::= \"x\"", NULL, NULL, 0, NULL, 0),
+                LLAMAS_ERR_INVALID_ARGUMENT);
+
+    /* Lazy with a pattern: a reply that opens with "Y" (after spaces) is constrained from "Y"
+     * on; " And" then breaks the grammar. */
+    const char* patterns[] = {"^\\s*(Y)"};
+    CHECK_OK(llamas_sampler_set_grammar_lazy_patterns(s, "root ::= \"Y\" [a-z]+", NULL, patterns, 1, NULL, 0));
+    CHECK_OK(llamas_sampler_accept(s, &yea, 1));
+    CHECK_FAILS(llamas_sampler_accept(s, &and_, 1), LLAMAS_ERR_INVALID_ARGUMENT);
+    llamas_sampler_reset(s); /* and " And" first leaves it free: the pattern wants "Y" at the start */
+    CHECK_OK(llamas_sampler_accept(s, &and_, 1));
+    CHECK_OK(llamas_sampler_accept(s, &yea, 1));
+    CHECK_OK(llamas_sampler_accept(s, &and_, 1));
+    const char* bad_patterns[] = {"(unclosed"};
+    CHECK_FAILS(llamas_sampler_set_grammar_lazy_patterns(s, "root ::= \"x\"", NULL, bad_patterns, 1, NULL, 0),
+                LLAMAS_ERR_INVALID_ARGUMENT);
+    CHECK_FAILS(llamas_sampler_set_grammar_lazy_patterns(s, "root ::= \"x\"", NULL, NULL, 0, NULL, 0),
                 LLAMAS_ERR_INVALID_ARGUMENT);
 
     llamas_sampler_free(s);

@@ -641,6 +641,9 @@ static class Tests
             }
             sampler.ClearGrammar();
             sampler.SetGrammarLazy("root ::= \"<call>\" [a-z]+ \"</call>\"", null, new[] { "<call>" });
+            sampler.SetGrammarLazyPatterns("root ::= \"<call>\" [a-z]+ \"</call>\"", null, new[] { "^\\s*(<call>)" });
+            Expect<LlamasInvalidArgumentException>(() => sampler.SetGrammarLazyPatterns("root ::= \"x\"", null, new[] { "(unclosed" }),
+                e => true, "SetGrammarLazyPatterns(bad)");
             Expect<LlamasInvalidArgumentException>(() => sampler.SetGrammarLazy(bad, null, new[] { "x" }, new[] { 0 }), e => true, "SetGrammarLazy(bad)");
         }
     }

@@ -573,6 +573,17 @@ class Sampler(_Handle):
         _check(N.lib().llamas_sampler_set_grammar_lazy(self._p(), gbnf.encode(), _opt(root), warr, len(words),
                                                        tarr, len(tokens)))
 
+    def set_grammar_lazy_patterns(self, gbnf, root=None, trigger_patterns=(), trigger_tokens=()):
+        """A lazy grammar triggered by regular expressions (llama.cpp's trigger patterns: searched
+        in all generated text, or matched whole when ^...$; the grammar starts at the first
+        non-empty capture group) or by one of trigger_tokens."""
+        patterns = [p.encode() for p in trigger_patterns]
+        tokens = list(trigger_tokens)
+        parr = (c_char_p * max(1, len(patterns)))(*patterns)
+        tarr = (c_int32 * max(1, len(tokens)))(*tokens)
+        _check(N.lib().llamas_sampler_set_grammar_lazy_patterns(self._p(), gbnf.encode(), _opt(root), parr,
+                                                                len(patterns), tarr, len(tokens)))
+
     def set_tool_call_grammar(self, g):
         """Installs a chat_tool_call_grammar() result: set_grammar, or set_grammar_lazy with its
         triggers when it is lazy."""

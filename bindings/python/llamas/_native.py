@@ -190,6 +190,8 @@ _SIGNATURES_0_2 = {
     "llamas_sampler_set_grammar": (_status, [_P, c_char_p, c_char_p]),
     "llamas_sampler_set_grammar_lazy": (_status, [_P, c_char_p, c_char_p, POINTER(c_char_p), c_size_t,
                                                   POINTER(c_int32), c_size_t]),
+    "llamas_sampler_set_grammar_lazy_patterns": (_status, [_P, c_char_p, c_char_p, POINTER(c_char_p), c_size_t,
+                                                           POINTER(c_int32), c_size_t]),
     "llamas_sampler_accept_prompt": (_status, [_P, POINTER(c_int32), c_size_t]),
     # llamas_X_options_init(o) is llamas_X_options_init_size(o, sizeof) in the 0.2 header; the
     # exported llamas_X_options_init writes only the 0.1 fields (its size is frozen).

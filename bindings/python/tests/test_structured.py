@@ -129,6 +129,9 @@ def test_grammar_errors_manual_loop_and_lazy(data):
             assert model.detokenize(out, skip_special=True) in ("yes", "no")
         sampler.set_grammar(None)
         sampler.set_grammar_lazy('root ::= "<call>" [a-z]+ "</call>"', trigger_words=["<call>"])
+        sampler.set_grammar_lazy_patterns('root ::= "<call>" [a-z]+ "</call>"', trigger_patterns=[r"^\s*(<call>)"])
+        with pytest.raises(llamas.LlamasInvalidArgumentError):
+            sampler.set_grammar_lazy_patterns('root ::= "x"', trigger_patterns=["(unclosed"])
         # a lazy tool-call grammar goes in through set_grammar_lazy
         sampler.set_tool_call_grammar(llamas.chat_tool_call_grammar(WEATHER_TOOL, template=HERMES))
         with pytest.raises(llamas.LlamasInvalidArgumentError):

@@ -177,6 +177,37 @@ impl Sampler<'_> {
         }
     }
 
+    /// A lazy grammar triggered by regular expressions (llama.cpp's trigger patterns: searched in
+    /// all generated text, or matched whole when `^...$`; the grammar starts at the first
+    /// non-empty capture group) or by one of `trigger_tokens`.
+    pub fn set_grammar_lazy_patterns(
+        &mut self,
+        gbnf: &str,
+        root: Option<&str>,
+        trigger_patterns: &[&str],
+        trigger_tokens: &[Token],
+    ) -> Result<()> {
+        let f = api02!(self.api, llamas_sampler_set_grammar_lazy_patterns)?;
+        let g = c_string(gbnf)?;
+        let r = opt_c_string(root)?;
+        let patterns = trigger_patterns.iter().map(|p| c_string(p)).collect::<Result<Vec<_>>>()?;
+        let pattern_ptrs: Vec<*const c_char> = patterns.iter().map(|p| p.as_ptr()).collect();
+        unsafe {
+            check(
+                self.api,
+                f(
+                    self.ptr.as_ptr(),
+                    g.as_ptr(),
+                    opt_ptr(&r),
+                    pattern_ptrs.as_ptr(),
+                    pattern_ptrs.len(),
+                    trigger_tokens.as_ptr(),
+                    trigger_tokens.len(),
+                ),
+            )
+        }
+    }
+
     /// Records prompt tokens in the penalty window only (a grammar is not advanced).
     pub fn accept_prompt(&mut self, tokens: &[Token]) -> Result<()> {
         let f = api02!(self.api, llamas_sampler_accept_prompt)?;

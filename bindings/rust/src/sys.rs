@@ -289,6 +289,8 @@ api! {
     llamas_sampler_set_grammar: fn(*mut llamas_sampler, *const c_char, *const c_char) -> llamas_status;
     llamas_sampler_set_grammar_lazy: fn(*mut llamas_sampler, *const c_char, *const c_char, *const *const c_char, usize,
                                         *const i32, usize) -> llamas_status;
+    llamas_sampler_set_grammar_lazy_patterns: fn(*mut llamas_sampler, *const c_char, *const c_char,
+                                                 *const *const c_char, usize, *const i32, usize) -> llamas_status;
     llamas_sampler_accept_prompt: fn(*mut llamas_sampler, *const i32, usize) -> llamas_status;
     llamas_model_options_init_size: fn(*mut llamas_model_options, usize);
     llamas_context_options_init_size: fn(*mut llamas_context_options, usize);

@@ -213,6 +213,9 @@ fn grammar_errors_manual_loop_and_lazy() {
 
     sampler.clear_grammar().unwrap();
     sampler.set_grammar_lazy(r#"root ::= "<call>" [a-z]+ "</call>""#, None, &["<call>"], &[]).unwrap();
+    sampler.set_grammar_lazy_patterns(r#"root ::= "<call>" [a-z]+ "</call>""#, None, &[r"^\s*(<call>)"], &[]).unwrap();
+    let e = sampler.set_grammar_lazy_patterns(r#"root ::= "x""#, None, &["(unclosed"], &[]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let e = sampler.set_grammar_lazy(bad, None, &["x"], &[model.eos().unwrap_or(0)]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }

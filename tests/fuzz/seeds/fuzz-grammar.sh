@@ -14,3 +14,5 @@ seed list.gbnf $'- eggs\n- milk\n'
 seed chess.gbnf '1. e4 e5 2. Nf3 Nc6 3. O-O'
 seed c.gbnf 'int main(int a) { if (a > b) { return a; } return 0; }'
 seed japanese.gbnf '東京（とうきょう）へ行きます！'
+# Token references beside characters (the fixed vocabulary's ids: 0 "a", 3 "{", 10 "x").
+printf 'root ::= (<[3]> | "a") !<[0]>* <[10]>? "}"\0{x}' > "$out/seed-token-refs"
