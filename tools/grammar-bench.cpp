@@ -11,11 +11,13 @@
 //   greedy-hit: a greedy choose whose argmax the grammar accepts (one token checked)
 // then accepts the text's token. Times are the calling thread's CPU time (a shared machine's
 // other processes do not count), per token. "cold": best of --reps passes, each with a new
-// grammar stage (its step cache empty, as for a grammar's first request); "warm": one more pass
-// on a stage reset after the previous one (the cache kept, as for the next request).
+// grammar stage (its step cache and remembered masks empty, as for a grammar's first request);
+// "warm": one more pass on a stage reset after the previous one (the caches kept, as for the
+// next request). Each measurement runs on a stage of its own.
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -110,18 +112,22 @@ int main(int argc, char** argv) {
         SamplerParams greedy;
         greedy.greedy = true;
         size_t n_allowed_sum = 0;
-        // One pass over the text; adds each measurement's time to sum[0..3].
-        auto pass = [&](GrammarStage& stage, const std::shared_ptr<GrammarStage>& shared, double* sum) {
-            stage.reset();
-            Sampler s_chain(chain), s_greedy(greedy);
-            s_chain.set_constraint(shared);
-            s_greedy.set_constraint(shared);
+        // One pass over the text; adds each measurement's time to sum[0..3]. Each measurement
+        // has a grammar stage of its own (st[k], all advanced alike), so that none of them finds
+        // the state's mask already remembered by another one at the same step.
+        using Stages = std::array<std::shared_ptr<GrammarStage>, 4>;
+        auto pass = [&](const Stages& st, double* sum) {
+            for (const auto& x : st) x->reset();
+            Sampler s_chain(chain), s_greedy(greedy), s_hit(greedy);
+            s_chain.set_constraint(st[1]);
+            s_greedy.set_constraint(st[2]);
+            s_hit.set_constraint(st[3]);
             n_allowed_sum = 0;
             for (size_t i = 0; i < ids.size(); ++i) {
                 const int32_t target = ids[i];
                 work = logits;
                 double t = cpu_seconds();
-                stage.mask(work.data(), n_vocab);
+                st[0]->mask(work.data(), n_vocab);
                 sum[0] += cpu_seconds() - t;
                 for (float l : work) n_allowed_sum += l > -std::numeric_limits<float>::infinity();
 
@@ -131,7 +137,7 @@ int main(int argc, char** argv) {
 
                 // Greedy with a refused argmax: the best logit on a token the grammar forbids.
                 work = logits;
-                const std::vector<uint8_t>& allowed = stage.allowed();
+                const std::vector<uint8_t>& allowed = st[0]->allowed();
                 int32_t refused = -1;
                 for (int32_t k = 0; k < n_vocab && refused < 0; ++k)
                     if (!allowed[static_cast<size_t>(k)]) refused = k;
@@ -144,22 +150,22 @@ int main(int argc, char** argv) {
                 work = logits;
                 work[static_cast<size_t>(target)] = 100.0f;
                 t = cpu_seconds();
-                const int32_t got = s_greedy.sample(work.data(), n_vocab);
+                const int32_t got = s_hit.sample(work.data(), n_vocab);
                 sum[3] += cpu_seconds() - t;
                 if (got != target) fail(Status::internal, "greedy hit chose %d, not %d", got, target);
 
-                stage.accept(&target, 1);
+                for (const auto& x : st) x->accept(&target, 1);
             }
         };
         double cold[4] = {1e30, 1e30, 1e30, 1e30}, warm[4] = {0, 0, 0, 0};
-        std::shared_ptr<GrammarStage> stage;
+        Stages stages;
         for (int r = 0; r < reps; ++r) {
-            stage = std::make_shared<GrammarStage>(trie, parsed);
+            for (auto& x : stages) x = std::make_shared<GrammarStage>(trie, parsed);
             double sum[4] = {0, 0, 0, 0};
-            pass(*stage, stage, sum);
+            pass(stages, sum);
             for (int k = 0; k < 4; ++k) cold[k] = std::min(cold[k], sum[k]);
         }
-        pass(*stage, stage, warm);
+        pass(stages, warm);
         const double n = static_cast<double>(ids.size());
         std::printf("vocabulary: %s (%d tokens), trie %zu nodes built in %.1f ms\n", vocab_path.c_str(), n_vocab,
                     trie->nodes().size(), t_trie * 1e3);

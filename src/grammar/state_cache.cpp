@@ -1,5 +1,6 @@
 #include "grammar/state_cache.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/error.h"
@@ -20,6 +21,29 @@ inline uint64_t mix(uint64_t h) {
 }
 
 }  // namespace
+
+StateCache::StateCache(Matcher& m) : m_(m) {
+    // Every comparison a character set makes (cp == v, v <= cp, cp <= u) changes its answer
+    // only at v, v + 1 or u + 1: those are the class bounds.
+    for (const Elem& e : m.grammar().elems) {
+        if (e.op == Op::chr || e.op == Op::chr_not || e.op == Op::chr_alt) {
+            bounds_.push_back(e.value);
+            bounds_.push_back(e.value + 1);
+        } else if (e.op == Op::rng_upper) {
+            bounds_.push_back(e.value + 1);
+        }
+    }
+    std::sort(bounds_.begin(), bounds_.end());
+    bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
+    for (uint32_t cp = 0; cp < 128; ++cp)
+        ascii_class_[cp] = static_cast<uint32_t>(std::upper_bound(bounds_.begin(), bounds_.end(), cp) - bounds_.begin());
+    width_ = static_cast<uint32_t>(std::min<size_t>(bounds_.size() + 1, 256));
+}
+
+uint32_t StateCache::class_of(uint32_t cp) const {
+    if (cp < 128) return ascii_class_[cp];
+    return static_cast<uint32_t>(std::upper_bound(bounds_.begin(), bounds_.end(), cp) - bounds_.begin());
+}
 
 uint64_t StateCache::hash_set(const StackSet& s) {
     uint64_t h = s.size();
@@ -57,6 +81,7 @@ uint32_t StateCache::intern(const StackSet& s) {
     const auto id = static_cast<uint32_t>(sets_.size());
     sets_.push_back(s);
     set_hash_.push_back(h);
+    if (sets_.size() <= kDenseSets) dense_.resize(sets_.size() * width_, 0);  // beyond: the hash table serves
     n_elements_ += s.total_length();
     set_table_[slot] = id + 1;
     if (sets_.size() * 2 > set_table_.size()) {  // keep the table at most half full
@@ -72,11 +97,20 @@ uint32_t StateCache::intern(const StackSet& s) {
 }
 
 uint32_t StateCache::next(uint32_t id, uint32_t cp) {
+    const uint32_t cls = class_of(cp);
+    if (cls < width_ && id < kDenseSets) {
+        const uint32_t known = dense_[static_cast<size_t>(id) * width_ + cls];
+        if (known) return known == 1 ? kDead : known - 2;
+        m_.accept(sets_[id], cp, tmp_);
+        const uint32_t out = tmp_.empty() ? kDead : intern(tmp_);  // may grow dense_: index after
+        dense_[static_cast<size_t>(id) * width_ + cls] = out == kDead ? 1 : out + 2;
+        return out;
+    }
     if (step_key_.empty()) {
         step_key_.assign(1 << 12, 0);
         step_val_.assign(1 << 12, 0);
     }
-    const uint64_t key = ((static_cast<uint64_t>(id) << 21) | (cp & 0x1FFFFF)) + 1;
+    const uint64_t key = ((static_cast<uint64_t>(id) << 22) | cls) + 1;
     size_t mask = step_key_.size() - 1;
     size_t slot = mix(key) & mask;
     for (; step_key_[slot]; slot = (slot + 1) & mask)
@@ -107,6 +141,7 @@ bool StateCache::trim() {
     sets_.clear();
     set_hash_.clear();
     set_table_.clear();
+    dense_.clear();
     step_key_.clear();
     step_val_.clear();
     n_steps_ = 0;
