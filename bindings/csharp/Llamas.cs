@@ -188,8 +188,7 @@ namespace Llamas
         /// <summary>A GBNF grammar that makes the reply a tool call in the template's format
         /// (toolsJson: an array of OpenAI tools; one tool forces that tool), as JSON {"grammar",
         /// "root", "lazy", "triggers"}: give it to Sampler.SetGrammar, or when lazy to
-        /// SetGrammarLazy with the triggers. Status.Unsupported for a family whose calls it
-        /// cannot express.</summary>
+        /// SetGrammarLazy with the triggers.</summary>
         public static string ChatToolCallGrammar(string templateText, string toolsJson, ToolsFlags flags = ToolsFlags.None)
         {
             Native.EnsureLoaded();

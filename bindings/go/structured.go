@@ -215,8 +215,7 @@ type ToolCallGrammar struct {
 }
 
 // ToolCallGrammarJSON builds, for toolsJSON (an array of OpenAI tools; one tool forces that
-// tool), the library's JSON {"grammar", "root", "lazy", "triggers"}. A family whose calls it
-// cannot express is ErrUnsupported.
+// tool), the library's JSON {"grammar", "root", "lazy", "triggers"}.
 func (t ChatTemplate) ToolCallGrammarJSON(toolsJSON []byte, flags ToolsFlags) ([]byte, error) {
 	if err := need("llamas_chat_tool_call_grammar"); err != nil {
 		return nil, err

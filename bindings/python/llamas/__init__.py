@@ -477,8 +477,7 @@ def chat_tool_call_grammar(tools, required=False, parallel=False, *, template=No
     arguments following its tool's "parameters" (tools: a list of OpenAI tools, or its JSON
     text; one tool forces that tool). required: the reply must be a call; parallel: several
     calls where the format allows. Returns {"grammar", "root", "lazy", "triggers"}: give it to
-    Sampler.set_tool_call_grammar. LlamasError (LLAMAS_ERR_UNSUPPORTED) for a family whose calls
-    it cannot express."""
+    Sampler.set_tool_call_grammar."""
     p = model._p() if model is not None else None
     tmpl, tls = _opt(template), _json_text(tools)
     flags = (N.TOOLS_REQUIRED if required else 0) | (N.TOOLS_PARALLEL if parallel else 0)

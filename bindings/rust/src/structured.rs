@@ -92,8 +92,8 @@ pub const TOOLS_PARALLEL: u32 = 2;
 /// arguments following its tool's `parameters` (`tools_json`: an array of OpenAI tools; one
 /// tool forces that tool). `flags`: [`TOOLS_REQUIRED`], [`TOOLS_PARALLEL`]. Returns JSON
 /// `{"grammar", "root", "lazy", "triggers"}`: give it to [`Sampler::set_grammar`], or when lazy
-/// to [`Sampler::set_grammar_lazy`] with the triggers. `ErrorKind::Unsupported` for a family
-/// whose calls it cannot express. `model` / `template` as in [`apply_chat_template_json`].
+/// to [`Sampler::set_grammar_lazy`] with the triggers. `model` / `template` as in
+/// [`apply_chat_template_json`].
 pub fn chat_tool_call_grammar(model: Option<&Model>, template: Option<&str>, tools_json: &str, flags: u32) -> Result<String> {
     let api = api()?;
     let f = api02!(api, llamas_chat_tool_call_grammar)?;
