@@ -28,6 +28,10 @@ void TokenMasker::allow_token_refs(const StackSet& stacks, std::vector<uint8_t>&
     const Elem* e = m_.grammar().elems.data();
     const int32_t n = trie_.n_tokens();
     auto usable = [&](int32_t t) { return !trie_.is_eog(t) && !trie_.piece(t).empty(); };
+    // Negations are combined first, so that many stacks cost one pass over the vocabulary: with
+    // two different ids excluded, every token is some stack's "other" token.
+    int32_t not_id = -1;
+    bool any_token = false;
     for (size_t i = 0; i < stacks.size(); ++i) {
         if (stacks.length(i) == 0) continue;
         const Elem& top = e[stacks.top(i)];
@@ -35,10 +39,13 @@ void TokenMasker::allow_token_refs(const StackSet& stacks, std::vector<uint8_t>&
         if (top.op == Op::token) {
             if (id < n && usable(id)) allowed[static_cast<size_t>(id)] = 1;
         } else if (top.op == Op::token_not) {
-            for (int32_t t = 0; t < n; ++t)
-                if (t != id && usable(t)) allowed[static_cast<size_t>(t)] = 1;
+            if (not_id >= 0 && not_id != id) any_token = true;
+            not_id = id;
         }
     }
+    if (not_id < 0) return;
+    for (int32_t t = 0; t < n; ++t)
+        if ((any_token || t != not_id) && usable(t)) allowed[static_cast<size_t>(t)] = 1;
 }
 
 void TokenMasker::compute(const StackSet& stacks, PartialUtf8 partial, std::vector<uint8_t>& allowed) {

@@ -98,6 +98,15 @@ TEST_CASE("token references: the mask allows tokens by id, beside the text") {
     CHECK(but.allows(one_token(tok, "!")));
     CHECK_FALSE(but.allows(no));
 
+    // Two negations side by side: every token is "not the other one".
+    GrammarStage both(trie, grammar::parse("root ::= (!<[" + std::to_string(yes) + "]> | !<[" + std::to_string(no) +
+                                           "]>) \"!\""));
+    CHECK(both.allows(yes));
+    CHECK(both.allows(no));
+    CHECK(both.allowed()[static_cast<size_t>(yes)]);
+    CHECK(both.allowed()[static_cast<size_t>(no)]);
+    CHECK_FALSE(both.allowed()[static_cast<size_t>(tok.eos())]);
+
     // A token reference and characters side by side: "and" by its text or "the" by id.
     GrammarStage mixed(trie, grammar::parse("root ::= (<[" + std::to_string(yes) + "]> | \"and\") \"7\""));
     CHECK(count(mixed.allowed()) >= 2);
