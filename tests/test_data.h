@@ -25,6 +25,10 @@ inline bool under_sanitizer() {
     return s && *s && std::string(s) != "0";
 }
 
+// The bound of the "refused quickly" checks (hostile grammars and schemas): they catch a blow-up,
+// not a slow machine, so the sanitizer runs get ten times more.
+inline double quick_seconds() { return under_sanitizer() ? 20.0 : 2.0; }
+
 // Directory holding the built tools (llamas-gguf, llamas-dump, ...).
 inline std::string tool_path(const std::string& name) { return std::string(LLAMAS_BINARY_DIR) + "/" + name; }
 

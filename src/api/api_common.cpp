@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "api/c_enum.h"
 #include "api/guard.h"
 
 namespace llamas::api {
@@ -56,7 +57,7 @@ LLAMAS_API const char* llamas_version(void) {
 LLAMAS_API int llamas_version_number(void) { return LLAMAS_VERSION_NUMBER; }
 
 LLAMAS_API const char* llamas_status_string(llamas_status status) {
-    switch (status) {
+    switch (llamas::api::c_enum_value(status)) {
         case LLAMAS_OK: return "ok";
         case LLAMAS_ERR_INVALID_ARGUMENT: return "invalid argument";
         case LLAMAS_ERR_IO: return "input/output error";
