@@ -28,9 +28,9 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/context.h"
-#include "engine/embed_bench.h"
 #include "engine/model.h"
 #include "gguf/gguf.h"
+#include "harness/embed_bench.h"
 #include "quant/quant_policy.h"
 #include "quant/types.h"
 #include "util/error.h"
@@ -393,7 +393,7 @@ ModelInfo describe(const std::string& path, const llamas::gguf::File& f) {
 }
 
 // --embed: documents of n_prompt tokens, as many per call as fill -b tokens (one packed pass),
-// t/s over all their tokens; also the latency of one document embedded alone (engine/embed_bench).
+// t/s over all their tokens; also the latency of one document embedded alone (harness/embed_bench).
 TestResult run_embed_test(const llamas::Model& model, const ModelInfo& info, int n_prompt, int n_threads,
                           const Options& o, llamas::EmbedBenchResult* detail) {
     llamas::EmbedBenchParams p;

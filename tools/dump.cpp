@@ -14,9 +14,9 @@
 #include "engine/context.h"
 #include "engine/embedder.h"
 #include "engine/model.h"
-#include "engine/prompt_run.h"
-#include "engine/thread_pool.h"
+#include "harness/prompt_run.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace {
 

@@ -19,9 +19,9 @@
 
 #include "engine/embedder.h"
 #include "engine/model.h"
-#include "engine/pooling.h"
-#include "engine/thread_pool.h"
+#include "ops/pooling.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace {
 

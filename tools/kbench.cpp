@@ -18,11 +18,11 @@
 
 #include "engine/context.h"
 #include "engine/model.h"
-#include "engine/thread_pool.h"
 #include "kernels.h"
 #include "ops/matmul.h"
 #include "quant/quantize.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 using namespace llamas;
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "quant/quant_policy.h"
-#include "quant/quantize_model.h"
+#include "quantizer/quantize_model.h"
 #include "util/error.h"
 
 using namespace llamas;

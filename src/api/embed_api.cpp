@@ -7,7 +7,7 @@
 #include "api/guard.h"
 #include "api/handles.h"
 #include "engine/embed_weights.h"
-#include "engine/pooling.h"
+#include "ops/pooling.h"
 
 using namespace llamas;
 using llamas::api::guard;

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <new>
 
-#include "engine/thread_pool.h"
 #include "ops/attention.h"
 #include "util/cancel.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace llamas {
 

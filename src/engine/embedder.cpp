@@ -5,36 +5,22 @@
 #include <cstring>
 
 #include "engine/embed_weights.h"
-#include "engine/gelu_rows.h"
-#include "engine/layer_norm.h"
 #include "engine/model.h"
-#include "engine/pooling.h"
-#include "engine/thread_pool.h"
-#include "kernels.h"
 #include "ops/activations.h"
+#include "ops/layer_norm.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
+#include "ops/pooling.h"
 #include "ops/rope.h"
 #include "quant/dequantize.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace llamas {
 
 namespace {
 
 std::unique_ptr<float[]> floats(int64_t n) { return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]); }
-
-
-// LayerNorm with the sums from the kernels' float dot product (against a row of ones for the
-// mean): y = (x - mean) / sqrt(var + eps) * w + b. y may alias x.
-void layer_norm_fast(const Kernels& kn, const float* ones, const float* x, const float* w, const float* b, float* y,
-                     int64_t n, float eps) {
-    const float mean = kn.dot_f32(n, x, ones) / static_cast<float>(n);
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] - mean;
-    const float var = kn.dot_f32(n, y, y) / static_cast<float>(n);
-    const float scale = 1.0f / std::sqrt(var + eps);
-    for (int64_t i = 0; i < n; ++i) y[i] = (y[i] * scale) * w[i] + b[i];
-}
 
 // bert and nomic-bert: post-LayerNorm blocks, token types, a LayerNorm on the input.
 bool bert_family(const HParams& hp) { return hp.arch == Arch::bert || hp.arch == Arch::nomic_bert; }
@@ -337,7 +323,6 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
     const HParams& hp = model_.hparams();
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
     const BertLayerWeights& B = model_.embed_weights()->bert_layers[static_cast<size_t>(il)];
-    const Kernels& kn = kernels();
     const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
     void* mm = mm_scratch_.get();
     float *x = x_.get(), *proj = proj_.get(), *gate = gate_.get(), *up = up_.get();
@@ -409,7 +394,7 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
             } else {
                 for (int64_t i = 0; i < E; ++i) p[i] += xt[i];
             }
-            layer_norm_fast(kn, ones_.get(), p, B.attn_out_norm, B.attn_out_norm_b, xt, E, hp.norm_eps);
+            layer_norm_fast(ones_.get(), p, B.attn_out_norm, B.attn_out_norm_b, xt, E, hp.norm_eps);
         }
     });
     // FFN: bert: up + bias, GELU; nomic-bert: silu(gate) * up. Then down (+ bias), residual,
@@ -444,7 +429,7 @@ void Embedder::bert_layer(int64_t il, int64_t n) {
             } else {
                 for (int64_t i = 0; i < E; ++i) p[i] += xt[i];
             }
-            layer_norm_fast(kn, ones_.get(), p, B.out_norm, B.out_norm_b, xt, E, hp.norm_eps);
+            layer_norm_fast(ones_.get(), p, B.out_norm, B.out_norm_b, xt, E, hp.norm_eps);
         }
     });
 }

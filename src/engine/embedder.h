@@ -10,8 +10,8 @@
 #include <memory>
 #include <vector>
 
-#include "engine/embed_attention.h"
 #include "engine/hparams.h"
+#include "ops/embed_attention.h"
 #include "util/cancel.h"
 
 namespace llamas {

@@ -5,13 +5,13 @@
 #include <cstring>
 
 #include "engine/context.h"
-#include "engine/thread_pool.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
 #include "quant/dequantize.h"
+#include "util/thread_pool.h"
 
 namespace llamas {
 

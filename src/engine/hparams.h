@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ops/activations.h"
+#include "ops/pooling.h"
 #include "ops/rope.h"
 
 namespace llamas {
@@ -15,9 +16,6 @@ class File;
 }
 
 enum class Arch { llama, qwen2, qwen3, gemma2, gemma3, phi3, gemma_embedding, bert, nomic_bert };
-
-// How an embedding model turns its per-token outputs into one vector (values of ARCH.pooling_type).
-enum class Pooling { none = 0, mean = 1, cls = 2, last = 3 };
 
 struct HParams {
     Arch arch = Arch::llama;

@@ -8,9 +8,7 @@
 #include <thread>
 
 #include "engine/embed_weights.h"
-
 #include "gguf/gguf.h"
-#include "kernels.h"
 #include "quant/dequantize.h"
 #include "util/error.h"
 
@@ -168,7 +166,7 @@ WeightView Model::matrix(const std::string& name, int64_t n_cols, int64_t n_rows
              (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3], (long long)n_cols,
              (long long)n_rows);
     }
-    if (!kernels().supports(t->type)) {
+    if (!can_multiply(t->type)) {
         fail(Status::unsupported, "tensor '%s' has type %s, which llamas cannot multiply", name.c_str(), type_info(t->type).name);
     }
     if (n_cols % type_info(t->type).block_size != 0) {

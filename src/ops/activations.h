@@ -1,4 +1,5 @@
-// Element-wise activations and soft-capping, computed the way the reference CPU backend does.
+// Element-wise activations (GELU over whole rows included) and soft-capping, computed the way the
+// reference CPU backend does.
 #pragma once
 #include <cstdint>
 
@@ -22,6 +23,14 @@ float gelu(float x);
 // The table gelu() reads: GELU of every fp16 value (indexed by its bits), rounded to fp16 and
 // widened, as the reference's. Built on first use.
 const float* gelu_fp16_table();
+
+// GELU over rows the way gelu() computes it, with the fp16 conversion done a row at a time (F16C
+// when the CPU has it) instead of value by value. y[i] = gelu(x[i]); y may alias x. tmp: n uint16
+// of scratch.
+void gelu_row(const float* x, float* y, int64_t n, uint16_t* tmp);
+
+// out[i] = gelu(gate[i]) * up[i]. out may alias gate or up. tmp: n uint16 of scratch.
+void gelu_mul_row(const float* gate, const float* up, float* out, int64_t n, uint16_t* tmp);
 
 // out[i] = act(gate[i]) * up[i]. out may alias gate or up.
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n);

@@ -23,11 +23,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/thread_pool.h"
 #include "kernels.h"
 #include "quant/dequantize.h"
 #include "quant/fp16.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace llamas {
 

@@ -6,9 +6,9 @@
 
 #include <sys/mman.h>
 
-#include "engine/thread_pool.h"
 #include "kernels.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace llamas {
 namespace {
@@ -52,6 +52,8 @@ size_t matmul_scratch_bytes(const WeightView& w, int64_t n_tokens) {
     const TypeKernels& tk = checked_kernels(w);
     return scratch_row_bytes(tk, w.n_cols) * static_cast<size_t>(n_tokens) + 64;
 }
+
+bool can_multiply(GgmlType t) { return kernels().supports(t); }
 
 std::shared_ptr<const void> pack_weight(WeightView& w) {
     const TypeKernels& tk = checked_kernels(w);

@@ -22,6 +22,9 @@ struct WeightView {
     const uint8_t* packed = nullptr;
 };
 
+// Whether the current kernel table multiplies matrices stored as t.
+bool can_multiply(GgmlType t);
+
 // Packs w for the current kernel table when that table has a packed form of w's type and shape:
 // returns the copy (its owner; w.packed points into it) or null (w unchanged). The original rows
 // stay mapped (other paths, and embedding lookups, read them); their pages are handed back to

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/thread_pool.h"
 #include "kernels.h"
 #include "ops/attention.h"
 #include "quant/dequantize.h"
 #include "quant/fp16.h"
 #include "quant/types.h"
+#include "util/thread_pool.h"
 
 using namespace llamas;
 

@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "alloc_watch.h"
+#include "decoder_test_util.h"
 #include "engine/context.h"
 #include "engine/model.h"
-#include "engine/prompt_run.h"
-#include "alloc_watch.h"
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
-#include "decoder_test_util.h"
+#include "harness/prompt_run.h"
 #include "test_data.h"
 #include "test_decoder_conformance.h"
 #include "util/error.h"

@@ -5,11 +5,11 @@
 #include <random>
 #include <vector>
 
-#include "engine/thread_pool.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
+#include "util/thread_pool.h"
 
 using namespace llamas;
 

@@ -17,17 +17,17 @@
 
 #include <random>
 
+#include "cosine.h"
 #include "engine/context.h"
-#include "engine/embed_attention.h"
 #include "engine/embedder.h"
 #include "engine/model.h"
-#include "engine/pooling.h"
-#include "engine/thread_pool.h"
 #include "kernels.h"
+#include "ops/embed_attention.h"
+#include "ops/pooling.h"
 #include "quant/fp16.h"
-#include "cosine.h"
 #include "test_data.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace {
 

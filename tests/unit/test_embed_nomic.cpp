@@ -20,18 +20,18 @@
 #include <string>
 #include <vector>
 
+#include "cosine.h"
 #include "engine/embedder.h"
 #include "engine/model.h"
-#include "engine/pooling.h"
-#include "engine/thread_pool.h"
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
 #include "kernels.h"
+#include "ops/pooling.h"
 #include "quant/dequantize.h"
 #include "quant/quantize.h"
-#include "cosine.h"
 #include "test_data.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace {
 

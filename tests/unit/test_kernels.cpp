@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/thread_pool.h"
 #include "kernels.h"
 #include "ops/matmul.h"
 #include "quant/blocks.h"
@@ -17,6 +16,7 @@
 #include "quant/fp16.h"
 #include "quant/quantize.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 using namespace llamas;
 

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/gelu_rows.h"
 #include "kernels.h"
 #include "ops/activations.h"
 #include "ops/norm.h"

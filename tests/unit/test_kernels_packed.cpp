@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/thread_pool.h"
 #include "kernels.h"
 #include "ops/activations.h"
 #include "ops/matmul.h"
 #include "quant/dequantize.h"
 #include "quant/quantize.h"
+#include "util/thread_pool.h"
 
 using namespace llamas;
 

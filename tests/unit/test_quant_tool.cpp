@@ -16,8 +16,8 @@
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
 #include "quant/quant_policy.h"
-#include "quant/quantize_model.h"
 #include "quant/types.h"
+#include "quantizer/quantize_model.h"
 #include "test_data.h"
 #include "util/error.h"
 

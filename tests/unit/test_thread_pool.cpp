@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/thread_pool.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 using llamas::ThreadPool;
 

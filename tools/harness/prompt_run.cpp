@@ -1,4 +1,4 @@
-#include "engine/prompt_run.h"
+#include "harness/prompt_run.h"
 
 #include <algorithm>
 

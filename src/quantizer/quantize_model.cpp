@@ -1,4 +1,4 @@
-#include "quant/quantize_model.h"
+#include "quantizer/quantize_model.h"
 
 #include <algorithm>
 #include <cinttypes>

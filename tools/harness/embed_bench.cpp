@@ -1,4 +1,4 @@
-#include "engine/embed_bench.h"
+#include "harness/embed_bench.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,8 +7,8 @@
 
 #include "engine/embedder.h"
 #include "engine/model.h"
-#include "engine/thread_pool.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace llamas {
 

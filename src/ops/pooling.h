@@ -3,10 +3,12 @@
 #pragma once
 #include <cstdint>
 
-#include "engine/embed_attention.h"
-#include "engine/hparams.h"
+#include "ops/embed_attention.h"
 
 namespace llamas {
+
+// How an embedding model turns its per-token outputs into one vector (values of ARCH.pooling_type).
+enum class Pooling { none = 0, mean = 1, cls = 2, last = 3 };
 
 // Writes one row of `width` floats per text to out: the mean of the text's rows of h (rows
 // `width` floats apart), its first row (CLS) or its last row (LAST). Pooling::none is not a

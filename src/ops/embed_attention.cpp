@@ -1,13 +1,13 @@
-#include "engine/embed_attention.h"
+#include "ops/embed_attention.h"
 
 #include <atomic>
 #include <cmath>
 #include <cstring>
 
-#include "engine/thread_pool.h"
 #include "kernels.h"
 #include "quant/fp16.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace llamas {
 

@@ -1,4 +1,4 @@
-#include "engine/pooling.h"
+#include "ops/pooling.h"
 
 #include <cmath>
 #include <cstring>

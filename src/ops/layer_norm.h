@@ -8,4 +8,8 @@ namespace llamas {
 // double.
 void layer_norm(const float* x, const float* w, const float* b, float* y, int64_t n, float eps);
 
+// The same with the sums in float from the kernels' dot product (against `ones`, n ones, for the
+// mean): the BERT blocks' post-norms. w and b are required; y may alias x.
+void layer_norm_fast(const float* ones, const float* x, const float* w, const float* b, float* y, int64_t n, float eps);
+
 }  // namespace llamas

@@ -1,6 +1,8 @@
-#include "engine/layer_norm.h"
+#include "ops/layer_norm.h"
 
 #include <cmath>
+
+#include "kernels.h"
 
 namespace llamas {
 
@@ -21,6 +23,15 @@ void layer_norm(const float* x, const float* w, const float* b, float* y, int64_
         if (b) v += b[i];
         y[i] = v;
     }
+}
+
+void layer_norm_fast(const float* ones, const float* x, const float* w, const float* b, float* y, int64_t n, float eps) {
+    const Kernels& kn = kernels();
+    const float mean = kn.dot_f32(n, x, ones) / static_cast<float>(n);
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] - mean;
+    const float var = kn.dot_f32(n, y, y) / static_cast<float>(n);
+    const float scale = 1.0f / std::sqrt(var + eps);
+    for (int64_t i = 0; i < n; ++i) y[i] = (y[i] * scale) * w[i] + b[i];
 }
 
 }  // namespace llamas

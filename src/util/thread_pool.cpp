@@ -1,4 +1,4 @@
-#include "engine/thread_pool.h"
+#include "util/thread_pool.h"
 
 #include <exception>
 #include <system_error>
