@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <new>
 
+#include "engine/block.h"
 #include "ops/attention.h"
 #include "util/cancel.h"
 #include "util/error.h"
@@ -27,18 +28,8 @@ Context::Context(const Model& model, const ContextParams& params)
     if (hp.embedder) return;
 
     const size_t B = static_cast<size_t>(params_.n_batch);
-    const size_t n_q = static_cast<size_t>(hp.n_embd_q()), n_kv = static_cast<size_t>(hp.n_embd_k_gqa());
     try {  // a bad_alloc here would reach the caller as a bare "out of memory": say which request failed
-    x_.resize(B * hp.n_embd);
-    cur_.resize(B * hp.n_embd);
-    if (hp.fused_qkv) qkv_.resize(B * (n_q + 2 * n_kv));
-    q_.resize(B * n_q);
-    k_.resize(B * n_kv);
-    v_.resize(B * n_kv);
-    attn_.resize(B * n_q);
-    proj_.resize(B * hp.n_embd);
-    gate_.resize(B * hp.n_ff * (hp.fused_gate_up ? 2 : 1));
-    up_.resize(B * hp.n_ff);
+    act_ = std::make_unique<Activations>(model, params_.n_batch);
     rope_cs_.resize(B * hp.n_rot);
     rope_cs_swa_.resize(B * hp.n_rot);
     // One logits row per sequence covers one decode step of every sequence; more grows on demand.
@@ -48,10 +39,6 @@ Context::Context(const Model& model, const ContextParams& params)
     want_in_.reserve(B);
     seq_count_.assign(static_cast<size_t>(params_.n_seq), 0);
     seq_next_.assign(static_cast<size_t>(params_.n_seq), 0);
-
-    size_t mm = 0;
-    for (const WeightView* w : model.matrices()) mm = std::max(mm, matmul_scratch_bytes(*w, params_.n_batch));
-    matmul_scratch_.resize(mm + 64);
 
     AttentionParams ap;
     ap.n_head = hp.n_head;

@@ -13,6 +13,7 @@
 
 namespace llamas {
 
+struct Activations;
 class CancelToken;
 class ThreadPool;
 
@@ -89,15 +90,7 @@ private:
     std::unique_ptr<ThreadPool> pool_;
     Profile* profile_ = nullptr;
 
-    // Scratch, [n_batch x width] each, allocated in the constructor.
-    std::vector<float> x_;      // residual stream
-    std::vector<float> cur_;    // normalised input of a block
-    std::vector<float> qkv_;    // fused q|k|v products (phi3)
-    std::vector<float> q_, k_, v_;
-    std::vector<float> attn_;   // attention output (n_head * head_dim)
-    std::vector<float> proj_;   // output of the attention / FFN down projection
-    std::vector<float> gate_;   // FFN gate (fused: gate|up)
-    std::vector<float> up_;
+    std::unique_ptr<Activations> act_;  // the blocks' rows, [n_batch x width] each
     std::vector<float> rope_cs_;      // cos/sin per token for the global layers
     std::vector<float> rope_cs_swa_;  // and for the sliding-window layers
     std::vector<float> logits_;  // one row per kept token of the last batch (grows on demand)
@@ -110,7 +103,6 @@ private:
     std::vector<int32_t> pos_arg_;     // decode()'s positions
     std::vector<int8_t> want_in_;      // decode()'s logits flags
     const float* last_out_ = nullptr;
-    std::vector<uint8_t> matmul_scratch_;
     std::vector<uint8_t> attn_scratch_;
 };
 

@@ -12,20 +12,6 @@
 namespace llamas {
 
 void Model::bind_embedder() {
-    bind_embedder_tensors();
-    // Packed copies for the kernels' fast products (token_embd stays as stored: it is only read
-    // row by row).
-    std::vector<WeightView*> mats{&embed_->dense_2, &embed_->dense_3};
-    for (LayerWeights& L : layers_) {
-        for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) mats.push_back(w);
-    }
-    for (WeightView* w : mats) {
-        if (!w->data) continue;
-        if (auto p = pack_weight(*w)) packed_.push_back(std::move(p));
-    }
-}
-
-void Model::bind_embedder_tensors() {
     embed_ = std::make_unique<EmbedWeights>();
     EmbedWeights& ew = *embed_;
     const int64_t E = hp_.n_embd;
@@ -83,23 +69,21 @@ void Model::bind_embedder_tensors() {
     const int64_t n_q = hp_.n_embd_q(), F = hp_.n_ff;
     const bool fused = !bert && file_->find_tensor("blk.0.attn_qkv.weight") != nullptr;
     layers_.resize(static_cast<size_t>(hp_.n_layer));
-    ew.bert_layers.resize(static_cast<size_t>(hp_.n_layer));
     for (int64_t il = 0; il < hp_.n_layer; ++il) {
         LayerWeights& L = layers_[static_cast<size_t>(il)];
-        BertLayerWeights& B = ew.bert_layers[static_cast<size_t>(il)];
         const std::string p = "blk." + std::to_string(il) + ".";
         bind_qkv(L, p, fused, bert);
         L.wo = matrix(p + "attn_output.weight", n_q, E, true);
         L.bo = vector(p + "attn_output.bias", E, bert);
-        B.attn_out_norm = vector(p + "attn_output_norm.weight", E, true);
-        B.attn_out_norm_b = vector(p + "attn_output_norm.bias", E, true);
+        L.attn_out_norm = vector(p + "attn_output_norm.weight", E, true);
+        L.attn_out_norm_b = vector(p + "attn_output_norm.bias", E, true);
         if (!bert) L.ffn_gate = matrix(p + "ffn_gate.weight", E, F, true);
         L.ffn_up = matrix(p + "ffn_up.weight", E, F, true);
-        B.ffn_up_b = vector(p + "ffn_up.bias", F, bert);
+        L.ffn_up_b = vector(p + "ffn_up.bias", F, bert);
         L.ffn_down = matrix(p + "ffn_down.weight", F, E, true);
-        B.ffn_down_b = vector(p + "ffn_down.bias", E, bert);
-        B.out_norm = vector(p + "layer_output_norm.weight", E, true);
-        B.out_norm_b = vector(p + "layer_output_norm.bias", E, true);
+        L.ffn_down_b = vector(p + "ffn_down.bias", E, bert);
+        L.out_norm = vector(p + "layer_output_norm.weight", E, true);
+        L.out_norm_b = vector(p + "layer_output_norm.bias", E, true);
     }
 }
 

@@ -1,25 +1,13 @@
 // The weights only embedding models have, bound by Model::bind_embedder() (embed_weights.cpp).
-// The blocks' q/k/v/output and FFN matrices live in Model::layers() like a decoder's; what BERT
-// adds (absolute positions, token types, LayerNorm biases, FFN biases) and the sentence-
+// The blocks' weights live in Model::layers() like a decoder's (BERT's LayerNorms and biases
+// included); BERT's input (absolute positions, token types, LayerNorm) and the sentence-
 // transformers dense projections after pooling (EmbeddingGemma) are here.
 #pragma once
 #include <cstdint>
-#include <vector>
 
 #include "ops/matmul.h"
 
 namespace llamas {
-
-// One BERT block's LayerNorms (post-norm: after the attention residual and after the FFN
-// residual) and FFN biases (nomic-bert: LayerNorms only, the biases are null).
-struct BertLayerWeights {
-    const float* attn_out_norm = nullptr;
-    const float* attn_out_norm_b = nullptr;
-    const float* out_norm = nullptr;
-    const float* out_norm_b = nullptr;
-    const float* ffn_up_b = nullptr;
-    const float* ffn_down_b = nullptr;
-};
 
 struct EmbedWeights {
     // BERT input: token + token type 0 + absolute position, then a LayerNorm (nomic-bert: no
@@ -28,7 +16,6 @@ struct EmbedWeights {
     WeightView token_types{};    // n_token_types rows; the reference always adds row 0
     const float* tok_norm = nullptr;
     const float* tok_norm_b = nullptr;
-    std::vector<BertLayerWeights> bert_layers;
 
     // Dense projections applied to the pooled vector, in order (absent: data == nullptr).
     WeightView dense_2{};

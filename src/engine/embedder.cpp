@@ -1,12 +1,12 @@
 #include "engine/embedder.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
+#include "engine/block.h"
 #include "engine/embed_weights.h"
 #include "engine/model.h"
-#include "ops/activations.h"
+#include "ops/embed_attention.h"
 #include "ops/layer_norm.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
@@ -20,21 +20,35 @@ namespace llamas {
 
 namespace {
 
-std::unique_ptr<float[]> floats(int64_t n) { return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]); }
+// The embedder's attention: each text of the packed pass attends over its own rows.
+class PackedAttention final : public AttentionStep {
+public:
+    PackedAttention(const HParams& hp, const std::vector<TextSpan>& spans, void* scratch, size_t scratch_bytes,
+                    ThreadPool& pool)
+        : hp_(hp), spans_(spans), scratch_(scratch), scratch_bytes_(scratch_bytes), pool_(pool) {
+        ap_.n_head = hp.n_head;
+        ap_.n_head_kv = hp.n_head_kv;
+        ap_.head_dim = hp.head_dim_k;
+        ap_.score_scale = hp.scale_q_first ? 1.0f : hp.attn_scale;
+        ap_.causal = hp.causal;
+        ap_.swa_symmetric = hp.swa_symmetric;
+    }
 
-// bert and nomic-bert: post-LayerNorm blocks, token types, a LayerNorm on the input.
-bool bert_family(const HParams& hp) { return hp.arch == Arch::bert || hp.arch == Arch::nomic_bert; }
+    void attend(int64_t il, const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride,
+                int64_t n, float* out) override {
+        ap_.n_swa = hp_.is_swa(il) ? hp_.n_swa : 0;
+        encoder_attention(ap_, q, q_stride, k, v, kv_stride, spans_.data(), static_cast<int64_t>(spans_.size()), out,
+                          hp_.n_embd_q(), scratch_, scratch_bytes_, pool_);
+    }
 
-RopeParams rope_params(const Model& m, bool swa) {
-    const HParams& hp = m.hparams();
-    RopeParams rp;
-    rp.n_rot = hp.n_rot;
-    rp.layout = hp.rope_layout;
-    rp.freq_scale = hp.rope_freq_scale;
-    rp.freq_factors = m.rope_freqs();
-    rp.base = swa ? hp.rope_base_swa : hp.rope_base;
-    return rp;
-}
+private:
+    const HParams& hp_;
+    const std::vector<TextSpan>& spans_;
+    void* scratch_;
+    size_t scratch_bytes_;
+    ThreadPool& pool_;
+    EncoderAttentionParams ap_;
+};
 
 }  // namespace
 
@@ -49,71 +63,39 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
     if (capacity_ <= 0) fail(Status::invalid_argument, "embedding capacity must be positive");
     n_embd_out_ = ew->n_embd_out;
 
-    const int64_t C = capacity_, E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff;
+    const int64_t C = capacity_, E = hp.n_embd;
+    act_ = std::make_unique<Activations>(model, C);
     tok_.reset(new int32_t[static_cast<size_t>(C)]);
     pos_.reset(new int32_t[static_cast<size_t>(C)]);
-    x_ = floats(C * E);
-    cur_ = floats(C * E);
-    q_ = floats(C * n_q);
-    k_ = floats(C * n_kv);
-    v_ = floats(C * n_kv);
-    attn_ = floats(C * n_q);
-    proj_ = floats(C * E);
-    gate_ = floats(C * F);
-    up_ = floats(C * F);
-    half_.reset(new uint16_t[static_cast<size_t>(C * F)]);
-    pooled_ = floats(C * E);
+    pooled_.reset(new float[static_cast<size_t>(C * E)]);
     const int64_t d2 = ew->dense_2.data ? ew->dense_2.n_rows : 0;
     const int64_t d3 = ew->dense_3.data ? ew->dense_3.n_rows : 0;
-    dense_a_ = floats(C * std::max<int64_t>(1, d2));
-    dense_b_ = floats(C * std::max<int64_t>(1, d3));
-
-    size_t mm = 0;
-    for (const WeightView* w : model.matrices()) mm = std::max(mm, matmul_scratch_bytes(*w, C));
-    for (const WeightView* w : {&ew->dense_2, &ew->dense_3}) {
-        if (w->data) mm = std::max(mm, matmul_scratch_bytes(*w, C));
-    }
-    mm_scratch_.reset(new uint8_t[mm + 64]);
+    dense_a_.reset(new float[static_cast<size_t>(C * std::max<int64_t>(1, d2))]);
+    dense_b_.reset(new float[static_cast<size_t>(C * std::max<int64_t>(1, d3))]);
     attn_scratch_bytes_ = encoder_attention_scratch_bytes(C, hp.n_head_kv, hp.head_dim_k, pool.size());
     attn_scratch_.reset(new uint8_t[attn_scratch_bytes_]);
 
-    if (model.layers()[0].wqkv.data) qkv_ = floats(C * (n_q + 2 * n_kv));
-    if (bert_family(hp)) {
-        ones_ = floats(E);
-        std::fill(ones_.get(), ones_.get() + E, 1.0f);
-        type0_ = floats(E);
+    if (hp.post_layer_norm) {  // bert, nomic-bert: token type 0 is added to every token
+        type0_.reset(new float[static_cast<size_t>(E)]);
         if (ew->token_types.data) {
             dequantize_row(ew->token_types.type, ew->token_types.data, type0_.get(), E);
         } else {
             std::memset(type0_.get(), 0, static_cast<size_t>(E) * sizeof(float));
         }
     }
-    if (hp.arch != Arch::bert) {  // rotary positions
-        const RopeParams rp = rope_params(model, false), rp_swa = rope_params(model, true);
+    if (hp.rope) {  // cos/sin of every position a pass can hold
         rope_cs_.resize(static_cast<size_t>(C * hp.n_rot));
         rope_cs_swa_.resize(static_cast<size_t>(C * hp.n_rot));
         for (int64_t p = 0; p < C; ++p) {
-            rope_cos_sin(rp, p, rope_cs_.data() + p * hp.n_rot);
-            rope_cos_sin(rp_swa, p, rope_cs_swa_.data() + p * hp.n_rot);
+            rope_cos_sin(model.rope_params(false), p, rope_cs_.data() + p * hp.n_rot);
+            rope_cos_sin(model.rope_params(true), p, rope_cs_swa_.data() + p * hp.n_rot);
         }
     }
 }
 
 Embedder::~Embedder() = default;
 
-template <class F>
-void Embedder::parallel_rows(int64_t n, F&& f) {
-    const int nt = pool_.size();
-    if (nt == 1 || n < 2) {
-        f(int64_t(0), n);
-        return;
-    }
-    pool_.run([&](int ith, int nth) {
-        const int64_t per = (n + nth - 1) / nth;
-        const int64_t r0 = std::min(n, per * ith), r1 = std::min(n, r0 + per);
-        if (r0 < r1) f(r0, r1);
-    });
-}
+const float* Embedder::last_hidden() const { return act_->x.get(); }
 
 void Embedder::embed(const std::vector<std::vector<int32_t>>& texts, Pooling pooling, float* out) {
     std::vector<const int32_t*> ptrs;
@@ -167,27 +149,27 @@ void Embedder::run_pass(const int32_t* const* tokens, const int64_t* lengths, in
     }
 
     input_embeddings(n);
-    for (int64_t il = 0; il < hp.n_layer; ++il) {
-        if (bert_family(hp)) {
-            bert_layer(il, n);
-        } else {
-            gemma_layer(il, n);
-        }
-    }
+    RopeRows rope;
+    rope.cs = rope_cs_.data();
+    rope.cs_swa = rope_cs_swa_.data();
+    rope.pos = pos_.get();
+    PackedAttention attention(hp, spans_, attn_scratch_.get(), attn_scratch_bytes_, pool_);
+    Lap lap(nullptr);
+    for (int64_t il = 0; il < hp.n_layer; ++il) run_block(model_, il, *act_, n, rope, attention, pool_, lap);
     const int64_t E = hp.n_embd;
     if (model_.output_norm()) {
         const float* w = model_.output_norm();
-        float* x = x_.get();
-        parallel_rows(n, [&](int64_t r0, int64_t r1) {
+        float* x = act_->x.get();
+        parallel_rows(pool_, n, [&](int64_t r0, int64_t r1) {
             for (int64_t t = r0; t < r1; ++t) rms_norm(x + t * E, w, x + t * E, E, hp.norm_eps);
         });
     }
 
     // Pool, then the dense projections on the pooled rows (one GEMM per projection).
-    pool_rows(pooling, x_.get(), E, spans_.data(), n_texts, pooled_.get());
+    pool_rows(pooling, act_->x.get(), E, spans_.data(), n_texts, pooled_.get());
     const float* cur = pooled_.get();
     int64_t width = E;
-    void* mm = mm_scratch_.get();
+    void* mm = act_->matmul_scratch.get();
     if (ew.dense_2.data) {
         matmul(ew.dense_2, cur, n_texts, dense_a_.get(), mm, pool_);
         width = ew.dense_2.n_rows;
@@ -211,14 +193,14 @@ void Embedder::input_embeddings(int64_t n) {
     const EmbedWeights& ew = *model_.embed_weights();
     const WeightView& emb = model_.token_embd();
     const int64_t E = hp.n_embd;
-    float* x = x_.get();
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
+    float* x = act_->x.get();
+    parallel_rows(pool_, n, [&](int64_t r0, int64_t r1) {
         for (int64_t t = r0; t < r1; ++t) {
             float* row = x + t * E;
             dequantize_row(emb.type, emb.data + static_cast<size_t>(tok_[static_cast<size_t>(t)]) * emb.row_bytes, row, E);
             if (hp.arch == Arch::bert) {
                 // token + type 0 + absolute position, then LayerNorm (cur_ row as a temporary).
-                float* prow = cur_.get() + t * E;
+                float* prow = act_->cur.get() + t * E;
                 const WeightView& pe = ew.position_embd;
                 dequantize_row(pe.type, pe.data + static_cast<size_t>(pos_[static_cast<size_t>(t)]) * pe.row_bytes, prow, E);
                 for (int64_t i = 0; i < E; ++i) row[i] = prow[i] + (row[i] + type0_[static_cast<size_t>(i)]);
@@ -230,206 +212,6 @@ void Embedder::input_embeddings(int64_t n) {
             } else if (hp.embd_scale != 1.0f) {
                 for (int64_t i = 0; i < E; ++i) row[i] *= hp.embd_scale;
             }
-        }
-    });
-}
-
-void Embedder::gemma_layer(int64_t il, int64_t n) {
-    const HParams& hp = model_.hparams();
-    const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
-    const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
-    const bool swa = hp.is_swa(il);
-    void* mm = mm_scratch_.get();
-    float *x = x_.get(), *cur = cur_.get(), *q = q_.get(), *k = k_.get(), *v = v_.get();
-    float *proj = proj_.get(), *gate = gate_.get(), *up = up_.get();
-
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) rms_norm(x + t * E, L.attn_norm, cur + t * E, E, hp.norm_eps);
-    });
-    {
-        const WeightView* w[3] = {&L.wq, &L.wk, &L.wv};
-        float* y[3] = {q, k, v};
-        matmul_many(w, y, 3, cur, n, mm, pool_);
-    }
-
-    const RopeParams rp = rope_params(model_, swa);
-    const float* cs = swa ? rope_cs_swa_.data() : rope_cs_.data();
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) {
-            float* qt = q + t * n_q;
-            float* kt = k + t * n_kv;
-            if (L.q_norm) {
-                for (int64_t h = 0; h < hp.n_head; ++h) rms_norm(qt + h * D, L.q_norm, qt + h * D, D, hp.norm_eps);
-            }
-            if (L.k_norm) {
-                for (int64_t h = 0; h < hp.n_head_kv; ++h) rms_norm(kt + h * D, L.k_norm, kt + h * D, D, hp.norm_eps);
-            }
-            const float* c = cs + static_cast<int64_t>(pos_[static_cast<size_t>(t)]) * hp.n_rot;
-            rope_apply(rp, c, qt, hp.n_head, D);
-            rope_apply(rp, c, kt, hp.n_head_kv, D);
-            if (hp.scale_q_first) {
-                for (int64_t i = 0; i < n_q; ++i) qt[i] *= hp.attn_scale;
-            }
-        }
-    });
-
-    EncoderAttentionParams ap;
-    ap.n_head = hp.n_head;
-    ap.n_head_kv = hp.n_head_kv;
-    ap.head_dim = D;
-    ap.score_scale = hp.scale_q_first ? 1.0f : hp.attn_scale;
-    ap.causal = hp.causal;
-    ap.n_swa = swa ? hp.n_swa : 0;
-    ap.swa_symmetric = hp.swa_symmetric;
-    encoder_attention(ap, q, n_q, k, v, n_kv, spans_.data(), static_cast<int64_t>(spans_.size()), attn_.get(), n_q,
-                      attn_scratch_.get(), attn_scratch_bytes_, pool_);
-
-    matmul(L.wo, attn_.get(), n, proj, mm, pool_);
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) {
-            float* p = proj + t * E;
-            float* xt = x + t * E;
-            if (L.attn_post_norm) rms_norm(p, L.attn_post_norm, p, E, hp.norm_eps);
-            for (int64_t i = 0; i < E; ++i) xt[i] += p[i];
-            rms_norm(xt, L.ffn_norm, cur + t * E, E, hp.norm_eps);
-        }
-    });
-    {
-        const WeightView* w[2] = {&L.ffn_gate, &L.ffn_up};
-        float* y[2] = {gate, up};
-        matmul_many(w, y, 2, cur, n, mm, pool_);
-    }
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        if (hp.ffn_act == FfnActivation::gelu) {
-            gelu_mul_row(gate + r0 * F, up + r0 * F, up + r0 * F, (r1 - r0) * F, half_.get() + r0 * F);
-        } else {
-            gated_activation(hp.ffn_act, gate + r0 * F, up + r0 * F, up + r0 * F, (r1 - r0) * F);
-        }
-    });
-    matmul(L.ffn_down, up, n, proj, mm, pool_);
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) {
-            float* p = proj + t * E;
-            float* xt = x + t * E;
-            if (L.ffn_post_norm) rms_norm(p, L.ffn_post_norm, p, E, hp.norm_eps);
-            for (int64_t i = 0; i < E; ++i) xt[i] += p[i];
-        }
-    });
-}
-
-// A post-LayerNorm block. bert: separate q/k/v with biases, GELU FFN with biases. nomic-bert:
-// fused q/k/v, NeoX RoPE on q and k, SwiGLU FFN, no biases (any present are added).
-void Embedder::bert_layer(int64_t il, int64_t n) {
-    const HParams& hp = model_.hparams();
-    const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
-    const BertLayerWeights& B = model_.embed_weights()->bert_layers[static_cast<size_t>(il)];
-    const int64_t E = hp.n_embd, n_q = hp.n_embd_q(), n_kv = hp.n_embd_k_gqa(), F = hp.n_ff, D = hp.head_dim_k;
-    void* mm = mm_scratch_.get();
-    float *x = x_.get(), *proj = proj_.get(), *gate = gate_.get(), *up = up_.get();
-
-    // q, k, v: rows q_stride / kv_stride apart (one fused product writes them side by side).
-    float *q, *k, *v;
-    int64_t q_stride, kv_stride;
-    if (L.wqkv.data) {
-        const int64_t W = n_q + 2 * n_kv;
-        matmul(L.wqkv, x, n, qkv_.get(), mm, pool_);
-        q = qkv_.get();
-        k = q + n_q;
-        v = k + n_kv;
-        q_stride = kv_stride = W;
-        if (L.bqkv) {
-            parallel_rows(n, [&](int64_t r0, int64_t r1) {
-                for (int64_t t = r0; t < r1; ++t) {
-                    for (int64_t i = 0; i < W; ++i) q[t * W + i] += L.bqkv[i];
-                }
-            });
-        }
-    } else {
-        q = q_.get();
-        k = k_.get();
-        v = v_.get();
-        q_stride = n_q;
-        kv_stride = n_kv;
-        const WeightView* w[3] = {&L.wq, &L.wk, &L.wv};
-        float* y[3] = {q, k, v};
-        matmul_many(w, y, 3, x, n, mm, pool_);
-        if (L.bq || L.bk || L.bv) {
-            parallel_rows(n, [&](int64_t r0, int64_t r1) {
-                for (int64_t t = r0; t < r1; ++t) {
-                    if (L.bq) for (int64_t i = 0; i < n_q; ++i) q[t * n_q + i] += L.bq[i];
-                    if (L.bk) for (int64_t i = 0; i < n_kv; ++i) k[t * n_kv + i] += L.bk[i];
-                    if (L.bv) for (int64_t i = 0; i < n_kv; ++i) v[t * n_kv + i] += L.bv[i];
-                }
-            });
-        }
-    }
-    if (hp.arch == Arch::nomic_bert) {
-        const RopeParams rp = rope_params(model_, false);
-        parallel_rows(n, [&](int64_t r0, int64_t r1) {
-            for (int64_t t = r0; t < r1; ++t) {
-                const float* c = rope_cs_.data() + static_cast<int64_t>(pos_[static_cast<size_t>(t)]) * hp.n_rot;
-                rope_apply(rp, c, q + t * q_stride, hp.n_head, D);
-                rope_apply(rp, c, k + t * kv_stride, hp.n_head_kv, D);
-            }
-        });
-    }
-
-    EncoderAttentionParams ap;
-    ap.n_head = hp.n_head;
-    ap.n_head_kv = hp.n_head_kv;
-    ap.head_dim = D;
-    ap.score_scale = hp.attn_scale;
-    ap.causal = hp.causal;
-    encoder_attention(ap, q, q_stride, k, v, kv_stride, spans_.data(), static_cast<int64_t>(spans_.size()), attn_.get(),
-                      n_q, attn_scratch_.get(), attn_scratch_bytes_, pool_);
-
-    // attention output (+ bias) + residual, LayerNorm
-    matmul(L.wo, attn_.get(), n, proj, mm, pool_);
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) {
-            float* p = proj + t * E;
-            float* xt = x + t * E;
-            if (L.bo) {
-                for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + L.bo[i]) + xt[i];
-            } else {
-                for (int64_t i = 0; i < E; ++i) p[i] += xt[i];
-            }
-            layer_norm_fast(ones_.get(), p, B.attn_out_norm, B.attn_out_norm_b, xt, E, hp.norm_eps);
-        }
-    });
-    // FFN: bert: up + bias, GELU; nomic-bert: silu(gate) * up. Then down (+ bias), residual,
-    // LayerNorm.
-    if (L.ffn_gate.data) {
-        const WeightView* w[2] = {&L.ffn_gate, &L.ffn_up};
-        float* y[2] = {gate, up};
-        matmul_many(w, y, 2, x, n, mm, pool_);
-    } else {
-        matmul(L.ffn_up, x, n, up, mm, pool_);
-    }
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) {
-            float* u = up + t * F;
-            if (B.ffn_up_b) {
-                for (int64_t i = 0; i < F; ++i) u[i] += B.ffn_up_b[i];
-            }
-            if (L.ffn_gate.data) {
-                gated_activation(hp.ffn_act, gate + t * F, u, u, F);
-            } else {
-                gelu_row(u, u, F, half_.get() + t * F);
-            }
-        }
-    });
-    matmul(L.ffn_down, up, n, proj, mm, pool_);
-    parallel_rows(n, [&](int64_t r0, int64_t r1) {
-        for (int64_t t = r0; t < r1; ++t) {
-            float* p = proj + t * E;
-            float* xt = x + t * E;
-            if (B.ffn_down_b) {
-                for (int64_t i = 0; i < E; ++i) p[i] = (p[i] + B.ffn_down_b[i]) + xt[i];
-            } else {
-                for (int64_t i = 0; i < E; ++i) p[i] += xt[i];
-            }
-            layer_norm_fast(ones_.get(), p, B.out_norm, B.out_norm_b, xt, E, hp.norm_eps);
         }
     });
 }

@@ -1,9 +1,10 @@
 // Embeddings: runs texts through an embedding model's encoder (gemma-embedding, bert,
-// nomic-bert) and pools each text's outputs into one vector. Many texts go through one forward
-// pass side by side (a packed batch whose attention is block-diagonal: each text sees only
-// itself), so the weight products are GEMMs over all their tokens. No KV cache and no output
-// matrix are involved. Every buffer is sized once, in the constructor, for `capacity` tokens per
-// pass.
+// nomic-bert) and pools each text's outputs into one vector. The blocks are the decoder's
+// (engine/block.h); what the embedder adds is the packing: many texts go through one pass side
+// by side (a packed batch whose attention is block-diagonal: each text sees only itself), so the
+// weight products are GEMMs over all their tokens; then pooling and the dense projections. No
+// KV cache and no output matrix are involved. Every buffer is sized once, in the constructor,
+// for `capacity` tokens per pass.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 namespace llamas {
 
+struct Activations;
 class Model;
 class ThreadPool;
 
@@ -47,17 +49,12 @@ public:
 
     // The per-token outputs of the last pass (before pooling): rows of n_embd floats, one per
     // token of the packed batch. For tests and --pooling none.
-    const float* last_hidden() const { return x_.get(); }
+    const float* last_hidden() const;
 
 private:
     void run_pass(const int32_t* const* tokens, const int64_t* lengths, int64_t first, int64_t n_texts, Pooling pooling,
                   float* out);
     void input_embeddings(int64_t n);
-    void gemma_layer(int64_t il, int64_t n);
-    void bert_layer(int64_t il, int64_t n);  // bert and nomic-bert
-    // Runs f(row_begin, row_end) over [0, n) split across the pool's threads.
-    template <class F>
-    void parallel_rows(int64_t n, F&& f);
 
     const Model& model_;
     ThreadPool& pool_;
@@ -66,16 +63,12 @@ private:
     const CancelToken* cancel_ = nullptr;
 
     std::vector<TextSpan> spans_;  // texts of the current pass
+    std::unique_ptr<Activations> act_;  // the blocks' rows, sized for capacity tokens
     std::unique_ptr<int32_t[]> tok_, pos_;
-    // Activations, [capacity x width] each, left uninitialised (pages are touched on use).
-    std::unique_ptr<float[]> x_, cur_, q_, k_, v_, attn_, proj_, gate_, up_;
     std::unique_ptr<float[]> pooled_, dense_a_, dense_b_;
-    std::unique_ptr<float[]> qkv_;    // fused q/k/v rows (nomic-bert)
     std::unique_ptr<float[]> type0_;  // bert, nomic-bert: token type 0 row, decoded once
-    std::unique_ptr<float[]> ones_;     // BERT: n_embd ones (LayerNorm's mean as a dot product)
-    std::unique_ptr<uint16_t[]> half_;  // fp16 copies of FFN activations (GELU's table index)
-    std::vector<float> rope_cs_, rope_cs_swa_;  // gemma, nomic-bert: cos/sin of every position < capacity
-    std::unique_ptr<uint8_t[]> mm_scratch_, attn_scratch_;
+    std::vector<float> rope_cs_, rope_cs_swa_;  // cos/sin of every position < capacity
+    std::unique_ptr<uint8_t[]> attn_scratch_;
     size_t attn_scratch_bytes_ = 0;
 };
 

@@ -198,6 +198,8 @@ HParams read_hparams(const gguf::File& file) {
             break;
         case Arch::bert:
             // Post-LayerNorm encoder with absolute positions (no RoPE) and biases everywhere.
+            hp.post_layer_norm = true;
+            hp.rope = false;
             hp.causal = file.get_bool(keys.k("attention.causal"), false);
             hp.ffn_act = FfnActivation::gelu;
             hp.embedder = true;
@@ -207,6 +209,7 @@ HParams read_hparams(const gguf::File& file) {
             // BERT's post-LayerNorm blocks with NeoX RoPE instead of absolute positions, fused
             // QKV, no biases and a SwiGLU FFN (nomic-embed-text).
             hp.rope_layout = RopeLayout::neox;
+            hp.post_layer_norm = true;
             hp.causal = file.get_bool(keys.k("attention.causal"), false);
             hp.ffn_act = FfnActivation::silu;
             hp.embedder = true;

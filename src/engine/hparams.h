@@ -1,4 +1,4 @@
-// Hyperparameters of a decoder model, read from a GGUF file's `ARCH.*` metadata. The forward
+// Hyperparameters of a model, read from a GGUF file's `ARCH.*` metadata. The forward
 // pass has one code path; everything an architecture changes about it is a field here.
 #pragma once
 #include <cstdint>
@@ -54,6 +54,8 @@ struct HParams {
     bool post_norms = false;  // RMSNorm of the attention and FFN outputs (gemma2/3)
     bool fused_qkv = false;   // attn_qkv holds q, k, v rows in that order (phi3)
     bool fused_gate_up = false;  // ffn_up holds gate rows then up rows (phi3)
+    bool post_layer_norm = false;  // LayerNorm after each residual sum, not RMSNorm before each sublayer (bert, nomic-bert)
+    bool rope = true;              // rotary positions (bert: absolute position embeddings instead)
     FfnActivation ffn_act = FfnActivation::silu;
 
     // Embedding models (gemma-embedding, bert, nomic-bert): an encoder pass over whole texts, no KV cache

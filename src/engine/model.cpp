@@ -68,6 +68,23 @@ std::vector<std::shared_ptr<const void>> pack_all(const std::vector<WeightView*>
 
 }  // namespace
 
+template <class Self>
+auto Model::matrices_of(Self& self) {
+    std::vector<decltype(&self.output_)> out;
+    if (self.output_.data) out.push_back(&self.output_);  // embedding models have none
+    for (auto& L : self.layers_) {
+        for (auto* w : L.matrices()) {
+            if (w->data) out.push_back(w);
+        }
+    }
+    if (self.embed_) {
+        for (auto* w : {&self.embed_->dense_2, &self.embed_->dense_3}) {
+            if (w->data) out.push_back(w);
+        }
+    }
+    return out;
+}
+
 Model::~Model() = default;
 
 Model::Model(std::unique_ptr<gguf::File> file, int n_threads, const LoadProgress& progress) : file_(std::move(file)) {
@@ -87,19 +104,21 @@ Model::Model(std::unique_ptr<gguf::File> file, int n_threads, const LoadProgress
         bind_embedder();
     } else {
         bind_decoder();
-        // Packed copies for the kernels' fast products (decoder matrices only; embedding lookups
-        // keep reading token_embd's own rows).
-        std::vector<WeightView*> mats;
-        if (output_.data) mats.push_back(&output_);
-        for (LayerWeights& L : layers_) {
-            for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-                if (w->data) mats.push_back(w);
-            }
-        }
-        const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-        for (auto& p : pack_all(mats, n_threads > 0 ? std::min(n_threads, cores) : cores, progress)) {
-            if (p) packed_.push_back(std::move(p));
-        }
+    }
+    rope_.n_rot = hp_.n_rot;
+    rope_.layout = hp_.rope_layout;
+    rope_.freq_scale = hp_.rope_freq_scale;
+    rope_.freq_factors = rope_freqs_;
+    rope_swa_ = rope_;
+    rope_.base = hp_.rope_base;
+    rope_swa_.base = hp_.rope_base_swa;
+
+    // Packed copies for the kernels' fast products (token_embd stays as stored when it is not
+    // the output: embedding lookups read its rows).
+    const std::vector<WeightView*> mats = matrices_of(*this);
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (auto& p : pack_all(mats, n_threads > 0 ? std::min(n_threads, cores) : cores, progress)) {
+        if (p) packed_.push_back(std::move(p));
     }
 }
 
@@ -195,15 +214,6 @@ const float* Model::vector(const std::string& name, int64_t n, bool required) {
     return converted_.back().get();
 }
 
-std::vector<const WeightView*> Model::matrices() const {
-    std::vector<const WeightView*> out;
-    if (output_.data) out.push_back(&output_);  // embedding models have none
-    for (const LayerWeights& L : layers_) {
-        for (const WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-            if (w->data) out.push_back(w);
-        }
-    }
-    return out;
-}
+std::vector<const WeightView*> Model::matrices() const { return matrices_of(*this); }
 
 }  // namespace llamas

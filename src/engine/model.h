@@ -1,7 +1,8 @@
-// A decoder model: the GGUF file (mapped, weights left in place in their stored types), its
+// A model (decoder or embedder): the GGUF file (mapped, weights left in place in their stored types), its
 // hyperparameters, its tokenizer, and views of every weight the forward pass reads. Loading validates names,
 // shapes and types but copies no weight data (only tiny non-F32 norm vectors, if any).
 #pragma once
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -23,8 +24,9 @@ struct EmbedWeights;  // engine/embed_weights.h
 // thread that constructs the Model; returning false cancels the load (Error(cancelled)).
 using LoadProgress = std::function<bool(float)>;
 
+// One block's weights (engine/block.h runs them); what an architecture lacks stays null.
 struct LayerWeights {
-    const float* attn_norm = nullptr;
+    const float* attn_norm = nullptr;  // pre-norm blocks
     WeightView wq{}, wk{}, wv{};  // separate projections (wq.data == nullptr when fused)
     WeightView wqkv{};            // fused q, k, v rows (phi3)
     const float* bq = nullptr;    // optional biases
@@ -36,12 +38,25 @@ struct LayerWeights {
     WeightView wo{};
     const float* bo = nullptr;
     const float* attn_post_norm = nullptr;
+    const float* attn_out_norm = nullptr;  // post-norm blocks: LayerNorm of x + attention (weight, bias)
+    const float* attn_out_norm_b = nullptr;
 
-    const float* ffn_norm = nullptr;
-    WeightView ffn_gate{};  // absent when fused into ffn_up
+    const float* ffn_norm = nullptr;  // pre-norm blocks
+    WeightView ffn_gate{};  // absent when fused into ffn_up, or without a gate (bert)
     WeightView ffn_up{};    // fused: 2*n_ff rows, gate rows first
+    const float* ffn_up_b = nullptr;
     WeightView ffn_down{};
+    const float* ffn_down_b = nullptr;
     const float* ffn_post_norm = nullptr;
+    const float* out_norm = nullptr;  // post-norm blocks: LayerNorm of x + FFN (weight, bias)
+    const float* out_norm_b = nullptr;
+
+    // Every matrix slot of the block, present or not (data == nullptr): the one list that
+    // packing and scratch sizing walk.
+    std::array<WeightView*, 8> matrices() { return {&wq, &wk, &wv, &wqkv, &wo, &ffn_gate, &ffn_up, &ffn_down}; }
+    std::array<const WeightView*, 8> matrices() const {
+        return {&wq, &wk, &wv, &wqkv, &wo, &ffn_gate, &ffn_up, &ffn_down};
+    }
 };
 
 class Model {
@@ -64,18 +79,23 @@ public:
     bool tied_output() const { return tied_; }
     const float* output_norm() const { return output_norm_; }
     const float* rope_freqs() const { return rope_freqs_; }  // n_rot/2 factors or null
+    // RoPE of the global (swa false) or the sliding-window layers.
+    const RopeParams& rope_params(bool swa) const { return swa ? rope_swa_ : rope_; }
     const std::vector<LayerWeights>& layers() const { return layers_; }
     // The weights only embedding models have (dense projections, BERT's positions and
     // LayerNorms); null for decoders.
     const EmbedWeights* embed_weights() const { return embed_.get(); }
 
-    // Every matrix the forward pass multiplies (for sizing scratch).
+    // Every matrix a pass multiplies: the output, the blocks' and the embedders' dense
+    // projections (for sizing scratch).
     std::vector<const WeightView*> matrices() const;
 
 private:
     void bind_decoder();   // output norm/matrix and the decoder blocks (model.cpp)
     void bind_embedder();  // embedding models (embed_weights.cpp)
-    void bind_embedder_tensors();
+    // matrices(), as pointers to const (self: const Model) or not (for packing).
+    template <class Self>
+    static auto matrices_of(Self& self);
     // Layer L's attention input products under prefix p ("blk.N."): fused attn_qkv, or attn_q/k/v
     // with their biases (required when biases_required).
     void bind_qkv(LayerWeights& L, const std::string& p, bool fused, bool biases_required);
@@ -90,6 +110,7 @@ private:
     bool tied_ = false;
     const float* output_norm_ = nullptr;
     const float* rope_freqs_ = nullptr;
+    RopeParams rope_, rope_swa_;
     std::vector<LayerWeights> layers_;
     std::unique_ptr<EmbedWeights> embed_;
     std::vector<std::unique_ptr<float[]>> converted_;  // non-F32 vectors widened once

@@ -3,6 +3,7 @@
 // created once; a run neither allocates nor creates threads: it publishes a pointer to the
 // callable and a trampoline, then wakes the workers (which spin briefly before sleeping).
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -67,5 +68,20 @@ private:
     std::condition_variable wake_;  // workers wait here for a new generation
     std::condition_variable done_;  // the caller waits here for pending_ == 0
 };
+
+// Runs f(row_begin, row_end) over rows [0, n) split into one range per thread of the pool (on
+// the calling thread alone for a pool of one or fewer than two rows).
+template <class F>
+void parallel_rows(ThreadPool& pool, int64_t n, F&& f) {
+    if (pool.size() == 1 || n < 2) {
+        f(int64_t(0), n);
+        return;
+    }
+    pool.run([&](int ith, int nth) {
+        const int64_t per = (n + nth - 1) / nth;
+        const int64_t r0 = std::min(n, per * ith), r1 = std::min(n, r0 + per);
+        if (r0 < r1) f(r0, r1);
+    });
+}
 
 }  // namespace llamas
