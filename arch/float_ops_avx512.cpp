@@ -1,348 +1,272 @@
-// AVX-512 versions of the float loops around the matrix products: SiLU-gated products (bit-exact
-// with ops' scalar silu(): the same fused multiply-add sequence, lane by lane), softmax
-// exponentials, the two halves of attention over an F16 cache (query · key rows, weighted sum of
-// value rows), RMS normalisation, RoPE, GELU by table and tanh soft-capping.
+// The AVX-512 float loops and attention kernels: float_ops.inc and attention.inc on 16-lane
+// traits (heads of 16 or 32 values run on the 8-lane ones of vec_avx2.inc), and attn_rows, which
+// puts a few rows' scores for several keys in the lanes of one register.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "kernels.h"
 
+// GCC 12 reports the deliberately undefined pass-through operands inside its own AVX-512
+// intrinsics (_mm512_undefined_*) as uninitialized once they are inlined here.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx2.h>
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
+#include <simde/x86/fma.h>
 
 namespace llamas {
 namespace {
 
-// e^x with ops' exp_approx steps (ggml_v_expf), 16 lanes. The near-overflow / underflow branch
-// is taken per lane the same way.
-inline __m512 exp16(__m512 x) {
-    const __m512 r = _mm512_set1_ps(0x1.8p23f);
-    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
-    const __m512 n = _mm512_sub_ps(z, r);
-    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
-                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
-    const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
-    const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
-    const __m512 u = _mm512_mul_ps(b, b);
-    const __m512 j = _mm512_fmadd_ps(
-        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
-                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
-        u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
-    const __m512 absn = _mm512_abs_ps(n);
-    const __mmask16 big = _mm512_cmp_ps_mask(absn, _mm512_set1_ps(126.0f), _CMP_GT_OQ);
-    __m512 res = _mm512_fmadd_ps(j, k, k);
-    if (big) {
-        // s1 = 2^(±127), s2 = the rest; beyond |n| > 192 the result saturates to s1 * s1.
-        const __mmask16 neg = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
-        const __m512i g = _mm512_maskz_mov_epi32(neg, _mm512_set1_epi32(static_cast<int>(0x82000000u)));
-        const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
-        const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
-        const __mmask16 huge = _mm512_cmp_ps_mask(absn, _mm512_set1_ps(192.0f), _CMP_GT_OQ);
-        const __m512 mid = _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1);
-        const __m512 sat = _mm512_mul_ps(s1, s1);
-        res = _mm512_mask_mov_ps(res, big, _mm512_mask_mov_ps(mid, huge, sat));
+#include "vec_avx2.inc"
+
+inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1); }
+
+// 16-lane traits (see vec_avx2.inc for the list); masks are __mmask16, partial loads masked.
+struct V16 {
+    static constexpr int kN = 16;
+    using F = __m512;
+    using I = __m512i;
+    using D = __m512d;
+    using M = __mmask16;
+    using Half = V8;
+    static constexpr int kScoreKeys = 8, kValueCols = 8;
+
+    static F load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+    static F load_part(const float* p, int64_t n, float fill) { return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p); }
+    static void store_part(float* p, F v, int64_t n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+    static F set1(float x) { return _mm512_set1_ps(x); }
+    static F zero() { return _mm512_setzero_ps(); }
+    static F add(F a, F b) { return _mm512_add_ps(a, b); }
+    static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+    static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+    static F div(F a, F b) { return _mm512_div_ps(a, b); }
+    static F max(F a, F b) { return _mm512_max_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+    static F fnmadd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }
+    static F fmsub(F a, F b, F c) { return _mm512_fmsub_ps(a, b, c); }
+    static F and_(F a, F b) { return _mm512_and_ps(a, b); }
+    static F or_(F a, F b) { return _mm512_or_ps(a, b); }
+    static F neg(F a) { return _mm512_xor_ps(a, _mm512_set1_ps(-0.0f)); }
+    static F abs(F a) { return _mm512_abs_ps(a); }
+    static M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+    static M le(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+    static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+    static M ge(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+    static M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+    static F select(M m, F a, F b) { return _mm512_mask_mov_ps(b, m, a); }
+    static bool any(M m) { return m != 0; }
+    static float hsum(F v) { return _mm512_reduce_add_ps(v); }
+    static float hmax(F v) { return _mm512_reduce_max_ps(v); }
+    // The four sums: halves added, then the 8-lane two rounds of pairwise adds.
+    static void hsum4(float* out, F a0, F a1, F a2, F a3) {
+        auto half = [](F a) {
+            return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+        };
+        V8::hsum4(out, half(a0), half(a1), half(a2), half(a3));
     }
-    return res;
+
+    static I bits(F a) { return _mm512_castps_si512(a); }
+    static F from_bits(I a) { return _mm512_castsi512_ps(a); }
+    static I set1i(uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
+    static I addi(I a, I b) { return _mm512_add_epi32(a, b); }
+    static I subi(I a, I b) { return _mm512_sub_epi32(a, b); }
+    static I shl23(I a) { return _mm512_slli_epi32(a, 23); }
+    static I andi(M m, I a) { return _mm512_maskz_mov_epi32(m, a); }
+    static I loadi(const int32_t* p) { return _mm512_loadu_si512(p); }
+    static M in_range(I lo, I hi, I pos) {
+        return _mm512_cmp_epi32_mask(lo, pos, _MM_CMPINT_LE) & _mm512_cmp_epi32_mask(pos, hi, _MM_CMPINT_LT);
+    }
+
+    static D zerod() { return _mm512_setzero_pd(); }
+    static D lo_d(F a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
+    static D hi_d(F a) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))); }
+    static D addd(D a, D b) { return _mm512_add_pd(a, b); }
+    static D fmaddd(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
+    static double hsumd(D v) { return _mm512_reduce_add_pd(v); }
+
+    static F load_f16(const void* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+    static F gather_f16(const float* table, F x) {
+        const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        return _mm512_i32gather_ps(idx, table, 4);
+    }
+    static void deinterleave(const float* p, F& c, F& s) {
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+        const __m512 t0 = _mm512_loadu_ps(p), t1 = _mm512_loadu_ps(p + 16);
+        c = _mm512_permutex2var_ps(t0, even, t1);
+        s = _mm512_permutex2var_ps(t0, odd, t1);
+    }
+    static F swap_pairs(F a) { return _mm512_permute_ps(a, 0xB1); }
+    static F dup_even(F a) { return _mm512_moveldup_ps(a); }
+    static F dup_odd(F a) { return _mm512_movehdup_ps(a); }
+    // No addsub at 512 bits: a*1 -/+ b, exact in the product, so rounded as addsub rounds.
+    static F addsub(F a, F b) { return _mm512_fmaddsub_ps(a, _mm512_set1_ps(1.0f), b); }
+};
+
+#include "float_ops.inc"
+#include "attention.inc"
+
+// ---- attn_rows: a few query rows, row-major (one-token decode) ----
+
+// Lane u of the result = the sum of the 16 lanes of a[u]: two rounds of in-lane unpacks and two
+// of 128-bit lane shuffles, 45 instructions for 16 sums.
+inline __m512 transpose_sum16(const __m512* a) {
+    __m512 b[8], w[4];
+    for (int i = 0; i < 8; ++i) b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+    for (int i = 0; i < 4; ++i) {
+        const __m512d c = _mm512_castps_pd(b[2 * i]), d = _mm512_castps_pd(b[2 * i + 1]);
+        w[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(c, d)), _mm512_castpd_ps(_mm512_unpackhi_pd(c, d)));
+    }
+    // w[i]: in each 128-bit lane, the partial sums of a[4i .. 4i+3].
+    const __m512 z01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
+    const __m512 z23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(z01, z23, 0x88), _mm512_shuffle_f32x4(z01, z23, 0xDD));
 }
 
-inline __m512 silu16(__m512 x) {
-    const __m512 e = exp16(_mm512_xor_ps(x, _mm512_set1_ps(-0.0f)));
-    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-}
-
-void avx512_silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        _mm512_storeu_ps(out + i, _mm512_mul_ps(silu16(_mm512_loadu_ps(gate + i)), _mm512_loadu_ps(up + i)));
-    }
-    if (i < n) {
-        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 g = _mm512_maskz_loadu_ps(m, gate + i), u = _mm512_maskz_loadu_ps(m, up + i);
-        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(silu16(g), u));
-    }
-}
-
-// x = e^(x - max x) (exp16; -inf gives 0); returns the sum, accumulated in double.
-double avx512_softmax_exp(float* x, int64_t n) {
-    __m512 vmax = _mm512_set1_ps(-INFINITY);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
-    float max = _mm512_reduce_max_ps(vmax);
-    for (int64_t k = i; k < n; ++k) max = x[k] > max ? x[k] : max;
-    if (max == -INFINITY) {
-        for (int64_t k = 0; k < n; ++k) x[k] = 0.0f;
-        return 0.0;
-    }
-    const __m512 vm = _mm512_set1_ps(max);
-    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-    i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
-        _mm512_storeu_ps(x + i, e);
-        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
-    }
-    if (i < n) {
-        const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm)));
-        _mm512_mask_storeu_ps(x + i, m, e);
-        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
-        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
-    }
-    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-}
-
-inline __m512 load_f16x16(const uint8_t* p) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-
-// The four sums of four accumulators, in one register: halves added, then two rounds of pairwise
-// adds (cheaper than four full reductions).
-inline __m128 hsum4x16(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-    auto half = [](__m512 a) {
-        return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-    };
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(half(a0), half(a1)), _mm256_hadd_ps(half(a2), half(a3)));
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
-// out[j] = Σ_i q[i] * k_j[i] over NV*16 values, F16 rows k_j stride bytes apart: q stays in
-// registers, four keys share one combined reduction.
-template <int NV>
-void dot_f16_rows_t(const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
-    __m512 qv[NV];
-    for (int c = 0; c < NV; ++c) qv[c] = _mm512_loadu_ps(q + 16 * c);
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const uint8_t* kr = k + j * stride;
-        __m512 acc[4];
-        for (int u = 0; u < 4; ++u) acc[u] = _mm512_mul_ps(qv[0], load_f16x16(kr + u * stride));
-        for (int c = 1; c < NV; ++c) {
-            for (int u = 0; u < 4; ++u) acc[u] = _mm512_fmadd_ps(qv[c], load_f16x16(kr + u * stride + 32 * c), acc[u]);
-        }
-        _mm_storeu_ps(out + j, hsum4x16(acc[0], acc[1], acc[2], acc[3]));
-    }
-    for (; j < n; ++j) {
-        const uint8_t* kr = k + j * stride;
-        __m512 acc = _mm512_mul_ps(qv[0], load_f16x16(kr));
-        for (int c = 1; c < NV; ++c) acc = _mm512_fmadd_ps(qv[c], load_f16x16(kr + 32 * c), acc);
-        out[j] = _mm512_reduce_add_ps(acc);
-    }
-}
-
-// The same on 8-lane registers (NV8 vectors of 8 values), for heads of 16 or 32 values (BERT-small
-// sizes), where it measured about a quarter faster than the 16-lane loop.
-template <int NV8>
-void dot_f16_rows_t8(const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
-    auto load8 = [](const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); };
-    __m256 qv[NV8];
-    for (int c = 0; c < NV8; ++c) qv[c] = _mm256_loadu_ps(q + 8 * c);
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const uint8_t* kr = k + j * stride;
-        __m256 acc[4];
-        for (int u = 0; u < 4; ++u) acc[u] = _mm256_mul_ps(qv[0], load8(kr + u * stride));
-        for (int c = 1; c < NV8; ++c) {
-            for (int u = 0; u < 4; ++u) acc[u] = _mm256_fmadd_ps(qv[c], load8(kr + u * stride + 16 * c), acc[u]);
-        }
-        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-        _mm_storeu_ps(out + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
-    }
-    for (; j < n; ++j) {
-        const uint8_t* kr = k + j * stride;
-        __m256 acc = _mm256_mul_ps(qv[0], load8(kr));
-        for (int c = 1; c < NV8; ++c) acc = _mm256_fmadd_ps(qv[c], load8(kr + 16 * c), acc);
-        __m128 r = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-        r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-        out[j] = _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
+// 16 values (masked) of a key or value row, F32 or F16.
+template <bool F16>
+inline __m512 load_row(const void* base, int64_t at, __mmask16 m) {
+    if constexpr (F16) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + at));
+    } else {
+        return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + at);
     }
 }
 
-// out[i] += Σ_j w[j] * v_j[i] for NV vectors of 16 values starting at value c0: the accumulators
-// stay in registers across all n rows.
-template <int NV>
-void axpy_f16_span(int64_t c0, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) {
-    __m512 acc[NV];
-    for (int c = 0; c < NV; ++c) acc[c] = _mm512_loadu_ps(out + c0 + 16 * c);
-    for (int64_t j = 0; j < n; ++j) {
-        const __m512 wj = _mm512_set1_ps(w[j]);
-        const uint8_t* vr = v + j * stride + 2 * c0;
-        for (int c = 0; c < NV; ++c) acc[c] = _mm512_fmadd_ps(wj, load_f16x16(vr + 32 * c), acc[c]);
-    }
-    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + c0 + 16 * c, acc[c]);
-}
-
-// out[j] = Σ_i q[i] * k_j[i] over d values (d a multiple of 16, at most 256), F16 rows k_j
-// stride bytes apart.
-void avx512_dot_f16_rows(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
-    switch (d / 16) {
-        case 1: return dot_f16_rows_t8<2>(q, k, stride, n, out);
-        case 2: return dot_f16_rows_t8<4>(q, k, stride, n, out);
-#define LLAMAS_DOT_CASE(nv) \
-    case nv: return dot_f16_rows_t<nv>(q, k, stride, n, out);
-        LLAMAS_DOT_CASE(3) LLAMAS_DOT_CASE(4) LLAMAS_DOT_CASE(5) LLAMAS_DOT_CASE(6) LLAMAS_DOT_CASE(7) LLAMAS_DOT_CASE(8)
-        LLAMAS_DOT_CASE(9) LLAMAS_DOT_CASE(10) LLAMAS_DOT_CASE(11) LLAMAS_DOT_CASE(12)
-        LLAMAS_DOT_CASE(13) LLAMAS_DOT_CASE(14) LLAMAS_DOT_CASE(15) LLAMAS_DOT_CASE(16)
-#undef LLAMAS_DOT_CASE
-        default: break;
-    }
-}
-
-// out[i] += Σ_j w[j] * v_j[i] over d values (a multiple of 16, at most 256), F16 rows v_j: spans
-// of 128 values (8 registers), then the rest.
-void avx512_axpy_f16_rows(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) {
-    int64_t c0 = 0;
-    for (; c0 + 128 <= d; c0 += 128) axpy_f16_span<8>(c0, w, v, stride, n, out);
-    switch ((d - c0) / 16) {
-        case 7: axpy_f16_span<7>(c0, w, v, stride, n, out); break;
-        case 6: axpy_f16_span<6>(c0, w, v, stride, n, out); break;
-        case 5: axpy_f16_span<5>(c0, w, v, stride, n, out); break;
-        case 4: axpy_f16_span<4>(c0, w, v, stride, n, out); break;
-        case 3: axpy_f16_span<3>(c0, w, v, stride, n, out); break;
-        case 2: axpy_f16_span<2>(c0, w, v, stride, n, out); break;
-        case 1: axpy_f16_span<1>(c0, w, v, stride, n, out); break;
-        default: break;
-    }
-}
-
-// RMSNorm: the squares summed in double (a float's square is exact in double, so only the
-// order of the additions differs from the scalar loop), then y = (x * scale) * w.
-void avx512_rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
-    __m512d s[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        for (int h = 0; h < 2; ++h) {
-            const __m512 v = _mm512_loadu_ps(x + i + 16 * h);
-            const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-            const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-            s[2 * h] = _mm512_fmadd_pd(lo, lo, s[2 * h]);
-            s[2 * h + 1] = _mm512_fmadd_pd(hi, hi, s[2 * h + 1]);
+// Scores of NR rows (from r0) with 16/NR keys at a time: lane r*KEYS + u holds row r0+r, key j+u.
+template <int NR, bool F16>
+void rows_scores(const AttnTile& t, int64_t r0) {
+    const void* kb = F16 ? static_cast<const void*>(t.k16) : static_cast<const void*>(t.k);
+    constexpr int KEYS = 16 / NR;
+    const int64_t D = t.d, nc = (D + 15) / 16;
+    const __mmask16 last = tail_mask(D - 16 * (nc - 1));
+    const float inv_cap = t.softcap > 0 ? 1.0f / t.softcap : 0.0f;
+    alignas(64) int32_t lo_l[16], hi_l[16], off_l[16];
+    for (int r = 0; r < NR; ++r) {
+        for (int u = 0; u < KEYS; ++u) {
+            lo_l[r * KEYS + u] = t.lo[r0 + r];
+            hi_l[r * KEYS + u] = t.hi[r0 + r];
+            off_l[r * KEYS + u] = u;
         }
     }
-    for (; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        s[0] = _mm512_fmadd_pd(lo, lo, s[0]);
-        s[1] = _mm512_fmadd_pd(hi, hi, s[1]);
-    }
-    const double sum = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s[0], s[1]), _mm512_add_pd(s[2], s[3])));
-    const float mean = static_cast<float>(sum / static_cast<double>(n));
-    const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(mean + eps));
-    for (i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale);
-        if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
-        _mm512_mask_storeu_ps(y + i, m, v);
-    }
-}
-
-// One RoPE pair rotated in scalar code (the tails the vector loops leave).
-inline void rope_pair(float* v, int64_t a, int64_t b, float c, float s) {
-    const float x0 = v[a], x1 = v[b];
-    v[a] = x0 * c - x1 * s;
-    v[b] = x0 * s + x1 * c;
-}
-
-void avx512_rope(const float* cs, float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, bool neox) {
-    const int64_t half = n_rot / 2;
-    if (!neox) {
-        // 8 adjacent pairs per vector: even lanes x0*c - x1*s, odd lanes x1*c + x0*s.
-        const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi64(static_cast<long long>(0x80000000u)));
-        for (int64_t h = 0; h < n_heads; ++h) {
-            float* v = x + h * head_dim;
-            int64_t i = 0;
-            for (; i + 16 <= n_rot; i += 16) {
-                const __m512 xv = _mm512_loadu_ps(v + i), t = _mm512_loadu_ps(cs + i);
-                const __m512 c = _mm512_moveldup_ps(t), s = _mm512_movehdup_ps(t);
-                const __m512 sw = _mm512_permute_ps(xv, 0xB1);  // (x1, x0) per pair
-                _mm512_storeu_ps(v + i, _mm512_fmadd_ps(xv, c, _mm512_xor_ps(_mm512_mul_ps(sw, s), sign)));
+    const __m512i lo = _mm512_load_si512(lo_l), hi = _mm512_load_si512(hi_l), off = _mm512_load_si512(off_l);
+    for (int64_t j = 0; j < t.nk; j += KEYS) {
+        const int64_t nj = std::min<int64_t>(KEYS, t.nk - j);
+        __m512 acc[16];
+        for (int a = 0; a < 16; ++a) acc[a] = _mm512_setzero_ps();
+        for (int64_t c = 0; c < nc; ++c) {
+            const __mmask16 m = c + 1 < nc ? static_cast<__mmask16>(0xFFFF) : last;
+            __m512 qv[NR];
+            for (int r = 0; r < NR; ++r) qv[r] = _mm512_maskz_loadu_ps(m, t.qt + (r0 + r) * D + 16 * c);
+            for (int u = 0; u < KEYS; ++u) {
+                if (u >= nj) break;  // past the block's last key: those sums stay 0
+                const __m512 kv = load_row<F16>(kb, (j + u) * t.k_stride + 16 * c, m);
+                for (int r = 0; r < NR; ++r) acc[r * KEYS + u] = _mm512_fmadd_ps(qv[r], kv, acc[r * KEYS + u]);
             }
-            for (; i < n_rot; i += 2) rope_pair(v, i, i + 1, cs[i], cs[i + 1]);
         }
-        return;
-    }
-    // NeoX: 16 pairs (v[j], v[j + half]) per step, cos and sin de-interleaved from 32 values of cs.
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    for (int64_t h = 0; h < n_heads; ++h) {
-        float* v = x + h * head_dim;
-        int64_t j = 0;
-        for (; j + 16 <= half; j += 16) {
-            const __m512 t0 = _mm512_loadu_ps(cs + 2 * j), t1 = _mm512_loadu_ps(cs + 2 * j + 16);
-            const __m512 c = _mm512_permutex2var_ps(t0, even, t1), s = _mm512_permutex2var_ps(t0, odd, t1);
-            const __m512 x0 = _mm512_loadu_ps(v + j), x1 = _mm512_loadu_ps(v + j + half);
-            _mm512_storeu_ps(v + j, _mm512_fmsub_ps(x0, c, _mm512_mul_ps(x1, s)));
-            _mm512_storeu_ps(v + j + half, _mm512_fmadd_ps(x0, s, _mm512_mul_ps(x1, c)));
+        __m512 sc = transpose_sum16(acc);
+        if (t.softcap > 0) sc = _mm512_mul_ps(vtanh<V16>(_mm512_mul_ps(sc, _mm512_set1_ps(inv_cap))), _mm512_set1_ps(t.softcap));
+        sc = _mm512_mul_ps(sc, _mm512_set1_ps(t.score_scale));
+        if (t.masked) {
+            const __m512i pos = _mm512_add_epi32(off, _mm512_set1_epi32(static_cast<int32_t>(t.j0 + j)));
+            const __mmask16 vis = _mm512_cmp_epi32_mask(lo, pos, _MM_CMPINT_LE) & _mm512_cmp_epi32_mask(pos, hi, _MM_CMPINT_LT);
+            sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), vis, sc);
         }
-        for (; j < half; ++j) rope_pair(v, j, j + half, cs[2 * j], cs[2 * j + 1]);
+        alignas(64) float out[16];
+        _mm512_store_ps(out, sc);
+        for (int r = 0; r < NR; ++r)
+            for (int64_t u = 0; u < nj; ++u) t.s[(r0 + r) * t.nk + j + u] = out[r * KEYS + u];
     }
 }
 
-// GELU by table: 16 values rounded to fp16 (F16C, round to nearest even, as f32_to_fp16) index
-// the table through one gather.
-void avx512_gelu_mul(const float* table, const float* x, const float* up, float* out, int64_t n) {
-    const __m512 lo = _mm512_set1_ps(-10.0f), hi = _mm512_set1_ps(10.0f);
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
-        const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(xv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        __m512 g = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, table, 4);
-        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(xv, lo, _CMP_LE_OQ), _mm512_setzero_ps());
-        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(xv, hi, _CMP_GE_OQ), xv);
-        if (up) g = _mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, up + i));
-        _mm512_mask_storeu_ps(out + i, m, g);
+// o[rows r0..r0+NR) = alpha * o + Σ_j p[r][j] * v_j, 64 values (4 registers) per pass.
+template <int NR, bool F16>
+void rows_values(const AttnTile& t, int64_t r0) {
+    const int64_t D = t.d;
+    const void* vb = F16 ? static_cast<const void*>(t.v16) : static_cast<const void*>(t.v);
+    for (int64_t i0 = 0; i0 < D; i0 += 64) {
+        __mmask16 m[4];
+        for (int c = 0; c < 4; ++c) {
+            const int64_t left = D - i0 - 16 * c;
+            m[c] = left <= 0 ? static_cast<__mmask16>(0) : tail_mask(left);
+        }
+        __m512 acc[NR][4];
+        for (int r = 0; r < NR; ++r) {
+            const __m512 al = _mm512_set1_ps(t.alpha[r0 + r]);
+            for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m[c], t.ot + (r0 + r) * D + i0 + 16 * c), al);
+        }
+        for (int64_t j = 0; j < t.nk; ++j) {
+            __m512 vv[4];
+            for (int c = 0; c < 4; ++c) vv[c] = load_row<F16>(vb, j * t.v_stride + i0 + 16 * c, m[c]);
+            for (int r = 0; r < NR; ++r) {
+                const __m512 pb = _mm512_set1_ps(t.s[(r0 + r) * t.nk + j]);
+                for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(pb, vv[c], acc[r][c]);
+            }
+        }
+        for (int r = 0; r < NR; ++r)
+            for (int c = 0; c < 4; ++c) _mm512_mask_storeu_ps(t.ot + (r0 + r) * D + i0 + 16 * c, m[c], acc[r][c]);
     }
 }
 
-// tanh, within 2 ulp: y + y^3 * P(y^2) below |y| = 1 (P a degree-7 Chebyshev fit of
-// (tanh(s) - s) / s^3 in s^2 on [0, 1]), else ±(1 - 2 / (e^(2|y|) + 1)) with exp16.
-inline __m512 tanh16(__m512 y) {
-    const __m512 a = _mm512_abs_ps(y);
-    const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 e = exp16(_mm512_add_ps(a, a));
-    const __m512 far = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
-    const __m512 far_signed = _mm512_or_ps(far, _mm512_and_ps(y, _mm512_set1_ps(-0.0f)));
-    const __m512 t = _mm512_mul_ps(y, y);
-    __m512 p = _mm512_set1_ps(0x1.2b7582p-13f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.e42e3p-11f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.a45278p-9f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.1d02d6p-7f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.65a7c4p-6f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.ba117cp-5f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0x1.1110f2p-3f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0x1.555556p-2f));
-    const __m512 near = _mm512_fmadd_ps(_mm512_mul_ps(y, t), p, y);
-    return _mm512_mask_mov_ps(far_signed, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.0f), _CMP_LT_OQ), near);
+template <bool F16>
+void attn_rows_impl(const AttnTile& t) {
+    const int64_t R = t.rows, nk = t.nk;
+    const __mmask16 last = tail_mask(nk - 16 * ((nk - 1) / 16));
+    int64_t r = 0;
+    for (; r + 4 <= R; r += 4) rows_scores<4, F16>(t, r);
+    for (; r + 2 <= R; r += 2) rows_scores<2, F16>(t, r);
+    for (; r < R; ++r) rows_scores<1, F16>(t, r);
+
+    // Online softmax per row, as in the tile.
+    for (r = 0; r < R; ++r) {
+        float* s = t.s + r * nk;
+        __m512 vmax = _mm512_set1_ps(-INFINITY);
+        for (int64_t j = 0; j < nk; j += 16) {
+            const __mmask16 m = j + 16 <= nk ? static_cast<__mmask16>(0xFFFF) : last;
+            vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, s + j));
+        }
+        const float mx = std::max(t.m[r], _mm512_reduce_max_ps(vmax));
+        const float safe = mx == -INFINITY ? 0.0f : mx;
+        const __m512 vs = _mm512_set1_ps(safe);
+        __m512 sum = _mm512_setzero_ps();
+        for (int64_t j = 0; j < nk; j += 16) {
+            const __mmask16 m = j + 16 <= nk ? static_cast<__mmask16>(0xFFFF) : last;
+            const __m512 e = _mm512_maskz_mov_ps(m, vexp<V16>(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vs)));
+            _mm512_mask_storeu_ps(s + j, m, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        const float alpha = std::exp(t.m[r] - safe);
+        t.alpha[r] = alpha;
+        t.l[r] = t.l[r] * alpha + _mm512_reduce_add_ps(sum);
+        t.m[r] = mx;
+    }
+
+    for (r = 0; r + 4 <= R; r += 4) rows_values<4, F16>(t, r);
+    for (; r + 2 <= R; r += 2) rows_values<2, F16>(t, r);
+    for (; r < R; ++r) rows_values<1, F16>(t, r);
 }
 
-void avx512_softcap(float* x, int64_t n, float cap) {
-    const __m512 inv = _mm512_set1_ps(1.0f / cap), c = _mm512_set1_ps(cap);
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(tanh16(_mm512_mul_ps(v, inv)), c));
+void avx512_attn_rows(const AttnTile& t) {
+    if (t.k16) {
+        attn_rows_impl<true>(t);
+    } else {
+        attn_rows_impl<false>(t);
     }
 }
 
 }  // namespace
 
 void fill_avx512_float_ops(Kernels& k) {
-    k.silu_mul = avx512_silu_mul;
-    k.softmax_exp = avx512_softmax_exp;
-    k.dot_f16_rows = avx512_dot_f16_rows;
-    k.axpy_f16_rows = avx512_axpy_f16_rows;
-    k.rms_norm = avx512_rms_norm;
-    k.rope = avx512_rope;
-    k.gelu_mul = avx512_gelu_mul;
-    k.softcap = avx512_softcap;
+    fill_float_ops<V16>(k);
+    k.attn_tile = attn_tile<V16>;
+    k.attn_rows = avx512_attn_rows;
 }
 
 }  // namespace llamas

@@ -1,6 +1,8 @@
 // The kernel table: every hot loop the engine runs, behind function pointers chosen once per
-// process from the CPU's features (see cpu.cpp). The scalar table is the oracle the SIMD tables
-// are tested against.
+// process from the CPU's features (see cpu.cpp). Every table fills every entry (the packed forms
+// excepted: a type may have none), so callers never test for null; the scalar table is the
+// oracle the SIMD tables are tested against and the entry a table keeps where it has no faster
+// one.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -46,12 +48,11 @@ struct TypeKernels {
     // Dot product of n elements: one weight row (this type) with one activation row
     // (vec_dot_type). Writes the result to *s.
     void (*vec_dot)(int64_t n, float* s, const void* w, const void* a) = nullptr;
-    // Optional tile product (null when the table has none; then callers loop over vec_dot):
-    // nw (1..kGemmMaxRows) weight rows, w_stride bytes apart, with na (>= 1, any number)
+    // Tile product: nw (1..kGemmMaxRows) weight rows, w_stride bytes apart, with na (>= 1, any number)
     // activation rows, a_stride bytes apart: s[j*s_stride + i] = dot(weight row i, activation
     // row j). Weight blocks are decoded once per call and reused across the activation rows,
     // so callers should pass many activation rows (a few dozen) per call. Results equal
-    // vec_dot's up to float rounding.
+    // vec_dot's up to float rounding (exactly, for the types whose tile is vec_dot in a loop).
     void (*gemm)(int64_t n, const void* w, size_t w_stride, int nw, const void* a, size_t a_stride,
                  int na, float* s, size_t s_stride) = nullptr;
     PackedKernels packed;  // all null when this table has no packed form of the type
@@ -94,12 +95,10 @@ struct Kernels {
     const char* name = "scalar";
     TypeKernels types[40];  // indexed by ggml type id
 
-    // Float helpers (filled by every table).
+    // ---- Float loops ----
     float (*dot_f32)(int64_t n, const float* a, const float* b) = nullptr;
     void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;  // y += a*x
-
-    // Optional float loops (null: the ops use their own scalar code).
-    // out[i] = silu(gate[i]) * up[i], bit-exact with ops' silu() (exp_approx).
+    // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp_approx(-x)): bit-exact on every table.
     void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
     // x[i] = e^(x[i] - max x) (-inf gives 0); returns Σ x[i], accumulated in double.
     double (*softmax_exp)(float* x, int64_t n) = nullptr;
@@ -108,28 +107,29 @@ struct Kernels {
     void (*dot_f16_rows)(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) = nullptr;
     // ... and out[i] += Σ_j w[j] * v_j[i].
     void (*axpy_f16_rows)(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) = nullptr;
-    // RMSNorm (ops' rms_norm): y[i] = x[i] * (1/sqrt(Σx²/n + eps)) * w[i] (w null: no scale),
-    // the sum of squares accumulated in double. y may alias x.
+    // RMSNorm: y[i] = x[i] * (1/sqrt(Σx²/n + eps)) * w[i] (w null: no scale), the sum of
+    // squares accumulated in double. y may alias x.
     void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps) = nullptr;
-    // RoPE (ops' rope_apply): rotates the first n_rot values of n_heads heads, head_dim floats
-    // apart, by the interleaved (cos, sin) pairs cs[0..n_rot); pairs are adjacent values, or
-    // element i and i + n_rot/2 when neox.
+    // RoPE: rotates the first n_rot values of n_heads heads, head_dim floats apart, by the
+    // interleaved (cos, sin) pairs cs[0..n_rot); pairs are adjacent values, or element i and
+    // i + n_rot/2 when neox.
     void (*rope)(const float* cs, float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, bool neox) = nullptr;
-    // GELU by table (ops' gelu()): g = table[fp16 bits of x[i]] (x <= -10 gives 0, x >= 10 gives
-    // x), table = ops' gelu_fp16_table(); out[i] = g * up[i], or g when up is null. out may
-    // alias x or up. Bit-exact with the scalar lookup.
+    // GELU by table: g = table[fp16 bits of x[i]] (x <= -10 gives 0, x >= 10 gives x), table =
+    // ops' gelu_fp16_table(); out[i] = g * up[i], or g when up is null. out may alias x or up.
+    // Bit-exact on every table.
     void (*gelu_mul)(const float* table, const float* x, const float* up, float* out, int64_t n) = nullptr;
-    // Soft-capping (ops' softcap): x[i] = tanh(x[i] * (1/cap)) * cap, with tanh within 2 ulp of
-    // the exact value.
+    // Soft-capping: x[i] = tanh(x[i] * (1/cap)) * cap, with tanh within 2 ulp of the exact value.
     void (*softcap)(float* x, int64_t n, float cap) = nullptr;
 
-    // ---- Attention tile (optional; null: ops/attention.cpp's scalar tile) ----
+    // ---- Attention ----
     // Runs one AttnTile: scores of the block (soft-capped, scaled, masked to -inf), then
     // m' = max(m, scores), alpha = e^(m - m'), l = alpha*l + sum e^(s - m'), ot = alpha*ot + sum e^(s - m') v.
     void (*attn_tile)(const AttnTile& t) = nullptr;
     // The same step for a few query rows (1..kAttnRowsMax, no padding), with row-major arrays:
     // qt is q[r*d + i], s is rows x nk (s[r*nk + j]), ot is o[r*d + i]. For one-token decode,
-    // where a rows-in-lanes tile would be mostly padding.
+    // where a rows-in-lanes tile would be mostly padding. Tables without a kernel of their own
+    // run each row in turn on their F16 row loops (attn_rows_by_row), which rounds as the
+    // per-row loops do: the block's weights relative to the block's own max.
     void (*attn_rows)(const AttnTile& t) = nullptr;
 
     const TypeKernels& of(GgmlType t) const { return types[static_cast<uint32_t>(t)]; }
@@ -165,12 +165,39 @@ void fill_neon_kernels(Kernels& k);
 // The packed entries of the AVX-512 and AVX2 tables (packed_avx512.cpp, packed_avx2.cpp).
 void fill_avx512_packed(Kernels& k);
 void fill_avx2_packed(Kernels& k);
-// The float loops of the AVX-512 table (float_ops_avx512.cpp).
+// The float loops and attention kernels of the AVX-512 and AVX2 tables (float_ops_<isa>.cpp:
+// float_ops.inc and attention.inc over the vector width).
 void fill_avx512_float_ops(Kernels& k);
-// The attention tiles of the AVX-512 and AVX2 tables (attention_avx512.cpp, attention_avx2.cpp).
-void fill_avx512_attention(Kernels& k);
-void fill_avx2_attention(Kernels& k);
-// The float loops of the AVX2 table (float_ops_avx2.cpp).
 void fill_avx2_float_ops(Kernels& k);
+
+// e^x by ggml_v_expf's steps (a range reduction and a degree-5 polynomial in fused
+// multiply-adds, within 1.5 ulp): the one exp of the scalar table; every vector table's exp
+// (float_ops.inc, neon) gives the same bits lane by lane.
+float exp_approx(float x);
+
+// TypeKernels::gemm for the types a table has no tile product for: Dot (the table's vec_dot) per
+// weight and activation row, so the results are vec_dot's exactly. Instantiated by each table
+// with its own vec_dot (internal to that table's translation unit).
+template <void (*Dot)(int64_t, float*, const void*, const void*)>
+void gemm_by_dot(int64_t n, const void* w, size_t w_stride, int nw, const void* a, size_t a_stride, int na, float* s,
+                 size_t s_stride) {
+    for (int t = 0; t < na; ++t) {
+        for (int r = 0; r < nw; ++r) {
+            Dot(n, s + t * s_stride + r, static_cast<const uint8_t*>(w) + r * w_stride,
+                static_cast<const uint8_t*>(a) + t * a_stride);
+        }
+    }
+}
+
+// The F16 row loops of a table, for attn_rows_by_row.
+struct RowLoops {
+    decltype(Kernels::dot_f16_rows) dot_f16_rows;
+    decltype(Kernels::axpy_f16_rows) axpy_f16_rows;
+    decltype(Kernels::softmax_exp) softmax_exp;
+    decltype(Kernels::softcap) softcap;
+};
+// attn_rows by rows in turn on a table's F16 row loops (kernels_scalar.cpp; compiled without ISA
+// flags, so its own arithmetic rounds the same under every table).
+void attn_rows_by_row(const AttnTile& t, const RowLoops& loops);
 
 }  // namespace llamas

@@ -23,7 +23,6 @@ void fill_avx2_kernels(Kernels& k) {
     k.name = "avx2";
     fill_x86_256(k);
     fill_avx2_float_ops(k);
-    fill_avx2_attention(k);
     fill_avx2_packed(k);
 }
 

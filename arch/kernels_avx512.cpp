@@ -170,13 +170,11 @@ void fill_avx512_kernels(Kernels& k) {
     at(GgmlType::Q4_0).gemm = avx512_gemm_32_q8_0<block_q4_0, decode_q4_0>;
     at(GgmlType::Q5_0).gemm = avx512_gemm_32_q8_0<block_q5_0, decode_q5_0>;
     at(GgmlType::IQ4_NL).gemm = avx512_gemm_32_q8_0<block_iq4_nl, decode_iq4_nl>;
-    at(GgmlType::F16).vec_dot = avx512_dot_f16;
-    at(GgmlType::BF16).vec_dot = avx512_dot_bf16;
-    at(GgmlType::BF16).quantize_activations = avx512_convert_bf16;
+    x86_set_dot<avx512_dot_f16>(k, GgmlType::F16);
+    x86_set_dot<avx512_dot_bf16>(k, GgmlType::BF16, avx512_convert_bf16);
     fill_avx512_packed(k);
     fill_avx512_packed_float(k);
     fill_avx512_float_ops(k);
-    fill_avx512_attention(k);
 }
 
 }  // namespace llamas

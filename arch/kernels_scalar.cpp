@@ -1,6 +1,8 @@
-// The scalar kernel table: plain C++ versions of every kernel, written blockwise in integer
-// arithmetic the way ggml's generic reference kernels are (ggml-cpu/quants.c, vec.cpp). This is
-// the oracle the SIMD tables are tested against, and the fallback for anything they lack.
+// The scalar kernel table: plain C++ versions of every kernel, the quantized products written
+// blockwise in integer arithmetic the way ggml's generic reference kernels are (ggml-cpu/quants.c,
+// vec.cpp). This is the oracle the SIMD tables are tested against, and the entry they keep for
+// anything they have no faster version of.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -422,7 +424,7 @@ void dot_iq4_xs_q8_k(int64_t n, float* s, const void* vw, const void* va) {
     *s = sumf;
 }
 
-// ---- float helpers ----
+// ---- float loops ----
 
 float dot_f32(int64_t n, const float* a, const float* b) {
     double sum = 0.0;
@@ -434,13 +436,139 @@ void axpy_f32(int64_t n, float a, const float* x, float* y) {
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void set(Kernels& k, GgmlType w, GgmlType act, void (*quantize)(const float*, void*, int64_t),
-         void (*dot)(int64_t, float*, const void*, const void*)) {
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + exp_approx(-gate[i])) * up[i];
+}
+
+double softmax_exp(float* x, int64_t n) {
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
+    if (max == -INFINITY) {
+        for (int64_t i = 0; i < n; ++i) x[i] = 0.0f;
+        return 0.0;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        x[i] = exp_approx(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
+void dot_f16_rows(int64_t d, const float* q, const uint8_t* k, size_t stride, int64_t n, float* out) {
+    for (int64_t j = 0; j < n; ++j) {
+        const auto* row = reinterpret_cast<const uint16_t*>(k + static_cast<size_t>(j) * stride);
+        float sum = 0.0f;
+        for (int64_t i = 0; i < d; ++i) sum += q[i] * fp16_to_f32(row[i]);
+        out[j] = sum;
+    }
+}
+
+void axpy_f16_rows(int64_t d, const float* w, const uint8_t* v, size_t stride, int64_t n, float* out) {
+    for (int64_t j = 0; j < n; ++j) {
+        const auto* row = reinterpret_cast<const uint16_t*>(v + static_cast<size_t>(j) * stride);
+        for (int64_t i = 0; i < d; ++i) out[i] += w[j] * fp16_to_f32(row[i]);
+    }
+}
+
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    const float mean = static_cast<float>(sum / static_cast<double>(n));
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    if (w) {
+        for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+    } else {
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+    }
+}
+
+void rope(const float* cs, float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, bool neox) {
+    const int64_t half = n_rot / 2;
+    for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + h * head_dim;
+        for (int64_t i = 0; i < n_rot; i += 2) {
+            const float c = cs[i], s = cs[i + 1];
+            // normal: adjacent pairs; neox: element i/2 pairs with i/2 + n_rot/2
+            const int64_t a = neox ? i / 2 : i;
+            const int64_t b = neox ? i / 2 + half : i + 1;
+            const float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void gelu_mul(const float* table, const float* x, const float* up, float* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        const float g = v <= -10.0f ? 0.0f : v >= 10.0f ? v : table[f32_to_fp16(v)];
+        out[i] = up ? g * up[i] : g;
+    }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+    const float inv = 1.0f / cap;
+    for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
+// The attention tile, loops over rows innermost (so the compiler can vectorise them).
+void attn_tile(const AttnTile& t) {
+    const int64_t R = t.rows;
+    const float inv_cap = t.softcap > 0 ? 1.0f / t.softcap : 0.0f;
+    for (int64_t j = 0; j < t.nk; ++j) {
+        float* s = t.s + j * R;
+        const float* k = t.k + j * t.k_stride;
+        for (int64_t r = 0; r < R; ++r) s[r] = 0.0f;
+        for (int64_t i = 0; i < t.d; ++i) {
+            const float* q = t.qt + i * R;
+            const float kv = k[i];
+            for (int64_t r = 0; r < R; ++r) s[r] += q[r] * kv;
+        }
+        const int64_t pos = t.j0 + j;
+        for (int64_t r = 0; r < R; ++r) {
+            float x = s[r];
+            if (t.softcap > 0) x = std::tanh(x * inv_cap) * t.softcap;
+            x *= t.score_scale;
+            if (t.masked && (pos < t.lo[r] || pos >= t.hi[r])) x = -INFINITY;
+            s[r] = x;
+        }
+    }
+    for (int64_t r = 0; r < R; ++r) {
+        float mx = t.m[r];
+        for (int64_t j = 0; j < t.nk; ++j) mx = std::max(mx, t.s[j * R + r]);
+        const float safe = mx == -INFINITY ? 0.0f : mx;  // no key seen yet: e^(-inf - 0) = 0
+        const float alpha = exp_approx(t.m[r] - safe);
+        float sum = 0.0f;
+        for (int64_t j = 0; j < t.nk; ++j) {
+            const float e = exp_approx(t.s[j * R + r] - safe);
+            t.s[j * R + r] = e;
+            sum += e;
+        }
+        t.m[r] = mx;
+        t.alpha[r] = alpha;
+        t.l[r] = t.l[r] * alpha + sum;
+    }
+    for (int64_t i = 0; i < t.d; ++i) {
+        float* o = t.ot + i * R;
+        for (int64_t r = 0; r < R; ++r) o[r] *= t.alpha[r];
+        for (int64_t j = 0; j < t.nk; ++j) {
+            const float* w = t.s + j * R;
+            const float v = t.v[j * t.v_stride + i];
+            for (int64_t r = 0; r < R; ++r) o[r] += w[r] * v;
+        }
+    }
+}
+
+void attn_rows(const AttnTile& t) { attn_rows_by_row(t, RowLoops{dot_f16_rows, axpy_f16_rows, softmax_exp, softcap}); }
+
+template <void (*Dot)(int64_t, float*, const void*, const void*)>
+void set(Kernels& k, GgmlType w, GgmlType act, void (*quantize)(const float*, void*, int64_t)) {
     TypeKernels& t = k.types[static_cast<uint32_t>(w)];
     t.vec_dot_type = act;
     t.quantize_activations = quantize;
-    t.vec_dot = dot;
-    t.gemm = nullptr;
+    t.vec_dot = Dot;
+    t.gemm = gemm_by_dot<Dot>;
 }
 
 }  // namespace
@@ -448,23 +576,109 @@ void set(Kernels& k, GgmlType w, GgmlType act, void (*quantize)(const float*, vo
 void fill_scalar_kernels(Kernels& k) {
     k = Kernels{};
     k.name = "scalar";
-    set(k, GgmlType::F32, GgmlType::F32, convert_f32, dot_f32_f32);
-    set(k, GgmlType::F16, GgmlType::F16, convert_f16, dot_f16_f16);
-    set(k, GgmlType::BF16, GgmlType::BF16, convert_bf16, dot_bf16_bf16);
-    set(k, GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0, dot_q4_0_q8_0);
-    set(k, GgmlType::Q4_1, GgmlType::Q8_1, quantize_q8_1, dot_q4_1_q8_1);
-    set(k, GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0, dot_q5_0_q8_0);
-    set(k, GgmlType::Q5_1, GgmlType::Q8_1, quantize_q8_1, dot_q5_1_q8_1);
-    set(k, GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0, dot_q8_0_q8_0);
-    set(k, GgmlType::IQ4_NL, GgmlType::Q8_0, quantize_q8_0, dot_iq4_nl_q8_0);
-    set(k, GgmlType::Q2_K, GgmlType::Q8_K, quantize_q8_k, dot_q2_k_q8_k);
-    set(k, GgmlType::Q3_K, GgmlType::Q8_K, quantize_q8_k, dot_q3_k_q8_k);
-    set(k, GgmlType::Q4_K, GgmlType::Q8_K, quantize_q8_k, dot_q4_k_q8_k);
-    set(k, GgmlType::Q5_K, GgmlType::Q8_K, quantize_q8_k, dot_q5_k_q8_k);
-    set(k, GgmlType::Q6_K, GgmlType::Q8_K, quantize_q8_k, dot_q6_k_q8_k);
-    set(k, GgmlType::IQ4_XS, GgmlType::Q8_K, quantize_q8_k, dot_iq4_xs_q8_k);
+    set<dot_f32_f32>(k, GgmlType::F32, GgmlType::F32, convert_f32);
+    set<dot_f16_f16>(k, GgmlType::F16, GgmlType::F16, convert_f16);
+    set<dot_bf16_bf16>(k, GgmlType::BF16, GgmlType::BF16, convert_bf16);
+    set<dot_q4_0_q8_0>(k, GgmlType::Q4_0, GgmlType::Q8_0, quantize_q8_0);
+    set<dot_q4_1_q8_1>(k, GgmlType::Q4_1, GgmlType::Q8_1, quantize_q8_1);
+    set<dot_q5_0_q8_0>(k, GgmlType::Q5_0, GgmlType::Q8_0, quantize_q8_0);
+    set<dot_q5_1_q8_1>(k, GgmlType::Q5_1, GgmlType::Q8_1, quantize_q8_1);
+    set<dot_q8_0_q8_0>(k, GgmlType::Q8_0, GgmlType::Q8_0, quantize_q8_0);
+    set<dot_iq4_nl_q8_0>(k, GgmlType::IQ4_NL, GgmlType::Q8_0, quantize_q8_0);
+    set<dot_q2_k_q8_k>(k, GgmlType::Q2_K, GgmlType::Q8_K, quantize_q8_k);
+    set<dot_q3_k_q8_k>(k, GgmlType::Q3_K, GgmlType::Q8_K, quantize_q8_k);
+    set<dot_q4_k_q8_k>(k, GgmlType::Q4_K, GgmlType::Q8_K, quantize_q8_k);
+    set<dot_q5_k_q8_k>(k, GgmlType::Q5_K, GgmlType::Q8_K, quantize_q8_k);
+    set<dot_q6_k_q8_k>(k, GgmlType::Q6_K, GgmlType::Q8_K, quantize_q8_k);
+    set<dot_iq4_xs_q8_k>(k, GgmlType::IQ4_XS, GgmlType::Q8_K, quantize_q8_k);
     k.dot_f32 = dot_f32;
     k.axpy_f32 = axpy_f32;
+    k.silu_mul = silu_mul;
+    k.softmax_exp = softmax_exp;
+    k.dot_f16_rows = dot_f16_rows;
+    k.axpy_f16_rows = axpy_f16_rows;
+    k.rms_norm = rms_norm;
+    k.rope = rope;
+    k.gelu_mul = gelu_mul;
+    k.softcap = softcap;
+    k.attn_tile = attn_tile;
+    k.attn_rows = attn_rows;
+}
+
+float exp_approx(float x) {
+    // e^x = 2^n * e^b with n = round(x / ln 2) and b = x - n ln 2 (ln 2 split in two parts).
+    const float r = 0x1.8p23f;
+    const float z = std::fma(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+    const uint32_t e = f32_bits(z) << 23;
+    const float k = f32_from_bits(e + f32_bits(1.0f));
+    const float u = b * b;
+    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                             u, 0x1.ffffecp-1f * b);
+    if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
+    // Near overflow / underflow: scale in two steps.
+    const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+    const float s1 = f32_from_bits(g + 0x7f000000u);
+    const float s2 = f32_from_bits(e - g);
+    if (std::fabs(n) > 192.0f) return s1 * s1;
+    return std::fma(s2, j, s2) * s1;
+}
+
+// Per row, as the kernels.h comment of attn_rows says; the arithmetic between the loops is the
+// per-row F16 way's of ops/attention.cpp, so a table's attn_rows and that way agree bit for bit.
+void attn_rows_by_row(const AttnTile& t, const RowLoops& loops) {
+    const int64_t D = t.d, nk = t.nk;
+    const bool f16 = t.k16 != nullptr;
+    const bool by_loops = f16 && D % 16 == 0 && D <= 256;  // the F16 loops' contract
+    auto key = [&](int64_t j, int64_t i) { return f16 ? fp16_to_f32(t.k16[j * t.k_stride + i]) : t.k[j * t.k_stride + i]; };
+    auto value = [&](int64_t j, int64_t i) { return f16 ? fp16_to_f32(t.v16[j * t.v_stride + i]) : t.v[j * t.v_stride + i]; };
+    for (int64_t r = 0; r < t.rows; ++r) {
+        const float* q = t.qt + r * D;
+        float* w = t.s + r * nk;
+        float* o = t.ot + r * D;
+        if (by_loops) {
+            loops.dot_f16_rows(D, q, reinterpret_cast<const uint8_t*>(t.k16), static_cast<size_t>(t.k_stride) * 2, nk, w);
+        } else {
+            for (int64_t j = 0; j < nk; ++j) {
+                float s = 0.0f;
+                for (int64_t i = 0; i < D; ++i) s += q[i] * key(j, i);
+                w[j] = s;
+            }
+        }
+        if (t.softcap > 0) loops.softcap(w, nk, t.softcap);
+        for (int64_t j = 0; j < nk; ++j) w[j] *= t.score_scale;
+        if (t.masked) {
+            for (int64_t j = 0; j < nk; ++j) {
+                if (t.j0 + j < t.lo[r] || t.j0 + j >= t.hi[r]) w[j] = -INFINITY;
+            }
+        }
+        float bmax = -INFINITY;
+        for (int64_t j = 0; j < nk; ++j) bmax = std::max(bmax, w[j]);
+        t.alpha[r] = 1.0f;
+        if (bmax == -INFINITY) continue;  // the row sees none of these keys
+        // The block's weights relative to its own max; whichever of the old accumulator and the
+        // new weights has the smaller max is scaled by e^(difference).
+        const float sum = static_cast<float>(loops.softmax_exp(w, nk));
+        if (bmax > t.m[r]) {
+            const float c = std::exp(t.m[r] - bmax);  // 0 for the first keys the row sees
+            for (int64_t i = 0; i < D; ++i) o[i] *= c;
+            t.alpha[r] = c;
+            t.l[r] = t.l[r] * c + sum;
+            t.m[r] = bmax;
+        } else {
+            const float c = std::exp(bmax - t.m[r]);
+            for (int64_t j = 0; j < nk; ++j) w[j] *= c;
+            t.l[r] += sum * c;
+        }
+        if (by_loops) {
+            loops.axpy_f16_rows(D, w, reinterpret_cast<const uint8_t*>(t.v16), static_cast<size_t>(t.v_stride) * 2, nk, o);
+        } else {
+            for (int64_t j = 0; j < nk; ++j) {
+                for (int64_t i = 0; i < D; ++i) o[i] += w[j] * value(j, i);
+            }
+        }
+    }
 }
 
 }  // namespace llamas

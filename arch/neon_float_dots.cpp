@@ -58,6 +58,9 @@ void fill_neon_float_dots(Kernels& k) {
     k.types[static_cast<uint32_t>(GgmlType::F32)].vec_dot = neon_dot_f32;
     k.types[static_cast<uint32_t>(GgmlType::F16)].vec_dot = neon_dot_f16;
     k.types[static_cast<uint32_t>(GgmlType::BF16)].vec_dot = neon_dot_bf16;
+    k.types[static_cast<uint32_t>(GgmlType::F32)].gemm = gemm_by_dot<neon_dot_f32>;
+    k.types[static_cast<uint32_t>(GgmlType::F16)].gemm = gemm_by_dot<neon_dot_f16>;
+    k.types[static_cast<uint32_t>(GgmlType::BF16)].gemm = gemm_by_dot<neon_dot_bf16>;
     k.dot_f32 = neon_dot_f32_helper;
     k.axpy_f32 = neon_axpy_f32;
 }

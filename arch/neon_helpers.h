@@ -85,7 +85,7 @@ void fill_neon_quantizers(Kernels& k);   // neon_quantize.cpp: Q8_0/Q8_1/Q8_K, F
 void fill_neon_float_dots(Kernels& k);   // neon_float_dots.cpp: F32/F16/BF16 rows, dot/axpy_f32
 void fill_neon_quant_dots(Kernels& k);   // neon_quant_dots.cpp: 32-element block types
 void fill_neon_kquant_dots(Kernels& k);  // neon_kquant_dots.cpp: K-quants and IQ4_XS
-void fill_neon_float_ops(Kernels& k);    // neon_float_ops.cpp: silu_mul, softmax_exp, F16 rows
+void fill_neon_float_ops(Kernels& k);    // float_ops_neon.cpp: silu_mul, softmax_exp, F16 rows, attn_rows
 void fill_neon_row_ops(Kernels& k);      // neon_row_ops.cpp: rms_norm, rope, gelu_mul
 void fill_neon_packed(Kernels& k);       // packed_neon.cpp: the packed forms (packed_tiles.inc)
 

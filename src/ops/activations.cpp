@@ -29,26 +29,6 @@ const float* gelu_fp16_table() {
     return table.data();
 }
 
-float exp_approx(float x) {
-    // e^x = 2^n * e^b with n = round(x / ln 2) and b = x - n ln 2 (ln 2 split in two parts).
-    const float r = 0x1.8p23f;
-    const float z = std::fma(x, 0x1.715476p+0f, r);
-    const float n = z - r;
-    const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-    const uint32_t e = f32_bits(z) << 23;
-    const float k = f32_from_bits(e + f32_bits(1.0f));
-    const float u = b * b;
-    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                             u, 0x1.ffffecp-1f * b);
-    if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
-    // Near overflow / underflow: scale in two steps.
-    const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
-    const float s1 = f32_from_bits(g + 0x7f000000u);
-    const float s2 = f32_from_bits(e - g);
-    if (std::fabs(n) > 192.0f) return s1 * s1;
-    return std::fma(s2, j, s2) * s1;
-}
-
 float silu(float x) { return x / (1.0f + exp_approx(-x)); }
 
 float gelu(float x) {
@@ -59,33 +39,13 @@ float gelu(float x) {
 
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n) {
     if (act == FfnActivation::silu) {
-        if (const auto fast = kernels().silu_mul) {
-            fast(gate, up, out, n);
-            return;
-        }
-        for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+        kernels().silu_mul(gate, up, out, n);
     } else {
-        const float* table = gelu_fp16_table();
-        if (const auto fast = kernels().gelu_mul) {
-            fast(table, gate, up, out, n);
-            return;
-        }
-        for (int64_t i = 0; i < n; ++i) {
-            const float x = gate[i];
-            float g;
-            if (x <= -10.0f) g = 0.0f;
-            else if (x >= 10.0f) g = x;
-            else g = table[f32_to_fp16(x)];
-            out[i] = g * up[i];
-        }
+        kernels().gelu_mul(gelu_fp16_table(), gate, up, out, n);
     }
 }
 
-void softcap(float* x, int64_t n, float cap) {
-    if (const auto fast = kernels().softcap) return fast(x, n, cap);
-    const float inv = 1.0f / cap;
-    for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
-}
+void softcap(float* x, int64_t n, float cap) { kernels().softcap(x, n, cap); }
 
 void softmax(float* x, int64_t n) {
     float max = -INFINITY;

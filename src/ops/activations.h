@@ -8,12 +8,9 @@ namespace llamas {
 // The gated feed-forward: act(gate) * up, with act SiLU (SwiGLU) or tanh-GELU (GeGLU).
 enum class FfnActivation { silu, gelu };
 
-// e^x as the reference's vectorised CPU code computes it (ggml_v_expf: a range reduction and a
-// degree-5 polynomial evaluated with fused multiply-adds, within 1.5 ulp), so that SiLU rounds
-// like the reference's and the 8-bit activation blocks after it quantize the same.
-float exp_approx(float x);
-
-// x / (1 + e^-x) with exp_approx.
+// x / (1 + e^-x) with exp_approx (kernels.h: e^x as the reference's vectorised CPU code computes
+// it, so that SiLU rounds like the reference's and the 8-bit activation blocks after it quantize
+// the same).
 float silu(float x);
 
 // tanh-approximated GELU evaluated like ggml: the input rounded to fp16 indexes a table of
@@ -32,11 +29,11 @@ void gelu_row(const float* x, float* y, int64_t n, uint16_t* tmp);
 // out[i] = gelu(gate[i]) * up[i]. out may alias gate or up. tmp: n uint16 of scratch.
 void gelu_mul_row(const float* gate, const float* up, float* out, int64_t n, uint16_t* tmp);
 
-// out[i] = act(gate[i]) * up[i]. out may alias gate or up.
+// out[i] = act(gate[i]) * up[i] by the kernel table's silu_mul / gelu_mul. out may alias gate or up.
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n);
 
-// x[i] = cap * tanh(x[i] / cap), computed as tanh(x[i] * (1/cap)) * cap; the kernel table's
-// softcap entry when it has one (a vector tanh within 2 ulp of the exact value).
+// x[i] = cap * tanh(x[i] / cap), computed as tanh(x[i] * (1/cap)) * cap by the kernel table's
+// softcap entry (std::tanh, or a vector tanh within 2 ulp of the exact value).
 void softcap(float* x, int64_t n, float cap);
 
 // In-place softmax of n values; the sum is accumulated in double. Entries equal to -INFINITY

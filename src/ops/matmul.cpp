@@ -201,7 +201,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
             const int64_t r1 = std::min(n_rows, r0 + chunk_rows);
             for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
                 const int64_t t1 = std::min(n_tokens, t0 + token_block);
-                if (tk.gemm && t1 - t0 > 1) {
+                if (t1 - t0 > 1) {
                     for (int64_t r = r0; r < r1; r += kGemmMaxRows) {
                         const int nw = static_cast<int>(std::min<int64_t>(kGemmMaxRows, r1 - r));
                         tk.gemm(n, w.data + r * w.row_bytes, w.row_bytes, nw, act + t0 * act_row, act_row,

@@ -21,10 +21,7 @@ struct RopeParams {
 void rope_cos_sin(const RopeParams& p, int64_t pos, float* cs);
 
 // Rotates n_heads heads of head_dim values (heads contiguous) using cs from rope_cos_sin.
-// Runs the kernel table's rope entry when it has one, else rope_apply_scalar.
+// Runs the kernel table's rope entry.
 void rope_apply(const RopeParams& p, const float* cs, float* x, int64_t n_heads, int64_t head_dim);
-
-// The scalar code: the oracle the kernel tables' rope entries are tested against.
-void rope_apply_scalar(const RopeParams& p, const float* cs, float* x, int64_t n_heads, int64_t head_dim);
 
 }  // namespace llamas

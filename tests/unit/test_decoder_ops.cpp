@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/norm.h"

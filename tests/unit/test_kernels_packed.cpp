@@ -184,7 +184,7 @@ TEST_CASE("float loops of every path: SiLU bit-exact, softmax exponentials, F16 
     for (const char* path : runnable_kernel_paths()) {
         const Kernels& k = select_kernels(path);
         INFO(path);
-        if (k.silu_mul) {
+        {  // silu_mul
             std::vector<float> g = gauss(1000, 3, 4.0f), u = gauss(1000, 4, 1.0f);
             // Far tails take exp_approx's two-step scaling and saturation branches.
             const float tails[] = {-300.0f, -150.0f, -100.0f, -88.5f, 88.5f, 100.0f, 150.0f, 300.0f, 0.0f, -0.0f};
@@ -199,7 +199,7 @@ TEST_CASE("float loops of every path: SiLU bit-exact, softmax exponentials, F16 
             CHECK(bad == 0);
             CHECK(out[999] == -1.0f);
         }
-        if (k.softmax_exp) {
+        {  // softmax_exp
             for (int64_t n : {1, 15, 16, 17, 300}) {
                 std::vector<float> x = gauss(n, 9 + static_cast<uint32_t>(n), 3.0f);
                 if (n > 3) x[2] = -INFINITY;
@@ -216,7 +216,7 @@ TEST_CASE("float loops of every path: SiLU bit-exact, softmax exponentials, F16 
                 CHECK(std::fabs(sum - want_sum) <= 1e-6 * want_sum);
             }
         }
-        if (k.dot_f16_rows && k.axpy_f16_rows) {
+        {  // dot_f16_rows, axpy_f16_rows
             for (int64_t d : {16, 64, 128, 256}) {
                 const int64_t n = 37;
                 const size_t stride = static_cast<size_t>(d) * 2 * 3;  // rows of 3 heads, head 1 used

@@ -1,7 +1,7 @@
 // NEON versions of the float loops around the matrix products: SiLU-gated products (bit-exact
 // with ops' scalar silu(): exp_approx's fused multiply-adds, lane by lane), softmax
-// exponentials, and the two halves of attention over an F16 cache (query · key rows, weighted
-// sum of value rows).
+// exponentials, the two halves of attention over an F16 cache (query · key rows, weighted sum of
+// value rows), and attn_rows on them.
 #include <cmath>
 
 #include "neon_helpers.h"
@@ -126,6 +126,11 @@ void neon_axpy_f16_rows(int64_t d, const float* w, const uint8_t* v, size_t stri
     for (int64_t c = 0; c < nv; ++c) vst1q_f32(out + 4 * c, acc[c]);
 }
 
+// A few rows of one-token decode, each row in turn on the loops above (tanh is the scalar table's).
+void neon_attn_rows(const AttnTile& t) {
+    attn_rows_by_row(t, RowLoops{neon_dot_f16_rows, neon_axpy_f16_rows, neon_softmax_exp, scalar_kernels().softcap});
+}
+
 }  // namespace
 
 void fill_neon_float_ops(Kernels& k) {
@@ -133,6 +138,7 @@ void fill_neon_float_ops(Kernels& k) {
     k.softmax_exp = neon_softmax_exp;
     k.dot_f16_rows = neon_dot_f16_rows;
     k.axpy_f16_rows = neon_axpy_f16_rows;
+    k.attn_rows = neon_attn_rows;
 }
 
 }  // namespace llamas
