@@ -18,7 +18,7 @@
 namespace llamas {
 namespace {
 
-enum class Path { scalar, avx2, avx512, neon };
+enum class Path { scalar, avx2, avx512, neon, neon_i8mm };
 
 struct PathInfo {
     Path path;
@@ -30,6 +30,7 @@ struct PathInfo {
 const PathInfo kPaths[] = {
     {Path::scalar, "scalar", fill_scalar_kernels},
     {Path::neon, "neon", fill_neon_kernels},
+    {Path::neon_i8mm, "neon-i8mm", fill_neon_i8mm_kernels},
 #if defined(LLAMAS_X86)  // the x86 tables are only compiled for x86 (CMakeLists.txt)
     {Path::avx2, "avx2", fill_avx2_kernels},
     {Path::avx512, "avx512", fill_avx512_kernels},
@@ -86,17 +87,27 @@ bool cpu_runs(Path p) {
         case Path::avx512:
             return x86().avx512;
         case Path::neon:
-            // The NEON table is built from simde's portable emulation on x86: it runs anywhere,
-            // but is only a test vehicle here, never chosen automatically.
+        case Path::neon_i8mm:
+            // The NEON tables are built from simde's portable emulation on x86: they run
+            // anywhere, but are only test vehicles here, never chosen automatically.
             return true;
 #elif defined(__aarch64__)
         case Path::neon:
             // Compiled natively with the dot-product extension (SDOT), which Armv8.2 and later
-            // cores have (Cortex-A55/A75+, Neoverse, Apple); older ones run the scalar table.
+            // cores have (Cortex-A55/A75+, Neoverse, Apple); older ones (Cortex-A53/A72) run the
+            // scalar table.
 #if defined(__linux__)
             return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #else
             return true;  // Apple Silicon and other aarch64 systems without getauxval all have it
+#endif
+        case Path::neon_i8mm:
+            // SDOT plus the int8 matrix multiply (SMMLA): Armv8.6 cores (Neoverse V1/V2/N2,
+            // Graviton 3/4, Cortex-A510/A710/X2 and later).
+#if defined(__linux__) && defined(HWCAP2_I8MM)
+            return cpu_runs(Path::neon) && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
+#else
+            return false;  // not detectable here: the dotprod table is the best choice
 #endif
         default:
             return false;
@@ -139,6 +150,7 @@ const Kernels& choose_default() {
     if (cpu_runs(Path::avx512)) return select_kernels("avx512");
     if (cpu_runs(Path::avx2)) return select_kernels("avx2");
 #elif defined(__aarch64__)
+    if (cpu_runs(Path::neon_i8mm)) return select_kernels("neon-i8mm");
     if (cpu_runs(Path::neon)) return select_kernels("neon");
 #endif
     return scalar_kernels();

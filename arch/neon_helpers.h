@@ -1,14 +1,20 @@
-// Shared pieces of the NEON kernel table (kernels_neon.cpp and the neon_*.cpp files): simde's
-// NEON API (native on ARM, emulated elsewhere, so x86 CI runs these kernels against the scalar
-// oracle), a few small vector helpers, and the fill functions of each file.
+// Shared pieces of the NEON kernel tables (kernels_neon.cpp and the neon_*.cpp files): the ACLE
+// NEON intrinsics, from <arm_neon.h> on aarch64 and from simde's portable emulation of the same
+// API elsewhere (so x86 CI runs these kernels against the scalar oracle), a few small vector
+// helpers, and the fill functions of each file.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "kernels.h"
 
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#define LLAMAS_NEON_NATIVE 1
+#else
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
+#endif
 
 namespace llamas {
 
@@ -34,7 +40,7 @@ inline int32x4_t neon_dot32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t 
 // bit-exact with ops' scalar code use it. simde's vfmaq_f32 is a separate multiply and add
 // when the host has no FMA, so the emulated path computes each lane with std::fma.
 inline float32x4_t neon_fma_exact(float32x4_t a, float32x4_t b, float32x4_t c) {
-#if defined(SIMDE_ARM_NEON_A32V7_NATIVE) && defined(__ARM_FEATURE_FMA)
+#if defined(LLAMAS_NEON_NATIVE)  // aarch64 always has the fused vfmaq_f32
     return vfmaq_f32(c, a, b);
 #else
     float av[4], bv[4], cv[4];
@@ -48,7 +54,7 @@ inline float32x4_t neon_fma_exact(float32x4_t a, float32x4_t b, float32x4_t c) {
 
 // a / b, lane by lane (IEEE division; simde lacks vdivq_f32, an AArch64 instruction).
 inline float32x4_t neon_div(float32x4_t a, float32x4_t b) {
-#if defined(SIMDE_ARM_NEON_A64V8_NATIVE)
+#if defined(LLAMAS_NEON_NATIVE)
     return vdivq_f32(a, b);
 #else
     float av[4], bv[4];
@@ -87,6 +93,7 @@ void fill_neon_quant_dots(Kernels& k);   // neon_quant_dots.cpp: 32-element bloc
 void fill_neon_kquant_dots(Kernels& k);  // neon_kquant_dots.cpp: K-quants and IQ4_XS
 void fill_neon_float_ops(Kernels& k);    // float_ops_neon.cpp: silu_mul, softmax_exp, F16 rows, attn_rows
 void fill_neon_row_ops(Kernels& k);      // neon_row_ops.cpp: rms_norm, rope, gelu_mul
-void fill_neon_packed(Kernels& k);       // packed_neon.cpp: the packed forms (packed_tiles.inc)
+void fill_neon_packed(Kernels& k);       // packed_neon.cpp: the packed forms (packed_tiles.inc), SDOT
+void fill_neon_i8mm_packed(Kernels& k);  // packed_neon_i8mm.cpp: the same with SMMLA many-token tiles
 
 }  // namespace llamas

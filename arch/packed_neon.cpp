@@ -1,95 +1,11 @@
 // Packed weights for NEON (see PackedKernels in kernels.h and packed_formats.h): the tiles of
-// packed_tiles.inc over 128-bit registers, which read a quarter of a 64-byte line (4 of a
-// group's 16 rows) each. Written against simde's NEON API like the rest of the NEON table:
-// native on ARM (with the dot-product extension), emulated elsewhere so x86 CI tests it.
-//
-// SDOT multiplies signed bytes: the narrow formats' values (below 64) are used as they are,
-// and Q8_0's and IQ4_NL's values (stored plus 128) are turned back into signed bytes, so their
-// starting sums drop the -128 x Σa.
-#include <cstring>
-
-#include "neon_helpers.h"
-#include "packed_formats.h"
-#include "quant/blocks.h"
+// packed_tiles.inc over the traits of packed_neon_traits.h, with SDOT products. Native on
+// aarch64 (compiled with the dot-product extension), emulated through simde elsewhere so x86
+// CI tests it.
+#include "packed_neon_traits.h"
 
 namespace llamas {
 namespace {
-
-using namespace packed;
-
-struct V {
-    static constexpr int kRows = 4;
-    using I = int8x16_t;  // bytes, or four int32 sums (reinterpreted where used as such)
-    using F = float32x4_t;
-
-    // Tile shapes (32 registers: P x T int sums, P x T float sums, 2P weight registers).
-    static constexpr int kT32 = 4, kP32 = 2;
-    static constexpr int kTK = 4, kPK = 2;
-    static constexpr int kT16 = 6, kP16 = 4;
-    static constexpr int kP1 = 8, kP1f = 8;
-
-    static I load(const uint8_t* p) { return vreinterpretq_s8_u8(vld1q_u8(p)); }
-    static I nib_lo(I v) { return vandq_s8(v, vdupq_n_s8(0x0F)); }
-    static I nib_hi(I v) { return vreinterpretq_s8_u8(vshrq_n_u8(vreinterpretq_u8_s8(v), 4)); }
-    static I and_(I a, I b) { return vandq_s8(a, b); }
-    static I or_(I a, I b) { return vorrq_s8(a, b); }
-    template <int N>
-    static I shl16(I v) { return vreinterpretq_s8_u16(vshlq_n_u16(vreinterpretq_u16_s8(v), N)); }
-    template <int N>
-    static I shr16(I v) { return vreinterpretq_s8_u16(vshrq_n_u16(vreinterpretq_u16_s8(v), N)); }
-    static I set1(int32_t x) { return vreinterpretq_s8_s32(vdupq_n_s32(x)); }
-    static I bcast(const int8_t* p) {
-        int32_t v;
-        std::memcpy(&v, p, 4);
-        return vreinterpretq_s8_s32(vdupq_n_s32(v));
-    }
-    // 0x10 in byte i where bit i of the 16-bit mask at p is set.
-    static I bits(const uint8_t* p) {
-        const uint8x16_t spread = vcombine_u8(vdup_n_u8(p[0]), vdup_n_u8(p[1]));
-        static const uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-        const uint8x16_t set = vtstq_u8(spread, vld1q_u8(kBit));
-        return vreinterpretq_s8_u8(vandq_u8(set, vdupq_n_u8(0x10)));
-    }
-    static I lut(const uint8_t* table, I idx) {
-        return vreinterpretq_s8_u8(vqtbl1q_u8(vld1q_u8(table), vreinterpretq_u8_s8(idx)));
-    }
-    static I dot2(I acc, I u0, I s0, I u1, I s1) {
-        return vreinterpretq_s8_s32(neon_dot4(neon_dot4(vreinterpretq_s32_s8(acc), u0, s0), u1, s1));
-    }
-    using W = I;  // u - 128 as signed bytes
-    static W wide(I u) { return veorq_s8(u, vdupq_n_s8(static_cast<int8_t>(0x80))); }
-    static constexpr bool kWideOffset = false;
-    static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
-
-    static F cvt(I v) { return vcvtq_f32_s32(vreinterpretq_s32_s8(v)); }
-    static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
-    static F fnmadd(F a, F b, F c) { return vfmaq_f32(c, vnegq_f32(a), b); }  // simde has no vfmsq
-    static F mul(F a, F b) { return vmulq_f32(a, b); }
-    static F set1f(float x) { return vdupq_n_f32(x); }
-    static F zerof() { return vdupq_n_f32(0.0f); }
-    static F f16(const uint8_t* p) {
-        uint16_t h[4];
-        std::memcpy(h, p, sizeof h);
-        return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
-    }
-    static F bf16(const uint8_t* p) {
-        uint16_t h[4];
-        std::memcpy(h, p, sizeof h);
-        return vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(vld1_u16(h)), 16));
-    }
-    static F u8f(const uint8_t* p) {
-        uint8_t b[8] = {p[0], p[1], p[2], p[3], 0, 0, 0, 0};
-        return vcvtq_f32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vld1_u8(b)))));
-    }
-    static F i8f(const uint8_t* p) {
-        int8_t b[8];
-        std::memcpy(b, p, 4);
-        std::memset(b + 4, 0, 4);
-        return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vld1_s8(b)))));
-    }
-    static void store(float* p, F v) { vst1q_f32(p, v); }
-    static void prefetch(const uint8_t* p) { __builtin_prefetch(p); }
-};
 
 #include "packed_tiles.inc"
 

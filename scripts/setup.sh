@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(cmake g++ pkg-config libsimde-dev libmimalloc-dev doctest-dev libutf8proc-dev
           nlohmann-json3-dev clang libclang-rt-dev
-          libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev curl)  # the last line: llamas-server
+          libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev curl  # llamas-server
+          g++-aarch64-linux-gnu qemu-user libutf8proc-dev:arm64 libmimalloc-dev:arm64)  # scripts/test-aarch64.sh
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -12,6 +13,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # The :arm64 libraries of the cross build come from Debian's arm64 archive.
+  dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: set up, build with -Werror, run every test; then the same tests under
-# ASan+UBSan (one clang build that also holds the libFuzzer targets), TSan, and the fuzzers for a
-# bounded time. Exit status is non-zero on any failure. Each stage prints the minutes so far.
+# ASan+UBSan (one clang build that also holds the libFuzzer targets), the threaded ones under
+# TSan, the Arm build under qemu, and the fuzzers for a bounded time. Exit status is non-zero on
+# any failure. Each stage prints the minutes so far.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export LLAMAS_TEST_DATA=${LLAMAS_TEST_DATA:-$root/../shared}
@@ -48,6 +49,9 @@ TARGETS="c-threads llamas-tests" BUILD_DIR=$root/build-tsan BUILD_TYPE=RelWithDe
 tsan_env=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
 (cd "$root/build-tsan" && env "${tsan_env[@]}" ctest --output-on-failure -R "c-threads|kernels")
 probe "$root/build-tsan" tsan "ThreadSanitizer: data race" "${tsan_env[@]}"
+
+stage "aarch64 under qemu"
+BUILD_DIR=$root/build-aarch64 "$root/scripts/test-aarch64.sh"
 
 stage "fuzzers (bounded), built in the ASan build"
 FUZZ_BUILD_DIR=$root/build-asan FUZZ_SECONDS=${FUZZ_SECONDS:-30} "$root/tests/fuzz/run.sh"
