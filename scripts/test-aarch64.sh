@@ -9,9 +9,10 @@
 #  3. The decoder conformance test (the default path, neon-i8mm) on the files named by STEMS:
 #     one each of Q4_0, Q4_K_M (Q4_K + Q6_K) and Q8_0; the whole set takes over 10 minutes here.
 #
-# Builds only the unit-test binary (and the core library it links). Each emulated run is bounded
-# by QEMU_TIMEOUT seconds, so a hang fails CI with a message. scripts/setup.sh installs the cross
-# toolchain, qemu-user and the :arm64 libraries. TESTS overrides the kernel run's doctest filter.
+# Builds only llamas-tests-arch (the kernel and decoder unit tests) and the core library it links.
+# Each emulated run is bounded by QEMU_TIMEOUT seconds, so a hang fails CI with a message.
+# scripts/setup.sh installs the cross toolchain, qemu-user and the :arm64 libraries. TESTS
+# overrides the kernel run's doctest filter.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export LLAMAS_TEST_DATA=${LLAMAS_TEST_DATA:-$root/../shared}
@@ -20,13 +21,13 @@ build=${BUILD_DIR:-$root/build-aarch64}
 start=$SECONDS
 cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DLLAMAS_WERROR=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target llamas-tests
+cmake --build "$build" -j"$(nproc)" --target llamas-tests-arch
 echo "test-aarch64: cross build $((SECONDS - start)) s"
 
 limit=${QEMU_TIMEOUT:-240}
 run() {  # run CPU WHAT ARGS...: the test binary under qemu-aarch64 -cpu CPU, bounded
   local cpu=$1 what=$2 t0=$SECONDS rc=0; shift 2
-  timeout "$limit" qemu-aarch64 -cpu "$cpu" -L /usr/aarch64-linux-gnu "$build/tests/llamas-tests" \
+  timeout "$limit" qemu-aarch64 -cpu "$cpu" -L /usr/aarch64-linux-gnu "$build/tests/llamas-tests-arch" \
     --no-version "$@" || rc=$?
   if [ "$rc" -eq 124 ]; then echo "test-aarch64: $what under -cpu $cpu did not finish in $limit s"; exit 1; fi
   if [ "$rc" -ne 0 ]; then echo "test-aarch64: $what under -cpu $cpu failed"; exit "$rc"; fi

@@ -131,8 +131,10 @@ TEST_CASE("kernel paths: scalar is always runnable and unknown paths are refused
     CHECK(i8mm <= neon);
     if (i8mm) {
         for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
-            CHECK(select_kernels("neon-i8mm").of(t).packed.gemm != nullptr);
-            CHECK(select_kernels("neon-i8mm").of(t).packed.gemm != select_kernels("neon").of(t).packed.gemm);
+            const auto mm = select_kernels("neon-i8mm").of(t).packed.gemm;
+            CHECK(static_cast<bool>(mm));
+            const bool own_gemm = mm != select_kernels("neon").of(t).packed.gemm;
+            CHECK(own_gemm);
         }
     }
     // A path the CPU cannot run is refused, not silently replaced.
