@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <doctest/doctest.h>
 #include <fstream>
 #include <string>
@@ -27,6 +28,8 @@ inline ContextParams conformance_params(int64_t n_ctx = 256, int64_t n_seq = 1) 
     cp.n_ctx = n_ctx;
     cp.n_batch = n_ctx;
     cp.n_threads = 2;
+    // scripts/test-aarch64.sh: one thread, as emulated threads that poll each other crawl.
+    if (const char* t = std::getenv("LLAMAS_TEST_THREADS"); t && *t) cp.n_threads = std::atoi(t);
     cp.n_seq = n_seq;
     cp.kv_type = GgmlType::F32;
     cp.logits_all = true;
