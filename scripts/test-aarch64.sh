@@ -7,8 +7,10 @@
 #     CPU runs (scalar, neon = SDOT, neon-i8mm = SMMLA), and "neon-i8mm" must be the one picked.
 #     Not the thread-split tests: emulated threads that poll each other crawl (x86 runs them).
 #  2. -cpu cortex-a76 (dotprod, no i8mm) must pick "neon", -cpu cortex-a72 (neither) "scalar".
-#  3. The decoder conformance test (the default path, neon-i8mm; one thread) on the files named by STEMS:
-#     one each of Q4_0, Q4_K_M (Q4_K + Q6_K) and Q8_0; the whole set takes over 10 minutes here.
+#  3. The decoder conformance test (the default path, neon-i8mm; one thread) on the first PROMPTS
+#     (default 2) reference prompts of the files named by STEMS: one each of Q4_0, Q4_K_M (Q4_K +
+#     Q6_K) and Q8_0. Measured on a loaded 2-core machine: over 76 CPU-s for 2 prompts of one
+#     file, so CI (scripts/test.sh) runs steps 1-2 only (CONFORMANCE=0) until it is made cheaper.
 #
 # Builds only llamas-tests-arch (the kernel and decoder unit tests) and the core library it links.
 # Each emulated run is bounded by QEMU_TIMEOUT seconds, so a hang fails CI with a message.
@@ -34,12 +36,12 @@ run() {  # run CPU WHAT ARGS...: the test binary under qemu-aarch64 -cpu CPU, bo
   if [ "$rc" -ne 0 ]; then echo "test-aarch64: $what under -cpu $cpu failed"; exit "$rc"; fi
   echo "test-aarch64: $what under -cpu $cpu passed in $((SECONDS - t0)) s"
 }
-# LLAMAS_TEST_SANITIZER=1 picks the tests' reduced model sets (qemu runs ~20x slower).
 kernel_tests="kernel paths*,*activation encoders*,every path's kernels*,packed gemm*,*entry of every path*"
 kernel_tests+=",float loops*,F16 attention rows*"
 LLAMAS_TEST_EXPECT_PATH=neon-i8mm run max "kernels" --test-case="${TESTS:-$kernel_tests}"
 LLAMAS_TEST_EXPECT_PATH=neon run cortex-a76 "path choice" --test-case="kernel paths*"
 LLAMAS_TEST_EXPECT_PATH=scalar run cortex-a72 "path choice" --test-case="kernel paths*"
-LLAMAS_TEST_SANITIZER=1 LLAMAS_TEST_THREADS=1 LLAMAS_TEST_DECODER_STEMS=${STEMS:-llama-Q4_0,qwen3-Q4_K_M,qwen2-Q8_0} \
+# CONFORMANCE=0 skips step 3 (scripts/test.sh: it does not yet fit CI's time, see the header).
+[ "${CONFORMANCE:-1}" = 0 ] || LLAMAS_TEST_THREADS=1 LLAMAS_TEST_DECODER_PROMPTS=${PROMPTS:-2} LLAMAS_TEST_DECODER_STEMS=${STEMS:-llama-Q4_0,qwen3-Q4_K_M,qwen2-Q8_0} \
   run max "decoder conformance" --test-case="forward pass matches the reference outputs*"
 echo "test-aarch64: all passed, $((SECONDS - start)) s"
