@@ -3,11 +3,12 @@
 // rows) each.
 //
 // Without VNNI a 4-byte dot product per lane is VPMADDUBSW (unsigned x signed bytes, pairs summed
-// into saturating int16) then VPMADDWD against ones (pairs of int16 into int32). For values
-// below 64 two VPMADDUBSW results add in int16 without overflow (2 x 2 x 63 x 127 < 32768), so
-// one VPMADDWD serves 8 columns. Q8_0's and IQ4_NL's values are stored plus 128 (up to 255),
-// which would saturate: they are turned back into signed bytes and multiplied as |w| x (a with
-// w's sign), as the reference's AVX2 dot products do, and their starting sums drop the -128 x Σa.
+// into saturating int16) then VPMADDWD (pairs of int16 into int32). For small values several
+// VPMADDUBSW results add in int16 without overflow (4 x 15 x 127 per lane and step for 4-bit
+// values), so one VPMADDWD serves up to 32 columns, and for the K-quants that VPMADDWD multiplies
+// by the sub-block's scale instead of ones. Q8_0's values are stored plus 128 (up to 255), which
+// would saturate: they are turned back into signed bytes and multiplied as |w| x (a with w's
+// sign), as the reference's AVX2 dot products do; IQ4_NL's come from the signed table.
 #include <cstring>
 
 #include "kernels.h"
@@ -62,29 +63,56 @@ struct V {
         const I bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
         return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
     }
-    static I lut(const uint8_t* table, I idx) {
-        const I t = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(table)));
-        return _mm256_shuffle_epi8(t, idx);
+    // Narrow partials: VPMADDUBSW's int16 pair sums, added in int16 (a lane holds Σ4 u*a of
+    // each ndot), widened by VPMADDWD against the scales.
+    using N = I;
+    static N ndot(I u0, I a0, I u1, I a1) {
+        return _mm256_add_epi16(_mm256_maddubs_epi16(u0, a0), _mm256_maddubs_epi16(u1, a1));
     }
-    static I dot2(I acc, I u0, I s0, I u1, I s1) {
-        const I p = _mm256_add_epi16(_mm256_maddubs_epi16(u0, s0), _mm256_maddubs_epi16(u1, s1));
-        return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    static N nacc(N n, I u0, I a0, I u1, I a1) { return _mm256_add_epi16(n, ndot(u0, a0, u1, a1)); }
+    static N nadd(N x, N y) { return _mm256_add_epi16(x, y); }
+    static N nsub(N x, N y) { return _mm256_sub_epi16(x, y); }
+    template <int K>
+    static N noff(const int32_t* p) { return _mm256_slli_epi16(_mm256_set1_epi32(*p), K); }
+    // A scale per 32-bit lane, in both of its int16 halves (sign-extended, then the low half
+    // copied up), so VPMADDWD multiplies both pair sums of a row by it.
+    using S = I;
+    static S scales(const uint8_t* p) {
+        const I s32 = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_shuffle_epi8(s32, _mm256_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13, 0, 1, 0, 1,
+                                                         4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13));
     }
+    static S ones() { return _mm256_set1_epi16(1); }
+    static I nscale(I acc, N n, S s) { return _mm256_add_epi32(acc, _mm256_madd_epi16(n, s)); }
+
+    // Wide values: |w| x (a with w's sign) as the reference's AVX2 dot products do (|w| <= 128
+    // is unsigned for VPMADDUBSW; a pair sum stays within 2 x 128 x 127).
     struct W {
-        I mag;  // |u - 128|
-        I sgn;  // u - 128
+        I mag;  // |w|
+        I sgn;  // w
     };
     static W wide(I u) {
         const I w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
         return W{_mm256_abs_epi8(w), w};
     }
-    static constexpr bool kWideOffset = false;
-    static I dot2w(I acc, W w0, I s0, W w1, I s1) {
-        const I ones = _mm256_set1_epi16(1);
-        const I p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(w0.mag, _mm256_sign_epi8(s0, w0.sgn)), ones);
-        const I p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(w1.mag, _mm256_sign_epi8(s1, w1.sgn)), ones);
-        return _mm256_add_epi32(acc, _mm256_add_epi32(p0, p1));
+    static W wlut(const int8_t* table, I idx) {
+        const I t = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(table)));
+        const I w = _mm256_shuffle_epi8(t, idx);
+        return W{_mm256_abs_epi8(w), w};
     }
+    static I wmul(W w, I s) { return _mm256_maddubs_epi16(w.mag, _mm256_sign_epi8(s, w.sgn)); }
+    static I dot2w(I acc, W w0, I s0, W w1, I s1) {
+        const I ones16 = _mm256_set1_epi16(1);
+        return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(wmul(w0, s0), ones16),
+                                                      _mm256_madd_epi16(wmul(w1, s1), ones16)));
+    }
+    // A wide partial is already scaled: each pair sum is multiplied by the scale as it widens.
+    using WP = I;
+    static WP wzero() { return _mm256_setzero_si256(); }
+    static WP wacc(WP wp, W w0, I s0, W w1, I s1, S sc) {
+        return _mm256_add_epi32(wp, _mm256_add_epi32(_mm256_madd_epi16(wmul(w0, s0), sc), _mm256_madd_epi16(wmul(w1, s1), sc)));
+    }
+    static I wflush(I acc, WP wp, S) { return _mm256_add_epi32(acc, wp); }
 
     static F cvt(I v) { return _mm256_cvtepi32_ps(v); }
     static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }

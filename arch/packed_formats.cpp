@@ -21,6 +21,11 @@ alignas(16) const uint8_t kIq4nlPlus128[16] = {
     static_cast<uint8_t>(kIq4nlValues[12] + 128), static_cast<uint8_t>(kIq4nlValues[13] + 128),
     static_cast<uint8_t>(kIq4nlValues[14] + 128), static_cast<uint8_t>(kIq4nlValues[15] + 128)};
 
+alignas(16) const int8_t kIq4nlSigned[16] = {
+    kIq4nlValues[0], kIq4nlValues[1], kIq4nlValues[2],  kIq4nlValues[3],  kIq4nlValues[4],  kIq4nlValues[5],
+    kIq4nlValues[6], kIq4nlValues[7], kIq4nlValues[8],  kIq4nlValues[9],  kIq4nlValues[10], kIq4nlValues[11],
+    kIq4nlValues[12], kIq4nlValues[13], kIq4nlValues[14], kIq4nlValues[15]};
+
 namespace {
 
 size_t round64(size_t n) { return (n + 63) / 64 * 64; }
@@ -318,7 +323,7 @@ void prepare32(Encoder q8, int offset, bool has_min, const float* x, void* vout,
     }
 }
 
-size_t act_row_bytes_k(int64_t n_cols) { return round64(static_cast<size_t>(n_cols / QK_K) * (256 + 4 + 32 + 64)); }
+size_t act_row_bytes_k(int64_t n_cols) { return round64(static_cast<size_t>(n_cols / QK_K) * (256 + 4 + 32 + 64 + 128)); }
 
 void prepare_k(Encoder q8k, const float* x, void* vout, int64_t n_cols) {
     const int64_t nsb = n_cols / QK_K;
@@ -326,6 +331,7 @@ void prepare_k(Encoder q8k, const float* x, void* vout, int64_t n_cols) {
     auto* d = reinterpret_cast<float*>(q + nsb * 256);
     auto* bsd = d + nsb;
     auto* o16 = reinterpret_cast<int32_t*>(bsd + nsb * 8);
+    auto* s8 = reinterpret_cast<uint32_t*>(o16 + nsb * 16);
     block_q8_K tmp;
     for (int64_t b = 0; b < nsb; ++b) {
         q8k(x + b * QK_K, &tmp, QK_K);
@@ -333,6 +339,11 @@ void prepare_k(Encoder q8k, const float* x, void* vout, int64_t n_cols) {
         d[b] = tmp.d;
         for (int j = 0; j < 8; ++j) bsd[b * 8 + j] = static_cast<float>(tmp.bsums[2 * j] + tmp.bsums[2 * j + 1]) * tmp.d;
         for (int g = 0; g < 16; ++g) o16[b * 16 + g] = -32 * tmp.bsums[g];
+        for (int k = 0; k < 32; ++k) {
+            const int8_t* v = tmp.qs + 8 * k;
+            const int lo = v[0] + v[1] + v[4] + v[5], hi = v[2] + v[3] + v[6] + v[7];
+            s8[b * 32 + k] = static_cast<uint16_t>(lo) | static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16;
+        }
     }
 }
 

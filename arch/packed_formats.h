@@ -95,7 +95,11 @@ constexpr size_t kIQ4XSNibbles = 160;
 
 // A prepared Q8_K activation row of n columns (nsb = n/256 super-blocks), 64-byte aligned in
 // size: [nsb x 256 int8][nsb float scales d][nsb x 8 float: Σ of each 32 values x d]
-// [nsb x 16 int32: -32 x Σ of each 16 values].
+// [nsb x 16 int32: -32 x Σ of each 16 values][nsb x 32 int32: the pair sums of each 8 values].
+// A pair sum of columns 8k..8k+7 holds two int16: the low one the sum of columns 8k, 8k+1, 8k+4
+// and 8k+5, the high one that of 8k+2, 8k+3, 8k+6 and 8k+7 (the columns whose products one int16
+// lane of two VPMADDUBSW results adds up, see kRows*4-byte steps in packed_tiles.inc). Q8_K
+// values are in [-127, 127], so each half is within ±508.
 size_t act_row_bytes_k(int64_t n_cols);
 void prepare_k(Encoder q8k, const float* x, void* out, int64_t n_cols);
 
@@ -106,8 +110,9 @@ void prepare_k(Encoder q8k, const float* x, void* out, int64_t n_cols);
 size_t act_row_bytes16(int64_t n_cols);
 void prepare16(Encoder convert, bool bf16, const float* x, void* out, int64_t n_cols);
 
-// IQ4_NL's 16 values plus 128, for a byte shuffle (16-byte aligned).
+// IQ4_NL's 16 values plus 128, and as they are (signed), for a byte shuffle (16-byte aligned).
 extern const uint8_t kIq4nlPlus128[16];
+extern const int8_t kIq4nlSigned[16];
 
 // Fills packed_bytes and pack of p for weight type t (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0,
 // Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, F16, BF16) and act_row_bytes; the table fills prepare and gemm.

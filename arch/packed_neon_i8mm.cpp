@@ -339,8 +339,8 @@ struct TileIQ4XSMM {
                     int8x16_t k0[P], k1[P];
                     for (int p = 0; p < P; ++p) {
                         const int8x16_t v = V::load(pp[p].line(at + kIQ4XSNibbles + 256 * j + 64 * i));
-                        k0[p] = V::wide(V::lut(kIq4nlPlus128, V::nib_lo(v)));
-                        k1[p] = V::wide(V::lut(kIq4nlPlus128, V::nib_hi(v)));
+                        k0[p] = V::wlut(kIq4nlSigned, V::nib_lo(v));
+                        k1[p] = V::wlut(kIq4nlSigned, V::nib_hi(v));
                     }
                     const int8_t* q[2 * U];
                     for (int t = 0; t < 2 * U; ++t) q[t] = xs.q[t] + b * 256 + 32 * j + 8 * i;

@@ -4,8 +4,8 @@
 // it inside its own anonymous namespace.
 //
 // SDOT multiplies signed bytes: the narrow formats' values (below 64) are used as they are,
-// and Q8_0's and IQ4_NL's values (stored plus 128) are turned back into signed bytes, so their
-// starting sums drop the -128 x Sum(a).
+// Q8_0's values (stored plus 128) are turned back into signed bytes and IQ4_NL's come from the
+// signed table, so their starting sums drop the -128 x Sum(a).
 #pragma once
 #include <cstring>
 
@@ -51,16 +51,41 @@ struct V {
         const uint8x16_t set = vtstq_u8(spread, vld1q_u8(kBit));
         return vreinterpretq_s8_u8(vandq_u8(set, vdupq_n_u8(0x10)));
     }
-    static I lut(const uint8_t* table, I idx) {
-        return vreinterpretq_s8_u8(vqtbl1q_u8(vld1q_u8(table), vreinterpretq_u8_s8(idx)));
-    }
     static I dot2(I acc, I u0, I s0, I u1, I s1) {
         return vreinterpretq_s8_s32(neon_dot4(neon_dot4(vreinterpretq_s32_s8(acc), u0, s0), u1, s1));
     }
-    using W = I;  // u - 128 as signed bytes
+    // Partials are int32 lanes already (SDOT), scaled by a multiply-accumulate.
+    using N = I;
+    static N ndot(I u0, I a0, I u1, I a1) { return dot2(set1(0), u0, a0, u1, a1); }
+    static N nacc(N n, I u0, I a0, I u1, I a1) { return dot2(n, u0, a0, u1, a1); }
+    static N nadd(N x, N y) { return vreinterpretq_s8_s32(vaddq_s32(vreinterpretq_s32_s8(x), vreinterpretq_s32_s8(y))); }
+    static N nsub(N x, N y) { return vreinterpretq_s8_s32(vsubq_s32(vreinterpretq_s32_s8(x), vreinterpretq_s32_s8(y))); }
+    template <int K>
+    static N noff(const int32_t* p) {
+        uint32_t v;
+        std::memcpy(&v, p, 4);
+        const int32_t sum = static_cast<int16_t>(v & 0xFFFF) + static_cast<int16_t>(v >> 16);
+        return set1(sum * (1 << K));
+    }
+    using S = I;  // int32 lanes
+    static S scales(const uint8_t* p) {
+        int8_t b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        std::memcpy(b, p, 4);
+        return vreinterpretq_s8_s32(vmovl_s16(vget_low_s16(vmovl_s8(vld1_s8(b)))));
+    }
+    static S ones() { return set1(1); }
+    static I nscale(I acc, N n, S s) {
+        return vreinterpretq_s8_s32(
+            vmlaq_s32(vreinterpretq_s32_s8(acc), vreinterpretq_s32_s8(n), vreinterpretq_s32_s8(s)));
+    }
+    using W = I;  // w as signed bytes
     static W wide(I u) { return veorq_s8(u, vdupq_n_s8(static_cast<int8_t>(0x80))); }
-    static constexpr bool kWideOffset = false;
+    static W wlut(const int8_t* table, I idx) { return vqtbl1q_s8(vld1q_s8(table), vreinterpretq_u8_s8(idx)); }
     static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
+    using WP = I;  // unscaled int32 sums, scaled once by wflush
+    static WP wzero() { return set1(0); }
+    static WP wacc(WP wp, W w0, I s0, W w1, I s1, S) { return dot2(wp, w0, s0, w1, s1); }
+    static I wflush(I acc, WP wp, S s) { return nscale(acc, wp, s); }
 
     static F cvt(I v) { return vcvtq_f32_s32(vreinterpretq_s32_s8(v)); }
     static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
@@ -91,6 +116,12 @@ struct V {
     static void store(float* p, F v) { vst1q_f32(p, v); }
     static void prefetch(const uint8_t* p) { __builtin_prefetch(p); }
 };
+
+// Under simde's emulation every intrinsic is a loop the compiler must inline: packed_tiles.inc
+// unrolls less there (LLAMAS_TILES_EMULATED), or these files take many minutes to compile.
+#if !defined(SIMDE_ARM_NEON_A32V7_NATIVE) && !defined(__aarch64__)
+#define LLAMAS_TILES_EMULATED
+#endif
 
 }  // namespace
 }  // namespace llamas
