@@ -23,6 +23,36 @@ namespace {
 
 #include "packed_tiles.inc"
 
+// One part of a tile: its group's base and which kRows rows of the group's 16 it is (the SMMLA
+// tiles keep a pointer per part; packed_tiles.inc's Parts keeps one per group).
+struct Part {
+    const uint8_t* g;
+    int h;
+    const uint8_t* line(size_t off) const { return g + off + h * V::kRows * 4; }   // a 64-byte line
+    const uint8_t* half16(size_t off) const { return g + off + h * V::kRows * 2; } // 16 fp16
+    const uint8_t* bytes(size_t off) const { return g + off + h * V::kRows; }      // 16 bytes
+    const uint8_t* mask(size_t off) const { return g + off + h * V::kRows / 2; }   // a 64-bit mask
+};
+
+inline Part part_at(const uint8_t* base, size_t gs, int64_t q) {
+    return Part{base + static_cast<size_t>(q / kParts) * gs, static_cast<int>(q % kParts)};
+}
+
+// The starting integer sum of a block or sub-block: -offset x Sum(a) where the products see the
+// stored (offset) values; none for values turned back into signed bytes (kWide).
+template <bool kWide>
+inline int32_t start_sum(int32_t offset_sum) {
+    return kWide ? 0 : offset_sum;
+}
+
+// A 32-element format's decode of line j at block offset `at` of one part (the formats take a
+// Parts view positioned at the block; a one-part view of this part at `at` is exactly that).
+template <class Fm>
+inline void decode_at(const Part& part, size_t at, int j, int8x16_t& k0, int8x16_t& k1) {
+    const Parts<1> one(part.g + at, 0, part.h);
+    Fm::decode(one, 0, j, k0, k1);
+}
+
 using I32 = int32x4_t;
 using F = float32x4_t;
 
@@ -174,11 +204,7 @@ struct Tile32MM {
             for (int j = 0; j < 4; ++j) {
                 int8x16_t k0[P], k1[P];
                 for (int p = 0; p < P; ++p) {
-                    Fm::decode(pp[p], at, j, k0[p], k1[p]);
-                    if constexpr (Fm::kWide) {
-                        k0[p] = V::wide(k0[p]);
-                        k1[p] = V::wide(k1[p]);
-                    }
+                    decode_at<Fm>(pp[p], at, j, k0[p], k1[p]);  // wide formats come as signed bytes
                 }
                 const int8_t* x[2 * U];
                 for (int t = 0; t < 2 * U; ++t) x[t] = aq[t] + b * 32 + 8 * j;
