@@ -14,12 +14,12 @@
 #
 # Builds only llamas-tests-arch (the kernel and decoder unit tests) and the core library it links.
 # Each emulated run is bounded by QEMU_TIMEOUT seconds, so a hang fails CI with a message.
-# scripts/setup.sh installs the cross toolchain, qemu-user and the :arm64 libraries. TESTS
+# `scripts/setup.sh aarch64` installs the cross toolchain, qemu-user and the :arm64 libraries. TESTS
 # overrides the kernel run's doctest filter.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export LLAMAS_TEST_DATA=${LLAMAS_TEST_DATA:-$root/../shared}
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" aarch64
 build=${BUILD_DIR:-$root/build-aarch64}
 start=$SECONDS
 cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
