@@ -41,6 +41,27 @@ llamas_status set_grammar(llamas_sampler* s, const char* gbnf, const char* root,
     return LLAMAS_OK;
 }
 
+// The two lazy setters: `kind` "word" (literal trigger words) or "pattern" (regular expressions).
+llamas_status set_lazy_grammar(llamas_sampler* s, const char* gbnf, const char* root, const std::string& kind,
+                               const char* const* triggers, size_t n_triggers, const int32_t* trigger_tokens,
+                               size_t n_trigger_tokens) {
+    LLAMAS_CHECK_ARG(s, "sampler is NULL");
+    LLAMAS_CHECK_ARG(triggers || n_triggers == 0, "trigger_" + kind + "s is NULL");
+    LLAMAS_CHECK_ARG(trigger_tokens || n_trigger_tokens == 0, "trigger_tokens is NULL");
+    LazyTriggers t;
+    std::vector<std::string>& texts = kind == "word" ? t.words : t.patterns;
+    for (size_t i = 0; i < n_triggers; ++i) {
+        LLAMAS_CHECK_ARG(triggers[i] && *triggers[i], "a trigger " + kind + " is NULL or empty");
+        texts.emplace_back(triggers[i]);
+    }
+    for (size_t i = 0; i < n_trigger_tokens; ++i) {
+        LLAMAS_CHECK_ARG(trigger_tokens[i] >= 0 && trigger_tokens[i] < s->n_vocab, "trigger token out of range");
+        t.tokens.push_back(trigger_tokens[i]);
+    }
+    LLAMAS_CHECK_ARG(!texts.empty() || !t.tokens.empty() || !gbnf, "a lazy grammar needs a trigger " + kind + " or token");
+    return set_grammar(s, gbnf, root, true, std::move(t));
+}
+
 }  // namespace
 
 extern "C" {
@@ -64,20 +85,7 @@ LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy(llamas_sampler* s, cons
                                                          const char* const* trigger_words, size_t n_trigger_words,
                                                          const int32_t* trigger_tokens, size_t n_trigger_tokens) {
     return guard([&] {
-        LLAMAS_CHECK_ARG(s, "sampler is NULL");
-        LLAMAS_CHECK_ARG(trigger_words || n_trigger_words == 0, "trigger_words is NULL");
-        LLAMAS_CHECK_ARG(trigger_tokens || n_trigger_tokens == 0, "trigger_tokens is NULL");
-        LazyTriggers t;
-        for (size_t i = 0; i < n_trigger_words; ++i) {
-            LLAMAS_CHECK_ARG(trigger_words[i] && *trigger_words[i], "a trigger word is NULL or empty");
-            t.words.emplace_back(trigger_words[i]);
-        }
-        for (size_t i = 0; i < n_trigger_tokens; ++i) {
-            LLAMAS_CHECK_ARG(trigger_tokens[i] >= 0 && trigger_tokens[i] < s->n_vocab, "trigger token out of range");
-            t.tokens.push_back(trigger_tokens[i]);
-        }
-        LLAMAS_CHECK_ARG(!t.words.empty() || !t.tokens.empty() || !gbnf, "a lazy grammar needs a trigger word or token");
-        return set_grammar(s, gbnf, root, true, std::move(t));
+        return set_lazy_grammar(s, gbnf, root, "word", trigger_words, n_trigger_words, trigger_tokens, n_trigger_tokens);
     });
 }
 
@@ -86,20 +94,8 @@ LLAMAS_API llamas_status llamas_sampler_set_grammar_lazy_patterns(llamas_sampler
                                                                   size_t n_trigger_patterns, const int32_t* trigger_tokens,
                                                                   size_t n_trigger_tokens) {
     return guard([&] {
-        LLAMAS_CHECK_ARG(s, "sampler is NULL");
-        LLAMAS_CHECK_ARG(trigger_patterns || n_trigger_patterns == 0, "trigger_patterns is NULL");
-        LLAMAS_CHECK_ARG(trigger_tokens || n_trigger_tokens == 0, "trigger_tokens is NULL");
-        LazyTriggers t;
-        for (size_t i = 0; i < n_trigger_patterns; ++i) {
-            LLAMAS_CHECK_ARG(trigger_patterns[i] && *trigger_patterns[i], "a trigger pattern is NULL or empty");
-            t.patterns.emplace_back(trigger_patterns[i]);
-        }
-        for (size_t i = 0; i < n_trigger_tokens; ++i) {
-            LLAMAS_CHECK_ARG(trigger_tokens[i] >= 0 && trigger_tokens[i] < s->n_vocab, "trigger token out of range");
-            t.tokens.push_back(trigger_tokens[i]);
-        }
-        LLAMAS_CHECK_ARG(!t.patterns.empty() || !t.tokens.empty() || !gbnf, "a lazy grammar needs a trigger pattern or token");
-        return set_grammar(s, gbnf, root, true, std::move(t));
+        return set_lazy_grammar(s, gbnf, root, "pattern", trigger_patterns, n_trigger_patterns, trigger_tokens,
+                                n_trigger_tokens);
     });
 }
 
