@@ -61,7 +61,7 @@ struct TypeKernels {
 // The most weight rows gemm() takes per call.
 constexpr int kGemmMaxRows = 4;
 
-// ---- Attention tile (arch/attention_*.cpp; used by ops/attention.cpp) ----
+// ---- Attention tile (arch/attention.inc, kernels_scalar.cpp; used by ops/attention.cpp) ----
 // One block of nk keys met by a tile of query rows, with online softmax. Query rows sit in
 // lanes: the arrays indexed by row are laid out [index][row], `rows` floats apart.
 struct AttnTile {
@@ -88,8 +88,8 @@ struct AttnTile {
     float* ot = nullptr;         // d x rows: running sum of e^(score - m) * value, rescaled as m grows
 };
 
-// The most query rows attn_rows takes.
-constexpr int kAttnRowsMax = 8;
+// The most query rows attn_rows takes (ops/attention.cpp gives it fewer than a 16-row tile).
+constexpr int kAttnRowsMax = 15;
 
 struct Kernels {
     const char* name = "scalar";

@@ -39,8 +39,6 @@ Activations::Activations(const Model& model, int64_t n) : rows(n) {
     proj = floats(n * E);
     gate = floats(n * F * (hp.fused_gate_up ? 2 : 1));
     up = floats(n * F);
-    const bool gated = hp.fused_gate_up || model.layers()[0].ffn_gate.data;
-    if (!gated) half.reset(new uint16_t[static_cast<size_t>(n * F)]);  // gelu_row's scratch
     if (hp.post_layer_norm) {
         ones = floats(E);
         std::fill(ones.get(), ones.get() + E, 1.0f);
@@ -171,7 +169,7 @@ void run_block(const Model& model, int64_t il, Activations& a, int64_t n, const 
         } else if (L.ffn_gate.data) {
             gated_activation(hp.ffn_act, gate + r0 * F, u, u, (r1 - r0) * F);
         } else {
-            gelu_row(u, u, (r1 - r0) * F, a.half.get() + r0 * F);
+            gelu_row(u, u, (r1 - r0) * F);
         }
     });
     lap(Op::activation);

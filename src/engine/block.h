@@ -29,7 +29,6 @@ struct Activations {
     std::unique_ptr<float[]> proj;  // output of the attention / FFN down projection
     std::unique_ptr<float[]> gate;  // FFN gate (fused gate|up: 2 * n_ff)
     std::unique_ptr<float[]> up;
-    std::unique_ptr<uint16_t[]> half;  // fp16 copies of FFN rows (GELU's table index)
     std::unique_ptr<float[]> ones;     // n_embd ones: LayerNorm's mean as a dot product
     std::unique_ptr<uint8_t[]> matmul_scratch;  // the largest matmul_scratch_bytes of the model's matrices
 };

@@ -6,7 +6,7 @@
 #include "engine/block.h"
 #include "engine/embed_weights.h"
 #include "engine/model.h"
-#include "ops/embed_attention.h"
+#include "ops/attention.h"
 #include "ops/layer_norm.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
@@ -20,34 +20,44 @@ namespace llamas {
 
 namespace {
 
-// The embedder's attention: each text of the packed pass attends over its own rows.
+AttentionParams attention_params(const HParams& hp) {
+    AttentionParams ap;
+    ap.n_head = hp.n_head;
+    ap.n_head_kv = hp.n_head_kv;
+    ap.head_dim = hp.head_dim_k;
+    ap.score_scale = hp.scale_q_first ? 1.0f : hp.attn_scale;
+    ap.mask.causal = hp.causal;
+    ap.mask.swa_symmetric = hp.swa_symmetric;
+    return ap;
+}
+
+// The embedder's attention: the pass's keys and values packed into F16 rows, each text of the
+// pass a document that attends over its own rows.
 class PackedAttention final : public AttentionStep {
 public:
-    PackedAttention(const HParams& hp, const std::vector<TextSpan>& spans, void* scratch, size_t scratch_bytes,
-                    ThreadPool& pool)
-        : hp_(hp), spans_(spans), scratch_(scratch), scratch_bytes_(scratch_bytes), pool_(pool) {
-        ap_.n_head = hp.n_head;
-        ap_.n_head_kv = hp.n_head_kv;
-        ap_.head_dim = hp.head_dim_k;
-        ap_.score_scale = hp.scale_q_first ? 1.0f : hp.attn_scale;
-        ap_.causal = hp.causal;
-        ap_.swa_symmetric = hp.swa_symmetric;
+    PackedAttention(const HParams& hp, const std::vector<TextSpan>& spans, uint16_t* k16, uint16_t* v16, void* scratch,
+                    size_t scratch_bytes, ThreadPool& pool)
+        : hp_(hp), k16_(k16), v16_(v16), scratch_(scratch), scratch_bytes_(scratch_bytes), pool_(pool),
+          ap_(attention_params(hp)) {
+        ap_.mask.docs = spans.data();
+        ap_.mask.n_docs = static_cast<int64_t>(spans.size());
     }
 
     void attend(int64_t il, const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride,
                 int64_t n, float* out) override {
-        ap_.n_swa = hp_.is_swa(il) ? hp_.n_swa : 0;
-        encoder_attention(ap_, q, q_stride, k, v, kv_stride, spans_.data(), static_cast<int64_t>(spans_.size()), out,
-                          hp_.n_embd_q(), scratch_, scratch_bytes_, pool_);
+        ap_.mask.n_swa = hp_.is_swa(il) ? hp_.n_swa : 0;
+        const KvLayerView rows = pack_kv_rows(k, v, kv_stride, n, hp_.n_head_kv, hp_.head_dim_k, k16_, v16_, pool_);
+        attention(ap_, q, q_stride, n, 0, rows, n, out, hp_.n_embd_q(), scratch_, scratch_bytes_, pool_);
     }
 
 private:
     const HParams& hp_;
-    const std::vector<TextSpan>& spans_;
+    uint16_t* k16_;
+    uint16_t* v16_;
     void* scratch_;
     size_t scratch_bytes_;
     ThreadPool& pool_;
-    EncoderAttentionParams ap_;
+    AttentionParams ap_;
 };
 
 }  // namespace
@@ -72,8 +82,10 @@ Embedder::Embedder(const Model& model, ThreadPool& pool, int64_t capacity) : mod
     const int64_t d3 = ew->dense_3.data ? ew->dense_3.n_rows : 0;
     dense_a_.reset(new float[static_cast<size_t>(C * std::max<int64_t>(1, d2))]);
     dense_b_.reset(new float[static_cast<size_t>(C * std::max<int64_t>(1, d3))]);
-    attn_scratch_bytes_ = encoder_attention_scratch_bytes(C, hp.n_head_kv, hp.head_dim_k, pool.size());
+    attn_scratch_bytes_ = attention_scratch_bytes(attention_params(hp), GgmlType::F16, C, pool.size());
     attn_scratch_.reset(new uint8_t[attn_scratch_bytes_]);
+    k16_.reset(new uint16_t[static_cast<size_t>(C * hp.n_head_kv * hp.head_dim_k)]);
+    v16_.reset(new uint16_t[static_cast<size_t>(C * hp.n_head_kv * hp.head_dim_k)]);
 
     if (hp.post_layer_norm) {  // bert, nomic-bert: token type 0 is added to every token
         type0_.reset(new float[static_cast<size_t>(E)]);
@@ -153,7 +165,7 @@ void Embedder::run_pass(const int32_t* const* tokens, const int64_t* lengths, in
     rope.cs = rope_cs_.data();
     rope.cs_swa = rope_cs_swa_.data();
     rope.pos = pos_.get();
-    PackedAttention attention(hp, spans_, attn_scratch_.get(), attn_scratch_bytes_, pool_);
+    PackedAttention attention(hp, spans_, k16_.get(), v16_.get(), attn_scratch_.get(), attn_scratch_bytes_, pool_);
     Lap lap(nullptr);
     for (int64_t il = 0; il < hp.n_layer; ++il) run_block(model_, il, *act_, n, rope, attention, pool_, lap);
     const int64_t E = hp.n_embd;

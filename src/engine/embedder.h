@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/hparams.h"
-#include "ops/embed_attention.h"
+#include "ops/text_span.h"
 #include "util/cancel.h"
 
 namespace llamas {
@@ -70,6 +70,7 @@ private:
     std::vector<float> rope_cs_, rope_cs_swa_;  // cos/sin of every position < capacity
     std::unique_ptr<uint8_t[]> attn_scratch_;
     size_t attn_scratch_bytes_ = 0;
+    std::unique_ptr<uint16_t[]> k16_, v16_;  // the pass's keys and values as F16 rows
 };
 
 }  // namespace llamas

@@ -29,13 +29,13 @@ public:
         ap_.head_dim = hp.head_dim_k;
         ap_.softcap = hp.attn_softcap;
         ap_.score_scale = hp.scale_q_first ? 1.0f : hp.attn_scale;
-        ap_.causal = hp.causal;
+        ap_.mask.causal = hp.causal;
     }
 
     void attend(int64_t il, const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride,
                 int64_t n, float* out) override {
         const int64_t n_q = hp_.n_embd_q();
-        ap_.n_swa = hp_.is_swa(il) ? hp_.n_swa : 0;
+        ap_.mask.n_swa = hp_.is_swa(il) ? hp_.n_swa : 0;
         for (int64_t t0 = 0; t0 < n;) {
             const int64_t s = seq_[t0];
             int64_t t1 = t0 + 1;

@@ -21,13 +21,9 @@ float gelu(float x);
 // widened, as the reference's. Built on first use.
 const float* gelu_fp16_table();
 
-// GELU over rows the way gelu() computes it, with the fp16 conversion done a row at a time (F16C
-// when the CPU has it) instead of value by value. y[i] = gelu(x[i]); y may alias x. tmp: n uint16
-// of scratch.
-void gelu_row(const float* x, float* y, int64_t n, uint16_t* tmp);
-
-// out[i] = gelu(gate[i]) * up[i]. out may alias gate or up. tmp: n uint16 of scratch.
-void gelu_mul_row(const float* gate, const float* up, float* out, int64_t n, uint16_t* tmp);
+// GELU over rows the way gelu() computes it, by the kernel table's gelu_mul (the fp16 conversion a
+// row at a time, F16C when the CPU has it). y[i] = gelu(x[i]); y may alias x.
+void gelu_row(const float* x, float* y, int64_t n);
 
 // out[i] = act(gate[i]) * up[i] by the kernel table's silu_mul / gelu_mul. out may alias gate or up.
 void gated_activation(FfnActivation act, const float* gate, const float* up, float* out, int64_t n);

@@ -1,16 +1,14 @@
 // Tiled ("flash-style") attention. A tile is one KV head with the query rows that read it: every
-// query head of its GQA group for a few consecutive tokens. The tile walks the visible keys in
-// blocks of kKeyBlock positions; each block is read (and, if need be, decoded to floats) once and
-// met by all the tile's rows, keeping a running max, a running sum
-// and an output accumulator per row (online softmax), so no row of scores over the whole context
-// is ever formed and each K/V row is read once per tile instead of once per query head and token.
+// query head of its GQA group for a few consecutive tokens of one document. The tile walks the
+// visible keys in blocks of kKeyBlock positions; each block is read (and, if need be, decoded to
+// floats) once and met by all the tile's rows, keeping a running max, a running sum and an
+// output accumulator per row (online softmax), so no row of scores over the whole context is
+// ever formed and each K/V row is read once per tile instead of once per query head and token.
 //
-// Three ways to run a tile over a key block: the kernel table's attn_tile (or scalar_attn_tile),
-// which puts query rows in vector lanes and is the fast one for full tiles; for few rows
-// (one-token decode, where most lanes of a rows-in-lanes tile would be padding) the table's
-// attn_rows, which reads F16 rows directly; and, for F16 caches on tables without those, the
-// per-row F16 loops (dot_f16_rows, softmax_exp, axpy_f16_rows) applied to each row in turn while
-// the block is in L1.
+// Two ways to run a tile over a key block, both kernel-table entries: attn_tile, which puts
+// query rows in vector lanes and is the one for full tiles; and, for the few rows of decoding
+// over F16 rows (where most lanes of a rows-in-lanes tile would be padding), attn_rows, which
+// reads the F16 rows directly, one query row at a time.
 //
 // Work split: tiles (KV head x token block) are handed out to the pool's threads, latest tokens
 // first (they see the most keys). When there are too few tiles to keep every thread busy (one
@@ -38,7 +36,7 @@ constexpr int64_t kKeyBlock = 64;      // keys per kernel call
 constexpr int64_t kRowsTarget = 64;    // query rows per tile, when the group allows
 constexpr int kChunksPerThread = 2;    // at most this many key-range chunks per thread (decode)
 constexpr int64_t kMinChunkKeys = 256;  // no chunk shorter than this
-constexpr int64_t kMinTileRows = 16;    // fewer rows than this take attn_rows or the per-row F16 loops, if they apply
+constexpr int64_t kMinTileRows = 16;    // fewer rows than this take attn_rows, over F16 rows
 
 size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
@@ -101,104 +99,95 @@ size_t partials_bytes(const AttentionParams& p, const TileShape& sh) {
                     sizeof(float));
 }
 
-// The portable tile (same contract as Kernels::attn_tile); loops over rows are innermost so the
-// compiler can vectorise them.
-void scalar_attn_tile(const AttnTile& t) {
-    const int64_t R = t.rows;
-    const float inv_cap = t.softcap > 0 ? 1.0f / t.softcap : 0.0f;
-    for (int64_t j = 0; j < t.nk; ++j) {
-        float* s = t.s + j * R;
-        const float* k = t.k + j * t.k_stride;
-        for (int64_t r = 0; r < R; ++r) s[r] = 0.0f;
-        for (int64_t i = 0; i < t.d; ++i) {
-            const float* q = t.qt + i * R;
-            const float kv = k[i];
-            for (int64_t r = 0; r < R; ++r) s[r] += q[r] * kv;
-        }
-        const int64_t pos = t.j0 + j;
-        for (int64_t r = 0; r < R; ++r) {
-            float x = s[r];
-            if (t.softcap > 0) x = std::tanh(x * inv_cap) * t.softcap;
-            x *= t.score_scale;
-            if (t.masked && (pos < t.lo[r] || pos >= t.hi[r])) x = -INFINITY;
-            s[r] = x;
-        }
-    }
-    for (int64_t r = 0; r < R; ++r) {
-        float mx = t.m[r];
-        for (int64_t j = 0; j < t.nk; ++j) mx = std::max(mx, t.s[j * R + r]);
-        const float safe = mx == -INFINITY ? 0.0f : mx;  // no key seen yet: e^(-inf - 0) = 0
-        const float alpha = std::exp(t.m[r] - safe);
-        float sum = 0.0f;
-        for (int64_t j = 0; j < t.nk; ++j) {
-            const float e = std::exp(t.s[j * R + r] - safe);
-            t.s[j * R + r] = e;
-            sum += e;
-        }
-        t.m[r] = mx;
-        t.alpha[r] = alpha;
-        t.l[r] = t.l[r] * alpha + sum;
-    }
-    for (int64_t i = 0; i < t.d; ++i) {
-        float* o = t.ot + i * R;
-        for (int64_t r = 0; r < R; ++r) o[r] *= t.alpha[r];
-        for (int64_t j = 0; j < t.nk; ++j) {
-            const float* w = t.s + j * R;
-            const float v = t.v[j * t.v_stride + i];
-            for (int64_t r = 0; r < R; ++r) o[r] += w[r] * v;
-        }
+// Positions [lo, hi) the query at key row qpos sees, within its document's rows [doc_lo, doc_hi).
+void visible_range(const AttentionMask& m, int64_t qpos, int64_t doc_lo, int64_t doc_hi, int64_t* lo, int64_t* hi) {
+    *lo = doc_lo;
+    *hi = m.causal ? std::min(qpos + 1, doc_hi) : doc_hi;
+    if (m.n_swa <= 0) return;
+    if (m.swa_symmetric) {
+        const int64_t half = m.n_swa / 2;
+        *lo = std::max(*lo, qpos - half);
+        *hi = std::min(*hi, qpos + half + 1);
+    } else {
+        *lo = std::max(*lo, qpos - m.n_swa + 1);
     }
 }
 
-enum class Way { tile, rows, f16_rows };
+// Token blocks: each document's queries cut into runs of at most T consecutive tokens, so that a
+// tile never mixes documents. Blocks are numbered document by document; a cursor (the document
+// of the last lookup) makes lookups of neighbouring numbers cheap, and each thread keeps its own.
+class Blocks {
+public:
+    struct Block {
+        int64_t t0 = 0, nt = 0;          // queries t0 .. t0 + nt - 1 of the call
+        int64_t doc_lo = 0, doc_hi = 0;  // the key rows of their document
+    };
 
-// Positions [lo, hi) query position qpos sees among n_kv cached ones.
-void visible_range(const AttentionParams& p, int64_t qpos, int64_t n_kv, int64_t* lo, int64_t* hi) {
-    *hi = p.causal ? std::min(qpos + 1, n_kv) : n_kv;
-    *lo = 0;
-    if (p.n_swa > 0 && qpos - p.n_swa + 1 > 0) *lo = qpos - p.n_swa + 1;
-}
-
-// The per-row F16 way of one key block: for each of the R rows (queries row-major in q, D apart;
-// accumulators row-major in o), scores by dot_f16_rows, then online softmax with the block's own
-// max: m' = max(m, block max); the old sum and accumulator are scaled by e^(m - m'), the block's
-// weights (from softmax_exp, relative to the block max) by e^(block max - m').
-void f16_rows_block(const Kernels& K, const AttentionParams& p, int64_t D, int64_t R, const float* q,
-                    const uint8_t* k0, const uint8_t* v0, size_t row_bytes, int64_t j0, int64_t nk, const int32_t* lo,
-                    const int32_t* hi, bool masked, float* w, float* m, float* l, float* o) {
-    const float inv_cap = p.softcap > 0 ? 1.0f / p.softcap : 0.0f;
-    for (int64_t r = 0; r < R; ++r) {
-        K.dot_f16_rows(D, q + r * D, k0, row_bytes, nk, w);
-        if (p.softcap > 0 && K.softcap) {
-            K.softcap(w, nk, p.softcap);
-            for (int64_t j = 0; j < nk; ++j) w[j] *= p.score_scale;
-        } else if (p.softcap > 0) {
-            for (int64_t j = 0; j < nk; ++j) w[j] = std::tanh(w[j] * inv_cap) * p.softcap * p.score_scale;
-        } else {
-            for (int64_t j = 0; j < nk; ++j) w[j] *= p.score_scale;
-        }
-        if (masked) {
-            for (int64_t j = 0; j < nk; ++j) {
-                if (j0 + j < lo[r] || j0 + j >= hi[r]) w[j] = -INFINITY;
-            }
-        }
-        float bmax = -INFINITY;
-        for (int64_t j = 0; j < nk; ++j) bmax = std::max(bmax, w[j]);
-        if (bmax == -INFINITY) continue;  // the row sees none of these keys
-        const float sum = static_cast<float>(K.softmax_exp(w, nk));
-        float* orow = o + r * D;
-        if (bmax > m[r]) {
-            const float c = std::exp(m[r] - bmax);  // 0 for the first keys the row sees
-            for (int64_t i = 0; i < D; ++i) orow[i] *= c;
-            l[r] = l[r] * c + sum;
-            m[r] = bmax;
-        } else {
-            const float c = std::exp(bmax - m[r]);
-            for (int64_t j = 0; j < nk; ++j) w[j] *= c;
-            l[r] += sum * c;
-        }
-        K.axpy_f16_rows(D, w, v0, row_bytes, nk, orow);
+    Blocks(const AttentionMask& m, int64_t pos0, int64_t n_tokens, int64_t n_kv, int64_t T)
+        : m_(m), pos0_(pos0), n_tokens_(n_tokens), n_kv_(n_kv), T_(T), n_docs_(m.docs ? m.n_docs : 1) {
+        for (int64_t s = 0; s < n_docs_; ++s) count_ += doc(s).blocks;
     }
+
+    int64_t count() const { return count_; }
+
+    Block at(int64_t b) {
+        while (b >= first_ + doc(s_).blocks) first_ += doc(s_++).blocks;
+        while (b < first_) first_ -= doc(--s_).blocks;
+        const Doc d = doc(s_);
+        Block out;
+        out.t0 = d.q0 + (b - first_) * T_;
+        out.nt = std::min(T_, d.q1 - out.t0);
+        out.doc_lo = d.lo;
+        out.doc_hi = d.hi;
+        return out;
+    }
+
+private:
+    struct Doc {
+        int64_t q0, q1;   // its queries: [q0, q1) of the call
+        int64_t lo, hi;   // its key rows
+        int64_t blocks;
+    };
+
+    Doc doc(int64_t s) const {
+        Doc d{0, n_tokens_, 0, n_kv_, 0};
+        if (m_.docs) {
+            const TextSpan& ts = m_.docs[s];
+            d.q0 = std::clamp<int64_t>(ts.start - pos0_, 0, n_tokens_);
+            d.q1 = std::clamp<int64_t>(ts.start + ts.n - pos0_, d.q0, n_tokens_);
+            d.lo = ts.start;
+            d.hi = std::min(ts.start + ts.n, n_kv_);
+        }
+        d.blocks = (d.q1 - d.q0 + T_ - 1) / T_;
+        return d;
+    }
+
+    const AttentionMask& m_;
+    int64_t pos0_, n_tokens_, n_kv_, T_, n_docs_;
+    int64_t count_ = 0;
+    int64_t s_ = 0, first_ = 0;  // cursor: document s_, whose first block is number first_
+};
+
+// Documents must be in order and apart; queries outside every document see nothing, so their
+// outputs are zeroed here (no tile covers them).
+void check_docs_and_zero_gaps(const AttentionParams& p, int64_t pos0, int64_t n_tokens, float* out, int64_t out_stride) {
+    const AttentionMask& m = p.mask;
+    if (!m.docs) return;
+    int64_t covered = pos0;  // key rows before this are covered or gaps already zeroed
+    auto zero = [&](int64_t row0, int64_t row1) {
+        for (int64_t r = std::max(row0, pos0); r < std::min(row1, pos0 + n_tokens); ++r) {
+            std::memset(out + (r - pos0) * out_stride, 0, static_cast<size_t>(p.n_head * p.head_dim) * sizeof(float));
+        }
+    };
+    for (int64_t s = 0; s < m.n_docs; ++s) {
+        const TextSpan& ts = m.docs[s];
+        if (ts.n < 0 || ts.start < 0 || (s > 0 && ts.start < m.docs[s - 1].start + m.docs[s - 1].n)) {
+            fail(Status::invalid_argument, "attention documents must be in order and apart (document %lld)", (long long)s);
+        }
+        zero(covered, ts.start);
+        covered = std::max(covered, ts.start + ts.n);
+    }
+    zero(covered, pos0 + n_tokens);
 }
 
 }  // namespace
@@ -209,16 +198,37 @@ size_t attention_scratch_bytes(const AttentionParams& p, GgmlType kv_type, int64
     return thread_layout(p, kv_type, sh).total * static_cast<size_t>(n_threads) + partials_bytes(p, sh) + kAlign;
 }
 
+KvLayerView pack_kv_rows(const float* k, const float* v, int64_t stride, int64_t n, int64_t n_head_kv, int64_t head_dim,
+                         uint16_t* k16, uint16_t* v16, ThreadPool& pool) {
+    const int64_t width = n_head_kv * head_dim;
+    parallel_rows(pool, n, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            f32_to_fp16_row(k + r * stride, k16 + r * width, width);
+            f32_to_fp16_row(v + r * stride, v16 + r * width, width);
+        }
+    });
+    KvLayerView view;
+    view.type = GgmlType::F16;
+    view.k = reinterpret_cast<const uint8_t*>(k16);
+    view.v = reinterpret_cast<const uint8_t*>(v16);
+    view.row_bytes = static_cast<size_t>(width) * sizeof(uint16_t);
+    view.head_bytes = static_cast<size_t>(head_dim) * sizeof(uint16_t);
+    return view;
+}
+
 void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64_t n_tokens, int64_t pos0,
                const KvLayerView& kv, int64_t n_kv, float* out, int64_t out_stride, void* scratch,
                size_t scratch_bytes, ThreadPool& pool) {
     const Kernels& K = kernels();
+    if (kv.type != GgmlType::F32 && kv.type != GgmlType::F16 && kv.type != GgmlType::Q8_0) {
+        fail(Status::unsupported, "no attention over K/V rows of type %s", type_info(kv.type).name);
+    }
     const TypeKernels& tk = K.of(kv.type);
-    if (!tk.vec_dot || !tk.quantize_activations) fail(Status::unsupported, "no attention kernels for KV type %s", type_info(kv.type).name);
     if (attention_scratch_bytes(p, kv.type, n_kv, pool.size()) > scratch_bytes) {
         fail(Status::internal, "attention scratch too small for %lld positions", (long long)n_kv);
     }
     if (n_tokens <= 0) return;
+    check_docs_and_zero_gaps(p, pos0, n_tokens, out, out_stride);
     const int nth = pool.size();
     const TileShape sh = tile_shape(p, nth);
     const ThreadScratch ts = thread_layout(p, kv.type, sh);
@@ -229,37 +239,31 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
     const GgmlType dot_type = tk.vec_dot_type;
     const int64_t D = p.head_dim, group = sh.group;
     const int64_t T = std::min(sh.tokens, n_tokens);
-    const int64_t n_blocks = (n_tokens + T - 1) / T;
+    Blocks blocks(p.mask, pos0, n_tokens, n_kv, T);
+    const int64_t n_blocks = blocks.count();
     const int64_t n_tiles = p.n_head_kv * n_blocks;
     // Key-range chunks per tile: only for a single token block (that keeps the partials bounded),
     // when the tiles alone would leave threads idle.
     int64_t chunks = 1;
+    Blocks::Block only;
+    if (n_blocks == 1) only = blocks.at(0);
     if (n_blocks == 1 && n_tiles < 2 * nth) {
         int64_t lo0, hi0, lo1, hi1;  // the keys the first and the last token see span them all
-        visible_range(p, pos0, n_kv, &lo0, &hi0);
-        visible_range(p, pos0 + n_tokens - 1, n_kv, &lo1, &hi1);
+        visible_range(p.mask, pos0 + only.t0, only.doc_lo, only.doc_hi, &lo0, &hi0);
+        visible_range(p.mask, pos0 + only.t0 + only.nt - 1, only.doc_lo, only.doc_hi, &lo1, &hi1);
         const int64_t span = std::max(hi0, hi1) - std::min(lo0, lo1);
         chunks = std::min<int64_t>({(2 * nth + n_tiles - 1) / n_tiles, sh.max_chunks, span / kMinChunkKeys});
         chunks = std::max<int64_t>(chunks, 1);
     }
     const int64_t n_items = n_tiles * chunks;
-    void (*tile_fn)(const AttnTile&) = K.attn_tile ? K.attn_tile : scalar_attn_tile;
-    const bool f32_cache = kv.type == GgmlType::F32;
-    const bool f16_cache = kv.type == GgmlType::F16;
-    const bool f16_rows = f16_cache && K.dot_f16_rows && K.axpy_f16_rows && K.softmax_exp && D % 16 == 0 && D <= 256;
-    // How a tile of R rows is run. Full tiles: rows in lanes (attn_tile, or the scalar tile when
-    // nothing else fits). Few rows: the table's attn_rows, else the per-row F16 loops; their
-    // arrays are row-major (r*D + i) instead of rows in lanes (i*Rp + r).
-    auto way_for = [&](int64_t R) {
-        if (K.attn_tile && R >= kMinTileRows) return Way::tile;
-        // attn_rows only for F16 caches (the default), and not for one row (multi-head decode),
-        // where it gains nothing over the per-row F16 loops. F32 caches (the reference's, used
-        // by the conformance tests) keep the tile for any number of rows, so a prompt decoded
-        // in one batch and token by token goes through the same arithmetic.
-        if (K.attn_rows && R <= kAttnRowsMax && R >= 2 && f16_cache) return Way::rows;
-        if (f16_rows) return Way::f16_rows;
-        return Way::tile;
-    };
+    const bool f32_rows = kv.type == GgmlType::F32;
+    // Few rows over F16 rows (decoding) take attn_rows, which reads the rows in place, one query
+    // row at a time: its arrays are row-major (r*D + i) instead of rows in lanes (i*Rp + r). Full
+    // tiles, F32 rows (the reference's cache type, used by the conformance tests, so that a prompt
+    // decoded in one batch and token by token goes through the same arithmetic) and head sizes
+    // the F16 row loops do not take stay on attn_tile.
+    const bool rows_fit = kv.type == GgmlType::F16 && kv.row_bytes % 2 == 0 && D % 16 == 0 && D <= 256;
+    auto by_rows_for = [&](int64_t R) { return rows_fit && R < kMinTileRows; };
     std::atomic<int64_t> next{0};
 
     pool.run([&](int ith, int) {
@@ -274,6 +278,7 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
         int32_t* hi = reinterpret_cast<int32_t*>(mine + ts.hi);
         float* kbuf = reinterpret_cast<float*>(mine + ts.kbuf);
         float* vbuf = reinterpret_cast<float*>(mine + ts.vbuf);
+        Blocks my_blocks = blocks;
 
         for (;;) {
             const int64_t item = next.fetch_add(1, std::memory_order_relaxed);
@@ -281,19 +286,18 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
             // KV head by KV head (the threads share one head's rows while they stay in cache),
             // latest tokens first (they see the most keys; the small tiles come last).
             const int64_t kh = item / (n_blocks * chunks);
-            const int64_t blk = n_blocks - 1 - (item / chunks) % n_blocks;
+            const Blocks::Block blk = my_blocks.at(n_blocks - 1 - (item / chunks) % n_blocks);
             const int64_t chunk = item % chunks;
-            const int64_t t0 = blk * T, nt = std::min(T, n_tokens - t0);
+            const int64_t t0 = blk.t0, nt = blk.nt;
             const int64_t R = nt * group, Rp = round16(R);
-            const Way way = way_for(R);
-            const bool by_rows = way != Way::tile;
+            const bool by_rows = by_rows_for(R);
 
-            // The tile's queries, converted to the cache's dot type (as the reference does) and
+            // The tile's queries, converted to the rows' dot type (as the reference does) and
             // back to floats, transposed; each row's visible keys.
             int64_t klo = n_kv, khi = 0;
             for (int64_t tt = 0; tt < nt; ++tt) {
                 int64_t vlo, vhi;
-                visible_range(p, pos0 + t0 + tt, n_kv, &vlo, &vhi);
+                visible_range(p.mask, pos0 + t0 + tt, blk.doc_lo, blk.doc_hi, &vlo, &vhi);
                 if (vhi > vlo) {
                     klo = std::min(klo, vlo);
                     khi = std::max(khi, vhi);
@@ -338,7 +342,7 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
 
             AttnTile at;
             at.d = D;
-            at.rows = way == Way::rows ? R : Rp;
+            at.rows = by_rows ? R : Rp;
             at.qt = qt;
             at.lo = lo;
             at.hi = hi;
@@ -365,16 +369,11 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                         }
                     }
                 }
-                if (way == Way::f16_rows) {
-                    f16_rows_block(K, p, D, R, qt, k0, v0, kv.row_bytes, j0, nk, lo, hi, masked, at.s, m, l, ot);
-                    continue;
-                }
-                if (way == Way::rows && f16_cache && kv.row_bytes % 2 == 0) {
-                    // attn_rows reads F16 rows directly (each value is read once per block).
+                if (by_rows) {
                     at.k16 = reinterpret_cast<const uint16_t*>(k0);
                     at.v16 = reinterpret_cast<const uint16_t*>(v0);
                     at.k_stride = at.v_stride = static_cast<int64_t>(kv.row_bytes / 2);
-                } else if (f32_cache) {
+                } else if (f32_rows) {
                     at.k = reinterpret_cast<const float*>(k0);
                     at.v = reinterpret_cast<const float*>(v0);
                     at.k_stride = at.v_stride = static_cast<int64_t>(kv.row_bytes / sizeof(float));
@@ -382,13 +381,8 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                     for (int64_t j = 0; j < nk; ++j) {
                         const uint8_t* ks = k0 + static_cast<size_t>(j) * kv.row_bytes;
                         const uint8_t* vs = v0 + static_cast<size_t>(j) * kv.row_bytes;
-                        if (f16_cache) {
-                            fp16_to_f32_row(reinterpret_cast<const uint16_t*>(ks), kbuf + j * D, D);
-                            fp16_to_f32_row(reinterpret_cast<const uint16_t*>(vs), vbuf + j * D, D);
-                        } else {
-                            dequantize_row(kv.type, ks, kbuf + j * D, D);
-                            dequantize_row(kv.type, vs, vbuf + j * D, D);
-                        }
+                        dequantize_row(kv.type, ks, kbuf + j * D, D);
+                        dequantize_row(kv.type, vs, vbuf + j * D, D);
                     }
                     at.k = kbuf;
                     at.v = vbuf;
@@ -397,10 +391,10 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
                 at.nk = nk;
                 at.j0 = j0;
                 at.masked = masked;
-                if (way == Way::rows) {
+                if (by_rows) {
                     K.attn_rows(at);
                 } else {
-                    tile_fn(at);
+                    K.attn_tile(at);
                 }
             }
 
@@ -426,13 +420,13 @@ void attention(const AttentionParams& p, const float* q, int64_t q_stride, int64
 
     if (chunks > 1) {
         // One token block: merge each row's chunks, rescaled to the common max.
-        const int64_t R = n_tokens * group, Rp = round16(R);
-        const bool by_rows = way_for(R) != Way::tile;
+        const int64_t R = only.nt * group, Rp = round16(R);
+        const bool by_rows = by_rows_for(R);
         for (int64_t kh = 0; kh < p.n_head_kv; ++kh) {
             const float* first = partials + static_cast<size_t>(kh * chunks) * pfloats;
             for (int64_t r = 0; r < R; ++r) {
                 const int64_t tt = r / group, g = r % group;
-                float* o = out + tt * out_stride + (kh * group + g) * D;
+                float* o = out + (only.t0 + tt) * out_stride + (kh * group + g) * D;
                 float mx = -INFINITY;
                 for (int64_t c = 0; c < chunks; ++c) mx = std::max(mx, first[static_cast<size_t>(c) * pfloats + r]);
                 std::memset(o, 0, static_cast<size_t>(D) * sizeof(float));

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "ops/embed_attention.h"
+#include "ops/text_span.h"
 
 namespace llamas {
 

@@ -1,7 +1,9 @@
 // The tiled attention (ops/attention.cpp) against a plain softmax attention written out here in
 // double: random queries, keys and values; causal, windowed and non-causal masks; grouped heads;
 // soft-capping; short and long (3000-position) contexts; F32, F16 and Q8_0 caches; prompt tiles
-// and the one-token path that splits the key range across threads; every runnable kernel path.
+// and the one-token path that splits the key range across threads; an encoder's packed batch
+// (documents side by side, symmetric windows, F16 rows from pack_kv_rows); every runnable kernel
+// path.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "quant/dequantize.h"
 #include "quant/fp16.h"
 #include "quant/types.h"
+#include "util/error.h"
 #include "util/thread_pool.h"
 
 using namespace llamas;
@@ -148,8 +151,8 @@ void check_case(const Case& c, uint32_t seed) {
     p.head_dim = D;
     p.score_scale = static_cast<float>(1.0 / std::sqrt(double(D)));
     p.softcap = c.softcap;
-    p.n_swa = c.n_swa;
-    p.causal = c.causal;
+    p.mask.n_swa = c.n_swa;
+    p.mask.causal = c.causal;
     KvLayerView view;
     view.type = c.kv_type;
     view.k = kv.k.data();
@@ -209,6 +212,95 @@ TEST_CASE("tiled attention matches plain softmax attention") {
     };
     uint32_t seed = 100;
     for (const Case& c : cases) check_case(c, seed += 7);
+}
+
+TEST_CASE("packed documents: each text attends only within itself") {
+    // Texts short and long with a gap row between two of them (a query in no document gets
+    // zeros), GQA 4:2, bidirectional, with a symmetric window, and causal; K/V packed into F16
+    // rows as the embedder does; on every kernel path and 1 or 2 threads.
+    const int64_t H = 4, HKV = 2, D = 16;
+    const std::vector<TextSpan> docs = {{0, 5}, {5, 40}, {45, 150}, {196, 1}, {197, 33}};  // row 195: no document
+    const int64_t n = 230;
+    const auto q = random_vec(static_cast<size_t>(n * H * D), 3, 1.0f);
+    const auto k = random_vec(static_cast<size_t>(n * HKV * D), 4, 1.0f);
+    const auto v = random_vec(static_cast<size_t>(n * HKV * D), 5, 1.0f);
+    auto half = [](float x) { return double(fp16_to_f32(f32_to_fp16(x))); };  // rows and queries are F16
+    const std::string best = kernels().name;
+    for (int variant = 0; variant < 3; ++variant) {
+        AttentionParams p;
+        p.n_head = H;
+        p.n_head_kv = HKV;
+        p.head_dim = D;
+        p.score_scale = 0.25f;
+        p.mask.causal = variant == 2;
+        p.mask.n_swa = variant == 1 ? 8 : 0;
+        p.mask.swa_symmetric = true;
+        p.mask.docs = docs.data();
+        p.mask.n_docs = static_cast<int64_t>(docs.size());
+        std::vector<double> ref(static_cast<size_t>(n * H * D), 0.0);
+        for (const TextSpan& ts : docs) {
+            for (int64_t i = 0; i < ts.n; ++i) {
+                for (int64_t h = 0; h < H; ++h) {
+                    std::vector<double> w(static_cast<size_t>(ts.n), 0.0);
+                    auto visible = [&](int64_t j) {
+                        return (!p.mask.causal || j <= i) && (p.mask.n_swa == 0 || std::abs(i - j) <= p.mask.n_swa / 2);
+                    };
+                    double mx = -1e300, sum = 0;
+                    for (int64_t j = 0; j < ts.n; ++j) {
+                        if (!visible(j)) continue;
+                        double s = 0;
+                        for (int64_t d = 0; d < D; ++d) {
+                            s += half(q[(ts.start + i) * H * D + h * D + d]) * half(k[(ts.start + j) * HKV * D + (h / 2) * D + d]);
+                        }
+                        w[j] = s * p.score_scale;
+                        mx = std::max(mx, w[j]);
+                    }
+                    for (int64_t j = 0; j < ts.n; ++j) {
+                        w[j] = visible(j) ? std::exp(w[j] - mx) : 0.0;
+                        sum += w[j];
+                    }
+                    for (int64_t d = 0; d < D; ++d) {
+                        double o = 0;
+                        for (int64_t j = 0; j < ts.n; ++j) o += w[j] / sum * half(v[(ts.start + j) * HKV * D + (h / 2) * D + d]);
+                        ref[(ts.start + i) * H * D + h * D + d] = o;
+                    }
+                }
+            }
+        }
+        for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            std::vector<uint16_t> k16(k.size()), v16(v.size());
+            const KvLayerView rows = pack_kv_rows(k.data(), v.data(), HKV * D, n, HKV, D, k16.data(), v16.data(), pool);
+            std::vector<uint8_t> scratch(attention_scratch_bytes(p, GgmlType::F16, n, threads));
+            for (const char* path : runnable_kernel_paths()) {
+                use_kernels(path);
+                std::vector<float> out(static_cast<size_t>(n * H * D), 12345.0f);
+                attention(p, q.data(), H * D, n, 0, rows, n, out.data(), H * D, scratch.data(), scratch.size(), pool);
+                double worst = 0;
+                for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::abs(double(out[i]) - ref[i]));
+                CAPTURE(variant);
+                CAPTURE(path);
+                CAPTURE(threads);
+                CHECK(worst < 1e-5);
+            }
+        }
+    }
+    use_kernels(best.c_str());
+}
+
+TEST_CASE("attention refuses documents out of order") {
+    AttentionParams p;
+    p.n_head = p.n_head_kv = 1;
+    p.head_dim = 16;
+    const std::vector<TextSpan> docs = {{4, 4}, {2, 2}};
+    p.mask.docs = docs.data();
+    p.mask.n_docs = 2;
+    ThreadPool pool(1);
+    std::vector<float> q(8 * 16, 1.0f), out(8 * 16);
+    std::vector<uint16_t> k16(8 * 16), v16(8 * 16);
+    const KvLayerView rows = pack_kv_rows(q.data(), q.data(), 16, 8, 1, 16, k16.data(), v16.data(), pool);
+    std::vector<uint8_t> scratch(attention_scratch_bytes(p, GgmlType::F16, 8, 1));
+    CHECK_THROWS_AS(attention(p, q.data(), 16, 8, 0, rows, 8, out.data(), 16, scratch.data(), scratch.size(), pool), Error);
 }
 
 TEST_CASE("attention scratch does not grow with the context") {

@@ -88,7 +88,7 @@ TEST_CASE("attention: grouped heads, causal mask, sliding window, soft-capping")
             p.head_dim = D;
             p.score_scale = 0.125f;
             p.softcap = cap;
-            p.n_swa = swa;
+            p.mask.n_swa = swa;
             KvLayerView kv;
             kv.type = GgmlType::F32;
             kv.k = reinterpret_cast<const uint8_t*>(k.data());

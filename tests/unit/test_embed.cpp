@@ -15,16 +15,11 @@
 #include <string>
 #include <vector>
 
-#include <random>
-
 #include "cosine.h"
 #include "engine/context.h"
 #include "engine/embedder.h"
 #include "engine/model.h"
-#include "kernels.h"
-#include "ops/embed_attention.h"
 #include "ops/pooling.h"
-#include "quant/fp16.h"
 #include "test_data.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -230,79 +225,6 @@ TEST_CASE("a packed batch gives the embeddings of one text at a time") {
             CHECK(cosine(one.data(), passes.data() + i * w, w) >= 0.9999);
         }
     }
-}
-
-TEST_CASE("encoder attention equals a plain softmax attention within each text") {
-    // Texts short and long, GQA 4:2, with and without a symmetric window, bidirectional and
-    // causal, on every kernel path (F16 K/V rows where the kernels have them; else float K/V,
-    // transposed for the long texts).
-    const int64_t H = 4, HKV = 2, D = 16;
-    const std::vector<int64_t> lengths = {5, 40, 150, 1, 33};
-    std::vector<llamas::TextSpan> spans;
-    int64_t n = 0;
-    for (int64_t len : lengths) {
-        spans.push_back({n, len});
-        n += len;
-    }
-    std::mt19937 rng(7);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> q(n * H * D), k(n * HKV * D), v(n * HKV * D), out(n * H * D);
-    for (auto* vec : {&q, &k, &v}) {
-        for (float& x : *vec) x = nd(rng);
-    }
-    llamas::ThreadPool pool(2);
-    const std::string best = llamas::kernels().name;
-    for (const char* path : llamas::runnable_kernel_paths()) {
-        llamas::use_kernels(path);
-        // With F16-row kernels, K and V are rounded to F16 first: the reference does the same.
-        const bool f16 = llamas::kernels().dot_f16_rows != nullptr;
-        auto kv = [&](const std::vector<float>& src, size_t i) {
-            return f16 ? double(llamas::fp16_to_f32(llamas::f32_to_fp16(src[i]))) : double(src[i]);
-        };
-        for (int variant = 0; variant < 3; ++variant) {
-            llamas::EncoderAttentionParams p;
-            p.n_head = H;
-            p.n_head_kv = HKV;
-            p.head_dim = D;
-            p.score_scale = 0.25f;
-            p.causal = variant == 2;
-            p.n_swa = variant == 1 ? 8 : 0;
-            std::vector<uint8_t> scratch(llamas::encoder_attention_scratch_bytes(n, HKV, D, pool.size()));
-            llamas::encoder_attention(p, q.data(), H * D, k.data(), v.data(), HKV * D, spans.data(),
-                                      static_cast<int64_t>(spans.size()), out.data(), H * D, scratch.data(), scratch.size(), pool);
-            double worst = 0;
-            for (const llamas::TextSpan& ts : spans) {
-                for (int64_t i = 0; i < ts.n; ++i) {
-                    for (int64_t h = 0; h < H; ++h) {
-                        std::vector<double> w(static_cast<size_t>(ts.n), 0.0);
-                        double mx = -1e300, sum = 0;
-                        for (int64_t j = 0; j < ts.n; ++j) {
-                            const bool visible = (!p.causal || j <= i) && (p.n_swa == 0 || std::abs(i - j) <= p.n_swa / 2);
-                            if (!visible) continue;
-                            double s = 0;
-                            for (int64_t d = 0; d < D; ++d) s += double(q[(ts.start + i) * H * D + h * D + d]) * kv(k, (ts.start + j) * HKV * D + (h / 2) * D + d);
-                            w[j] = s * p.score_scale;
-                            mx = std::max(mx, w[j]);
-                        }
-                        for (int64_t j = 0; j < ts.n; ++j) {
-                            const bool visible = (!p.causal || j <= i) && (p.n_swa == 0 || std::abs(i - j) <= p.n_swa / 2);
-                            w[j] = visible ? std::exp(w[j] - mx) : 0.0;
-                            sum += w[j];
-                        }
-                        for (int64_t d = 0; d < D; ++d) {
-                            double o = 0;
-                            for (int64_t j = 0; j < ts.n; ++j) o += w[j] / sum * kv(v, (ts.start + j) * HKV * D + (h / 2) * D + d);
-                            worst = std::max(worst, std::abs(o - out[(ts.start + i) * H * D + h * D + d]));
-                        }
-                    }
-                }
-            }
-            CAPTURE(variant);
-            CAPTURE(path);
-            CHECK(worst < 1e-5);
-        }
-    }
-    llamas::use_kernels(best.c_str());
 }
 
 TEST_CASE("pooling picks the first, last or mean token output") {
