@@ -64,8 +64,8 @@ struct V4 {
     }
     static F fnmadd(F a, F b, F c) { return fmadd(vnegq_f32(a), b, c); }  // c - a*b
     static F fmsub(F a, F b, F c) { return fmadd(a, b, vnegq_f32(c)); }   // a*b - c
-    static F and_(F a, F b) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
-    static F or_(F a, F b) { return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+    static F and_(F a, F b) { return from_bits(vandq_u32(bits(a), bits(b))); }
+    static F or_(F a, F b) { return from_bits(vorrq_u32(bits(a), bits(b))); }
     static F neg(F a) { return vnegq_f32(a); }
     static F abs(F a) { return vabsq_f32(a); }
     static M lt(F a, F b) { return vcltq_f32(a, b); }
@@ -131,16 +131,11 @@ struct V4 {
 #include "float_ops.inc"
 #include "attention.inc"
 
-void neon_attn_rows(const AttnTile& t) {
-    attn_rows_by_row(t, RowLoops{dot_f16_rows<V4>, axpy_f16_rows<V4>, softmax_exp<V4>, softcap<V4>});
-}
-
 }  // namespace
 
 void fill_neon_float_ops(Kernels& k) {
     fill_float_ops<V4>(k);
     k.attn_tile = attn_tile<V4>;
-    k.attn_rows = neon_attn_rows;
 }
 
 }  // namespace llamas
