@@ -17,16 +17,11 @@ namespace {
 #include "float_ops.inc"
 #include "attention.inc"
 
-void avx2_attn_rows(const AttnTile& t) {
-    attn_rows_by_row(t, RowLoops{dot_f16_rows<V8>, axpy_f16_rows<V8>, softmax_exp<V8>, softcap<V8>});
-}
-
 }  // namespace
 
 void fill_avx2_float_ops(Kernels& k) {
     fill_float_ops<V8>(k);
     k.attn_tile = attn_tile<V8>;
-    k.attn_rows = avx2_attn_rows;
 }
 
 }  // namespace llamas

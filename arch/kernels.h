@@ -173,7 +173,7 @@ void fill_avx2_float_ops(Kernels& k);
 
 // e^x by ggml_v_expf's steps (a range reduction and a degree-5 polynomial in fused
 // multiply-adds, within 1.5 ulp): the one exp of the scalar table; every vector table's exp
-// (float_ops.inc, neon) gives the same bits lane by lane.
+// (float_ops.inc's vexp) gives the same bits lane by lane.
 float exp_approx(float x);
 
 // TypeKernels::gemm for the types a table has no tile product for: Dot (the table's vec_dot) per

@@ -15,7 +15,6 @@ void fill_neon_kernels(Kernels& k) {
     fill_neon_quant_dots(k);
     fill_neon_kquant_dots(k);
     fill_neon_float_ops(k);
-    fill_neon_row_ops(k);
     fill_neon_packed(k);
 }
 

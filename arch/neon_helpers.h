@@ -36,35 +36,6 @@ inline int32x4_t neon_dot32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t 
     return neon_dot4(neon_dot4(vdupq_n_s32(0), x0, y0), x1, y1);
 }
 
-// a*b + c rounded once, lane by lane, exactly as std::fma: the float loops that must be
-// bit-exact with ops' scalar code use it. simde's vfmaq_f32 is a separate multiply and add
-// when the host has no FMA, so the emulated path computes each lane with std::fma.
-inline float32x4_t neon_fma_exact(float32x4_t a, float32x4_t b, float32x4_t c) {
-#if defined(LLAMAS_NEON_NATIVE)  // aarch64 always has the fused vfmaq_f32
-    return vfmaq_f32(c, a, b);
-#else
-    float av[4], bv[4], cv[4];
-    vst1q_f32(av, a);
-    vst1q_f32(bv, b);
-    vst1q_f32(cv, c);
-    for (int i = 0; i < 4; ++i) cv[i] = std::fma(av[i], bv[i], cv[i]);
-    return vld1q_f32(cv);
-#endif
-}
-
-// a / b, lane by lane (IEEE division; simde lacks vdivq_f32, an AArch64 instruction).
-inline float32x4_t neon_div(float32x4_t a, float32x4_t b) {
-#if defined(LLAMAS_NEON_NATIVE)
-    return vdivq_f32(a, b);
-#else
-    float av[4], bv[4];
-    vst1q_f32(av, a);
-    vst1q_f32(bv, b);
-    for (int i = 0; i < 4; ++i) av[i] /= bv[i];
-    return vld1q_f32(av);
-#endif
-}
-
 // Four fp16 values widened to f32 (exact).
 inline float32x4_t neon_f16x4_to_f32(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
@@ -91,8 +62,7 @@ void fill_neon_quantizers(Kernels& k);   // neon_quantize.cpp: Q8_0/Q8_1/Q8_K, F
 void fill_neon_float_dots(Kernels& k);   // neon_float_dots.cpp: F32/F16/BF16 rows, dot/axpy_f32
 void fill_neon_quant_dots(Kernels& k);   // neon_quant_dots.cpp: 32-element block types
 void fill_neon_kquant_dots(Kernels& k);  // neon_kquant_dots.cpp: K-quants and IQ4_XS
-void fill_neon_float_ops(Kernels& k);    // float_ops_neon.cpp: silu_mul, softmax_exp, F16 rows, attn_rows
-void fill_neon_row_ops(Kernels& k);      // neon_row_ops.cpp: rms_norm, rope, gelu_mul
+void fill_neon_float_ops(Kernels& k);    // float_ops_neon.cpp: the float loops (float_ops.inc), attention
 void fill_neon_packed(Kernels& k);       // packed_neon.cpp: the packed forms (packed_tiles.inc), SDOT
 void fill_neon_i8mm_packed(Kernels& k);  // packed_neon_i8mm.cpp: the same with SMMLA many-token tiles
 
