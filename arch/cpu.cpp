@@ -18,7 +18,7 @@
 namespace llamas {
 namespace {
 
-enum class Path { scalar, avx2, avx512, neon, neon_i8mm };
+enum class Path { scalar, avx2, avx512, neon_nodot, neon, neon_i8mm };
 
 struct PathInfo {
     Path path;
@@ -29,6 +29,7 @@ struct PathInfo {
 // Order: scalar first, best last.
 const PathInfo kPaths[] = {
     {Path::scalar, "scalar", fill_scalar_kernels},
+    {Path::neon_nodot, "neon-nodot", fill_neon_nodot_kernels},
     {Path::neon, "neon", fill_neon_kernels},
     {Path::neon_i8mm, "neon-i8mm", fill_neon_i8mm_kernels},
 #if defined(LLAMAS_X86)  // the x86 tables are only compiled for x86 (CMakeLists.txt)
@@ -86,16 +87,19 @@ bool cpu_runs(Path p) {
             return x86().avx2;
         case Path::avx512:
             return x86().avx512;
+        case Path::neon_nodot:
         case Path::neon:
         case Path::neon_i8mm:
             // The NEON tables are built from simde's portable emulation on x86: they run
             // anywhere, but are only test vehicles here, never chosen automatically.
             return true;
 #elif defined(__aarch64__)
+        case Path::neon_nodot:
+            return true;  // Advanced SIMD is part of every AArch64 core (Cortex-A53/A72 included)
         case Path::neon:
             // Compiled natively with the dot-product extension (SDOT), which Armv8.2 and later
-            // cores have (Cortex-A55/A75+, Neoverse, Apple); older ones (Cortex-A53/A72) run the
-            // scalar table.
+            // cores have (Cortex-A55/A75+, Neoverse, Apple); older ones (Cortex-A53/A72) run
+            // neon-nodot.
 #if defined(__linux__)
             return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #else
@@ -152,6 +156,7 @@ const Kernels& choose_default() {
 #elif defined(__aarch64__)
     if (cpu_runs(Path::neon_i8mm)) return select_kernels("neon-i8mm");
     if (cpu_runs(Path::neon)) return select_kernels("neon");
+    return select_kernels("neon-nodot");
 #endif
     return scalar_kernels();
 }

@@ -141,13 +141,13 @@ struct Kernels {
 };
 
 // The table for the best ISA level this CPU runs, or the one the LLAMAS_CPU environment variable
-// (scalar, avx2, avx512, neon, neon-i8mm) forces. Chosen once per process. Throws Error(unsupported) when
+// (scalar, avx2, avx512, neon-nodot, neon, neon-i8mm) forces. Chosen once per process. Throws Error(unsupported) when
 // LLAMAS_CPU names a path that is unknown or that this CPU cannot run (call it once at start-up
 // so that error surfaces early).
 const Kernels& kernels();
 // The scalar oracle.
 const Kernels& scalar_kernels();
-// The table of a named path ("scalar", "avx2", "avx512", "neon", "neon-i8mm"); throws Error(unsupported) if
+// The table of a named path ("scalar", "avx2", "avx512", "neon-nodot", "neon", "neon-i8mm"); throws Error(unsupported) if
 // the name is unknown, the path is not compiled in, or this CPU cannot run it.
 const Kernels& select_kernels(const char* name);
 // Makes kernels() return the named path from now on (select_kernels' errors apply). Contexts
@@ -161,6 +161,7 @@ std::vector<const char*> runnable_kernel_paths();
 void fill_scalar_kernels(Kernels& k);
 void fill_avx2_kernels(Kernels& k);
 void fill_avx512_kernels(Kernels& k);
+void fill_neon_nodot_kernels(Kernels& k); // NEON without the dot-product extension (Armv8.0)
 void fill_neon_kernels(Kernels& k);       // NEON with SDOT (Armv8.2 dotprod)
 void fill_neon_i8mm_kernels(Kernels& k);  // the same with SMMLA many-token packed tiles (i8mm)
 // The packed entries of the AVX-512 and AVX2 tables (packed_avx512.cpp, packed_avx2.cpp).

@@ -1,20 +1,37 @@
 // The NEON kernel tables, written against the ACLE NEON API: <arm_neon.h> on aarch64, simde's
-// emulation elsewhere (so the x86 CI runs them against the scalar oracle). "neon" needs the
-// dot-product extension (SDOT); "neon-i8mm" is the same table with SMMLA many-token tiles. Every weight type has its activation
-// encoder and row product here; the pieces live in the neon_*.cpp files (see neon_helpers.h).
-// Compiled without ISA flags, so the shared inline fp16 helpers are safe to use in them.
+// emulation elsewhere (so the x86 CI runs them against the scalar oracle). "neon-nodot" runs on
+// every Armv8 core; "neon" needs the dot-product extension (SDOT); "neon-i8mm" is "neon" with
+// SMMLA many-token tiles. Every weight type has its activation encoder and row product here; the
+// pieces live in the neon_*.cpp files (see neon_helpers.h for the ones compiled twice).
 #include "neon_helpers.h"
 
 namespace llamas {
 
-void fill_neon_kernels(Kernels& k) {
+namespace {
+
+// The entries that need no dot-product extension.
+void fill_neon_common(Kernels& k) {
     fill_scalar_kernels(k);
-    k.name = "neon";
     fill_neon_quantizers(k);
     fill_neon_float_dots(k);
+    fill_neon_float_ops(k);
+}
+
+}  // namespace
+
+void fill_neon_nodot_kernels(Kernels& k) {
+    fill_neon_common(k);
+    k.name = "neon-nodot";
+    fill_neon_quant_dots_nodot(k);
+    fill_neon_kquant_dots_nodot(k);
+    fill_neon_packed_nodot(k);
+}
+
+void fill_neon_kernels(Kernels& k) {
+    fill_neon_common(k);
+    k.name = "neon";
     fill_neon_quant_dots(k);
     fill_neon_kquant_dots(k);
-    fill_neon_float_ops(k);
     fill_neon_packed(k);
 }
 

@@ -2,6 +2,12 @@
 // NEON intrinsics, from <arm_neon.h> on aarch64 and from simde's portable emulation of the same
 // API elsewhere (so x86 CI runs these kernels against the scalar oracle), a few small vector
 // helpers, and the fill functions of each file.
+//
+// The files whose products use SDOT (neon_quant_dots.cpp, neon_kquant_dots.cpp, packed_neon.cpp)
+// are compiled twice (CMakeLists.txt): with the dot-product extension for "neon", and with
+// LLAMAS_NEON_NODOT defined and no extension for "neon-nodot" (Armv8.0 cores), where neon_dot4
+// is built from widening multiplies and their fill functions take the suffix _nodot. The helpers
+// are static, so each translation unit keeps the version its own flags compiled.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -20,7 +26,7 @@ namespace llamas {
 
 // Round half away from zero, as std::round (simde has no vrndaq): truncate, then step away
 // from zero where the dropped fraction is at least one half.
-inline float32x4_t neon_round_away(float32x4_t v) {
+static inline float32x4_t neon_round_away(float32x4_t v) {
     const float32x4_t t = vrndq_f32(v);
     const uint32x4_t ge_half = vcgeq_f32(vabsq_f32(vsubq_f32(v, t)), vdupq_n_f32(0.5f));
     const uint32x4_t one = vorrq_u32(vreinterpretq_u32_f32(vdupq_n_f32(1.0f)),
@@ -28,20 +34,32 @@ inline float32x4_t neon_round_away(float32x4_t v) {
     return vaddq_f32(t, vreinterpretq_f32_u32(vandq_u32(ge_half, one)));
 }
 
-// acc + the four 4-byte dot products of x and y (sdot where the target has it).
-inline int32x4_t neon_dot4(int32x4_t acc, int8x16_t x, int8x16_t y) { return vdotq_s32(acc, x, y); }
+// acc + the four 4-byte dot products of x and y: SDOT, or without it (neon-nodot) the 16
+// products widened to 16 bits (at most 2^14 each) and added in pairs twice, which gives the
+// same sums.
+#if defined(LLAMAS_NEON_NODOT)
+static inline int32x4_t neon_dot4(int32x4_t acc, int8x16_t x, int8x16_t y) {
+    const int16x8_t lo = vmull_s8(vget_low_s8(x), vget_low_s8(y));
+    const int16x8_t hi = vmull_s8(vget_high_s8(x), vget_high_s8(y));
+    return vaddq_s32(acc, vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi)));
+}
+#define LLAMAS_NEON_DOT_FILL(name) name##_nodot
+#else
+static inline int32x4_t neon_dot4(int32x4_t acc, int8x16_t x, int8x16_t y) { return vdotq_s32(acc, x, y); }
+#define LLAMAS_NEON_DOT_FILL(name) name
+#endif
 
 // Σ x*y over 32 signed bytes held in two registers each.
-inline int32x4_t neon_dot32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t y1) {
+static inline int32x4_t neon_dot32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t y1) {
     return neon_dot4(neon_dot4(vdupq_n_s32(0), x0, y0), x1, y1);
 }
 
 // Four fp16 values widened to f32 (exact).
-inline float32x4_t neon_f16x4_to_f32(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+static inline float32x4_t neon_f16x4_to_f32(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
 // f32 -> fp16 as f32_to_fp16: NaN -> quiet NaN, overflow -> inf, subnormals through a float
 // add, normals rounded to nearest even on the dropped 13 bits.
-inline uint16x4_t neon_f32x4_to_fp16(float32x4_t f) {
+static inline uint16x4_t neon_f32x4_to_fp16(float32x4_t f) {
     const uint32x4_t u = vreinterpretq_u32_f32(f);
     const uint32x4_t sign = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(0x8000u));
     const uint32x4_t a = vandq_u32(u, vdupq_n_u32(0x7fffffffu));
@@ -64,6 +82,10 @@ void fill_neon_quant_dots(Kernels& k);   // neon_quant_dots.cpp: 32-element bloc
 void fill_neon_kquant_dots(Kernels& k);  // neon_kquant_dots.cpp: K-quants and IQ4_XS
 void fill_neon_float_ops(Kernels& k);    // float_ops_neon.cpp: the float loops (float_ops.inc), attention
 void fill_neon_packed(Kernels& k);       // packed_neon.cpp: the packed forms (packed_tiles.inc), SDOT
+// The same three files compiled without SDOT (LLAMAS_NEON_NODOT), for the neon-nodot table.
+void fill_neon_quant_dots_nodot(Kernels& k);
+void fill_neon_kquant_dots_nodot(Kernels& k);
+void fill_neon_packed_nodot(Kernels& k);
 void fill_neon_i8mm_packed(Kernels& k);  // packed_neon_i8mm.cpp: the same with SMMLA many-token tiles
 
 }  // namespace llamas

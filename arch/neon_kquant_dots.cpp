@@ -274,7 +274,7 @@ void set_k(Kernels& k, GgmlType t) {
 
 }  // namespace
 
-void fill_neon_kquant_dots(Kernels& k) {
+void LLAMAS_NEON_DOT_FILL(fill_neon_kquant_dots)(Kernels& k) {
     set_k<Q2_KW>(k, GgmlType::Q2_K);
     set_k<Q3_KW>(k, GgmlType::Q3_K);
     set_k<Q4_KW>(k, GgmlType::Q4_K);

@@ -184,7 +184,7 @@ void set32(Kernels& k, GgmlType t) {
 
 }  // namespace
 
-void fill_neon_quant_dots(Kernels& k) {
+void LLAMAS_NEON_DOT_FILL(fill_neon_quant_dots)(Kernels& k) {
     set32<Q8_0W>(k, GgmlType::Q8_0);
     set32<Q4_0W>(k, GgmlType::Q4_0);
     set32<Q4_1W>(k, GgmlType::Q4_1);

@@ -1,7 +1,7 @@
 // Packed weights for NEON (see PackedKernels in kernels.h and packed_formats.h): the tiles of
-// packed_tiles.inc over the traits of packed_neon_traits.h, with SDOT products. Native on
-// aarch64 (compiled with the dot-product extension), emulated through simde elsewhere so x86
-// CI tests it.
+// packed_tiles.inc over the traits of packed_neon_traits.h, with SDOT products (or, compiled with
+// LLAMAS_NEON_NODOT for neon-nodot, their widening-multiply stand-in; neon_helpers.h). Native on
+// aarch64, emulated through simde elsewhere so x86 CI tests it.
 #include "packed_neon_traits.h"
 
 namespace llamas {
@@ -11,6 +11,6 @@ namespace {
 
 }  // namespace
 
-void fill_neon_packed(Kernels& k) { fill_packed_tiles(k); }
+void LLAMAS_NEON_DOT_FILL(fill_neon_packed)(Kernels& k) { fill_packed_tiles(k); }
 
 }  // namespace llamas

@@ -138,7 +138,7 @@ TEST_CASE("kernel paths: scalar is always runnable and unknown paths are refused
         }
     }
     // A path the CPU cannot run is refused, not silently replaced.
-    for (const char* p : {"scalar", "avx2", "avx512", "neon", "neon-i8mm"}) {
+    for (const char* p : {"scalar", "avx2", "avx512", "neon-nodot", "neon", "neon-i8mm"}) {
         bool runnable = false;
         for (const char* q : paths) runnable = runnable || std::string(q) == p;
         if (!runnable) CHECK_THROWS_AS(select_kernels(p), Error);

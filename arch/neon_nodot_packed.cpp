@@ -1,0 +1,3 @@
+// packed_neon.cpp for the neon-nodot table: SDOT replaced by widening multiplies (neon_helpers.h).
+#define LLAMAS_NEON_NODOT 1
+#include "packed_neon.cpp"
