@@ -28,7 +28,7 @@ inline ContextParams conformance_params(int64_t n_ctx = 256, int64_t n_seq = 1) 
     cp.n_ctx = n_ctx;
     cp.n_batch = n_ctx;
     cp.n_threads = 2;
-    // scripts/test-aarch64.sh: one thread, as emulated threads that poll each other crawl.
+    // LLAMAS_TEST_THREADS=n overrides it (e.g. 1, to time an emulated run without the pool).
     if (const char* t = std::getenv("LLAMAS_TEST_THREADS"); t && *t) cp.n_threads = std::atoi(t);
     cp.n_seq = n_seq;
     cp.kv_type = GgmlType::F32;
