@@ -35,6 +35,7 @@ struct V {
     static constexpr int kTK = 4, kPK = 1;
     static constexpr int kT16 = 6, kP16 = 2;
     static constexpr int kP1 = 4, kP1f = 8;
+    static constexpr int kP1K = 2;
 
     static I load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
     static I nib_lo(I v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }

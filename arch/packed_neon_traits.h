@@ -28,6 +28,7 @@ struct V {
     static constexpr int kTK = 4, kPK = 2;
     static constexpr int kT16 = 6, kP16 = 4;
     static constexpr int kP1 = 8, kP1f = 8;
+    static constexpr int kP1K = 8;
 
     static I load(const uint8_t* p) { return vreinterpretq_s8_u8(vld1q_u8(p)); }
     static I nib_lo(I v) { return vandq_s8(v, vdupq_n_s8(0x0F)); }
