@@ -19,6 +19,7 @@
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
 #include <simde/x86/fma.h>
+#include "avx512_emulated.h"
 
 namespace llamas {
 namespace {
@@ -62,13 +63,14 @@ struct V16 {
     static M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
     static F select(M m, F a, F b) { return _mm512_mask_mov_ps(b, m, a); }
     static bool any(M m) { return m != 0; }
-    static float hsum(F v) { return _mm512_reduce_add_ps(v); }
-    static float hmax(F v) { return _mm512_reduce_max_ps(v); }
+    // (Through the 8-lane ones: simde, which the emulated test build uses, has no _mm512_reduce_*.)
+    static __m256 lo8(F v) { return _mm512_castps512_ps256(v); }
+    static __m256 hi8(F v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+    static float hsum(F v) { return V8::hsum(_mm256_add_ps(lo8(v), hi8(v))); }
+    static float hmax(F v) { return V8::hmax(_mm256_max_ps(lo8(v), hi8(v))); }
     // The four sums: halves added, then the 8-lane two rounds of pairwise adds.
     static void hsum4(float* out, F a0, F a1, F a2, F a3) {
-        auto half = [](F a) {
-            return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-        };
+        auto half = [](F a) { return _mm256_add_ps(lo8(a), hi8(a)); };
         V8::hsum4(out, half(a0), half(a1), half(a2), half(a3));
     }
 
@@ -89,7 +91,7 @@ struct V16 {
     static D hi_d(F a) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))); }
     static D addd(D a, D b) { return _mm512_add_pd(a, b); }
     static D fmaddd(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
-    static double hsumd(D v) { return _mm512_reduce_add_pd(v); }
+    static double hsumd(D v) { return V8::hsumd(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))); }
 
     static F load_f16(const void* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
     static F gather_f16(const float* table, F x) {
@@ -232,7 +234,7 @@ void attn_rows_impl(const AttnTile& t) {
             const __mmask16 m = j + 16 <= nk ? static_cast<__mmask16>(0xFFFF) : last;
             vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, s + j));
         }
-        const float mx = std::max(t.m[r], _mm512_reduce_max_ps(vmax));
+        const float mx = std::max(t.m[r], V16::hmax(vmax));
         const float safe = mx == -INFINITY ? 0.0f : mx;
         const __m512 vs = _mm512_set1_ps(safe);
         __m512 sum = _mm512_setzero_ps();
@@ -244,7 +246,7 @@ void attn_rows_impl(const AttnTile& t) {
         }
         const float alpha = std::exp(t.m[r] - safe);
         t.alpha[r] = alpha;
-        t.l[r] = t.l[r] * alpha + _mm512_reduce_add_ps(sum);
+        t.l[r] = t.l[r] * alpha + V16::hsum(sum);
         t.m[r] = mx;
     }
 

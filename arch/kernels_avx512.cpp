@@ -17,6 +17,7 @@
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
 #include <simde/x86/fma.h>
+#include "avx512_emulated.h"
 
 namespace llamas {
 namespace {
@@ -26,7 +27,10 @@ namespace {
 
 // ---- 512-bit kernels ----
 
-inline float hsum_f32_16(__m512 x) { return _mm512_reduce_add_ps(x); }
+// (Through 8 lanes: simde, which the emulated test build uses, has no _mm512_reduce_add_ps.)
+inline float hsum_f32_16(__m512 x) {
+    return hsum_f32_8(_mm256_add_ps(_mm512_castps512_ps256(x), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+}
 
 // Σ x*y of signed bytes, 16 int32 lanes (4 products each).
 inline __m512i dot_s8s8_512(__m512i x, __m512i y) {
@@ -155,9 +159,6 @@ void avx512_convert_bf16(const float* x, void* vy, int64_t n) {
 
 }  // namespace
 
-// The packed F16/BF16 forms (packed_float_avx512.cpp).
-void fill_avx512_packed_float(Kernels& k);
-
 void fill_avx512_kernels(Kernels& k) {
     fill_scalar_kernels(k);
     k.name = "avx512";
@@ -173,7 +174,6 @@ void fill_avx512_kernels(Kernels& k) {
     x86_set_dot<avx512_dot_f16>(k, GgmlType::F16);
     x86_set_dot<avx512_dot_bf16>(k, GgmlType::BF16, avx512_convert_bf16);
     fill_avx512_packed(k);
-    fill_avx512_packed_float(k);
     fill_avx512_float_ops(k);
 }
 
