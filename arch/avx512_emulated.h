@@ -1,5 +1,5 @@
 // What simde 0.7 (Debian 12) lacks for the AVX-512 files when the emulated test build
-// (LLAMAS_EMULATE_AVX512) compiles them without AVX-512 flags: a few intrinsics, written with
+// (LLAMAS_EMULATE_X86) compiles them without AVX-512 flags: a few intrinsics, written with
 // AVX2 ones or lane by lane. With AVX-512 flags this header adds nothing.
 #pragma once
 #if !defined(__AVX512F__)
@@ -130,26 +130,49 @@ inline __mmask16 llamas_mm512_cmpgt_epu32_mask(__m512i a, __m512i b) {
     for (int i = 0; i < 16; ++i) m |= (x[i] > y[i] ? 1u : 0u) << i;
     return static_cast<__mmask16>(m);
 }
+// (clang's headers define some of these as macros: each name is undefined first.)
+#undef _mm512_cvtph_ps
 #define _mm512_cvtph_ps llamas_mm512_cvtph_ps
+#undef _mm512_mask_storeu_ps
 #define _mm512_mask_storeu_ps llamas_mm512_mask_storeu_ps
+#undef _mm512_cvtepi32_ps
 #define _mm512_cvtepi32_ps llamas_mm512_cvtepi32_ps
+#undef _mm512_cvtepu8_epi32
 #define _mm512_cvtepu8_epi32 llamas_mm512_cvtepu8_epi32
+#undef _mm512_cvtepu16_epi32
 #define _mm512_cvtepu16_epi32 llamas_mm512_cvtepu16_epi32
+#undef _mm512_cvtepi8_epi32
 #define _mm512_cvtepi8_epi32 llamas_mm512_cvtepi8_epi32
+#undef _mm512_cmp_epi32_mask
 #define _mm512_cmp_epi32_mask llamas_mm512_cmp_epi32_mask
+#undef _mm512_cvtps_pd
 #define _mm512_cvtps_pd llamas_mm512_cvtps_pd
+#undef _mm512_srai_epi32
 #define _mm512_srai_epi32 llamas_mm512_srai_epi32
+#undef _mm512_permute_ps
 #define _mm512_permute_ps(v, imm) llamas_mm512_permute_ps<(imm)>(v)
+#undef _mm512_moveldup_ps
 #define _mm512_moveldup_ps llamas_mm512_moveldup_ps
+#undef _mm512_movehdup_ps
 #define _mm512_movehdup_ps llamas_mm512_movehdup_ps
+#undef _mm512_fmaddsub_ps
 #define _mm512_fmaddsub_ps llamas_mm512_fmaddsub_ps
+#undef _mm512_shuffle_f32x4
 #define _mm512_shuffle_f32x4 llamas_mm512_shuffle_f32x4
+#undef _mm512_maskz_loadu_ps
 #define _mm512_maskz_loadu_ps llamas_mm512_maskz_loadu_ps
+#undef _mm256_maskz_loadu_epi16
 #define _mm256_maskz_loadu_epi16 llamas_mm256_maskz_loadu_epi16
+#undef _mm512_cvtps_ph
 #define _mm512_cvtps_ph llamas_mm512_cvtps_ph
+#undef _mm512_i32gather_ps
 #define _mm512_i32gather_ps llamas_mm512_i32gather_ps
+#undef _mm512_cvtepi32_epi16
 #define _mm512_cvtepi32_epi16 llamas_mm512_cvtepi32_epi16
+#undef _mm512_cmpgt_epu32_mask
 #define _mm512_cmpgt_epu32_mask llamas_mm512_cmpgt_epu32_mask
+#undef _mm512_mask_loadu_ps
 #define _mm512_mask_loadu_ps llamas_mm512_mask_loadu_ps
+#undef _cvtu64_mask64
 #define _cvtu64_mask64(x) static_cast<__mmask64>(x)
 #endif

@@ -18,7 +18,7 @@
 namespace llamas {
 namespace {
 
-enum class Path { scalar, avx2, avx512, neon_nodot, neon, neon_i8mm };
+enum class Path { scalar, avx2, avx2_vnni, avx512, neon_nodot, neon, neon_i8mm };
 
 struct PathInfo {
     Path path;
@@ -34,6 +34,7 @@ const PathInfo kPaths[] = {
     {Path::neon_i8mm, "neon-i8mm", fill_neon_i8mm_kernels},
 #if defined(LLAMAS_X86)  // the x86 tables are only compiled for x86 (CMakeLists.txt)
     {Path::avx2, "avx2", fill_avx2_kernels},
+    {Path::avx2_vnni, "avx2-vnni", fill_avx2_vnni_kernels},
     {Path::avx512, "avx512", fill_avx512_kernels},
 #endif
 };
@@ -43,6 +44,7 @@ const PathInfo kPaths[] = {
 // each gated on the OS saving the register state it needs (XCR0).
 struct X86Features {
     bool avx2 = false;    // + FMA + F16C, YMM state enabled
+    bool avx_vnni = false;  // AVX2 and VPDPBUSD on ymm (AVX-VNNI, or AVX512-VNNI with VL)
     bool avx512 = false;  // F, BW, VL, DQ, VNNI, BF16, ZMM state enabled
 };
 
@@ -62,13 +64,17 @@ X86Features detect_x86() {
     f.avx2 = ymm_state && avx2 && fma && f16c;
     const bool avx512f = (b7 >> 16) & 1u, avx512dq = (b7 >> 17) & 1u, avx512bw = (b7 >> 30) & 1u,
                avx512vl = (b7 >> 31) & 1u, vnni = (c7 >> 11) & 1u;
-    bool bf16 = false;
+    bool bf16 = false, avxvnni = false;
     if (a7 >= 1) {
         unsigned a71 = 0, b71 = 0, c71 = 0, d71 = 0;
         __get_cpuid_count(7, 1, &a71, &b71, &c71, &d71);
+        avxvnni = (a71 >> 4) & 1u;
         bf16 = (a71 >> 5) & 1u;
     }
     f.avx512 = f.avx2 && zmm_state && avx512f && avx512dq && avx512bw && avx512vl && vnni && bf16;
+    // The avx2-vnni table is built with -mavxvnni (VEX-encoded VPDPBUSD), which AVX-512 cores
+    // without AVX-VNNI (Ice Lake, Zen 4) do not decode: the flag itself is required.
+    f.avx_vnni = f.avx2 && avxvnni;
     return f;
 }
 
@@ -85,8 +91,14 @@ bool cpu_runs(Path p) {
 #if defined(__x86_64__) || defined(__i386__)
         case Path::avx2:
             return x86().avx2;
+        case Path::avx2_vnni:
+#if defined(LLAMAS_EMULATE_X86)
+            return x86().avx2;  // a test build: simde emulates VPDPBUSD
+#else
+            return x86().avx_vnni;
+#endif
         case Path::avx512:
-#if defined(LLAMAS_EMULATE_AVX512)
+#if defined(LLAMAS_EMULATE_X86)
             return x86().avx2;  // a test build: simde runs the 512-bit intrinsics with AVX2 ones
 #else
             return x86().avx512;
@@ -155,7 +167,9 @@ const Kernels& choose_default() {
     const char* forced = std::getenv("LLAMAS_CPU");
     if (forced && *forced) return select_kernels(forced);
 #if defined(__x86_64__) || defined(__i386__)
-    if (x86().avx512) return select_kernels("avx512");  // (never the emulated test build's)
+    // (Never the emulated tables of the LLAMAS_EMULATE_X86 test build.)
+    if (x86().avx512) return select_kernels("avx512");
+    if (x86().avx_vnni) return select_kernels("avx2-vnni");
     if (cpu_runs(Path::avx2)) return select_kernels("avx2");
 #elif defined(__aarch64__)
     if (cpu_runs(Path::neon_i8mm)) return select_kernels("neon-i8mm");
@@ -185,6 +199,18 @@ const Kernels& select_kernels(const char* name) {
         return tables().tables[i];
     }
     fail(Status::unsupported, "unknown kernel path '%s' (this CPU runs: %s)", name, runnable_list().c_str());
+}
+
+bool kernel_path_emulated(const char* name) {
+#if defined(__x86_64__) || defined(__i386__)
+    const std::string n = name;
+    if (n.rfind("neon", 0) == 0) return true;
+    if (n == "avx512") return !x86().avx512;
+    if (n == "avx2-vnni") return !x86().avx_vnni;
+#else
+    (void)name;
+#endif
+    return false;
 }
 
 const Kernels& scalar_kernels() { return tables().tables[0]; }

@@ -141,13 +141,13 @@ struct Kernels {
 };
 
 // The table for the best ISA level this CPU runs, or the one the LLAMAS_CPU environment variable
-// (scalar, avx2, avx512, neon-nodot, neon, neon-i8mm) forces. Chosen once per process. Throws Error(unsupported) when
+// (scalar, avx2, avx2-vnni, avx512, neon-nodot, neon, neon-i8mm) forces. Chosen once per process. Throws Error(unsupported) when
 // LLAMAS_CPU names a path that is unknown or that this CPU cannot run (call it once at start-up
 // so that error surfaces early).
 const Kernels& kernels();
 // The scalar oracle.
 const Kernels& scalar_kernels();
-// The table of a named path ("scalar", "avx2", "avx512", "neon-nodot", "neon", "neon-i8mm"); throws Error(unsupported) if
+// The table of a named path ("scalar", "avx2", "avx2-vnni", "avx512", "neon-nodot", "neon", "neon-i8mm"); throws Error(unsupported) if
 // the name is unknown, the path is not compiled in, or this CPU cannot run it.
 const Kernels& select_kernels(const char* name);
 // Makes kernels() return the named path from now on (select_kernels' errors apply). Contexts
@@ -155,11 +155,16 @@ const Kernels& select_kernels(const char* name);
 void use_kernels(const char* name);
 // Names of the paths this build and this CPU can run, scalar first, best last.
 std::vector<const char*> runnable_kernel_paths();
+// Whether a runnable path is only a test vehicle here, run through simde's emulation and never
+// chosen by default: the NEON tables on x86, and in the LLAMAS_EMULATE_X86 test build the
+// x86 tables this CPU lacks.
+bool kernel_path_emulated(const char* name);
 
 // Per-ISA tables (defined in kernels_<isa>.cpp). Each builds on the scalar table, replacing the
 // entries it has faster versions of. Only call the ones runnable_kernel_paths() lists.
 void fill_scalar_kernels(Kernels& k);
 void fill_avx2_kernels(Kernels& k);
+void fill_avx2_vnni_kernels(Kernels& k);  // the avx2 table with VPDPBUSD packed tiles (AVX-VNNI)
 void fill_avx512_kernels(Kernels& k);
 void fill_neon_nodot_kernels(Kernels& k); // NEON without the dot-product extension (Armv8.0)
 void fill_neon_kernels(Kernels& k);       // NEON with SDOT (Armv8.2 dotprod)

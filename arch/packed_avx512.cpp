@@ -123,7 +123,7 @@ struct V {
 };
 
 #if !defined(__AVX512F__)
-#define LLAMAS_TILES_EMULATED  // the emulated test build (LLAMAS_EMULATE_AVX512): unroll less
+#define LLAMAS_TILES_EMULATED  // the emulated test build (LLAMAS_EMULATE_X86): unroll less
 #endif
 #include "packed_tiles.inc"
 

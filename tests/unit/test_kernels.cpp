@@ -104,17 +104,20 @@ TEST_CASE("kernel paths: scalar is always runnable and unknown paths are refused
     CHECK(std::string(select_kernels("scalar").name) == "scalar");
     CHECK_THROWS_AS(select_kernels("sse9"), Error);
     for (const char* p : paths) CHECK(std::string(select_kernels(p).name) == p);
-    // kernels() honours LLAMAS_CPU when set, otherwise picks the last (best) runnable path (on
-    // x86 the NEON tables run through simde as test vehicles and are never picked).
+    // kernels() honours LLAMAS_CPU when set, otherwise picks the last (best) runnable path that
+    // is not emulated (on x86 the NEON tables run through simde as test vehicles and are never
+    // picked; nor are the x86 tables of the LLAMAS_EMULATE_X86 build that this CPU lacks).
     const char* forced = std::getenv("LLAMAS_CPU");
     if (!forced || !*forced) {
         std::string best = "scalar";
         for (const char* p : paths) {
-#if defined(__x86_64__) || defined(__i386__)
-            if (std::string(p).rfind("neon", 0) == 0) continue;
-#endif
-            best = p;
+            if (!kernel_path_emulated(p)) best = p;
         }
+#if defined(__x86_64__) || defined(__i386__)
+        for (const char* p : paths) {
+            if (std::string(p).rfind("neon", 0) == 0) CHECK(kernel_path_emulated(p));
+        }
+#endif
         CHECK(std::string(kernels().name) == best);
         // scripts/test-aarch64.sh runs this under emulated CPUs with and without dotprod and i8mm
         // and names the path each must pick.
@@ -138,7 +141,7 @@ TEST_CASE("kernel paths: scalar is always runnable and unknown paths are refused
         }
     }
     // A path the CPU cannot run is refused, not silently replaced.
-    for (const char* p : {"scalar", "avx2", "avx512", "neon-nodot", "neon", "neon-i8mm"}) {
+    for (const char* p : {"scalar", "avx2", "avx2-vnni", "avx512", "neon-nodot", "neon", "neon-i8mm"}) {
         bool runnable = false;
         for (const char* q : paths) runnable = runnable || std::string(q) == p;
         if (!runnable) CHECK_THROWS_AS(select_kernels(p), Error);
