@@ -90,8 +90,8 @@ LLAMAS_API void llamas_set_log_callback(llamas_log_callback callback, void* user
 
 /* ---- CPU kernels -------------------------------------------------------------------------- */
 
-/* The SIMD path in use: "scalar", "avx2", "avx512", "neon-nodot" (any 64-bit Arm), "neon" (Arm with
- * dotprod) or "neon-i8mm". */
+/* The SIMD path in use: "scalar", "avx2", "avx2-vnni" (AVX2 with AVX-VNNI), "avx512", "neon-nodot"
+ * (any 64-bit Arm), "neon" (Arm with dotprod) or "neon-i8mm". */
 LLAMAS_API const char* llamas_cpu_path(void);
 /* Forces a path (as the LLAMAS_CPU environment variable does). Fails with
  * LLAMAS_ERR_UNSUPPORTED when this CPU cannot run it. Call before creating contexts. */

@@ -87,7 +87,7 @@ func Version() (string, error) {
 	return C.GoString(C.lgo_version()), nil
 }
 
-// CPUPath is the SIMD path in use: "scalar", "avx2", "avx512", "neon-nodot", "neon" or "neon-i8mm".
+// CPUPath is the SIMD path in use: "scalar", "avx2", "avx2-vnni", "avx512", "neon-nodot", "neon" or "neon-i8mm".
 func CPUPath() (string, error) {
 	if err := load(); err != nil {
 		return "", err

@@ -65,7 +65,10 @@ const std::vector<Base>& bases() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     (void)bases();
-    const std::vector<const char*> paths = llamas::runnable_kernel_paths();  // scalar first, best last
+    std::vector<const char*> paths;  // scalar first, best last; not the emulated test vehicles
+    for (const char* p : llamas::runnable_kernel_paths()) {
+        if (!llamas::kernel_path_emulated(p)) paths.push_back(p);
+    }
     kBestPath = paths.back();
     kFastPath = paths.size() >= 2 && std::strcmp(paths.back(), "avx512") == 0 ? paths[paths.size() - 2] : paths.back();
     return 0;

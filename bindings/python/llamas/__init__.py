@@ -148,7 +148,7 @@ def version():
 
 
 def cpu_path():
-    """The SIMD path in use: "scalar", "avx2", "avx512", "neon-nodot", "neon" or "neon-i8mm"."""
+    """The SIMD path in use: "scalar", "avx2", "avx2-vnni", "avx512", "neon-nodot", "neon" or "neon-i8mm"."""
     return N.lib().llamas_cpu_path().decode()
 
 

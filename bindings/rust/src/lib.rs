@@ -181,7 +181,7 @@ pub fn version() -> Result<String> {
     Ok(unsafe { c_str((api.llamas_version)()) }.unwrap_or_default())
 }
 
-/// The SIMD path in use: "scalar", "avx2", "avx512", "neon-nodot", "neon" or "neon-i8mm".
+/// The SIMD path in use: "scalar", "avx2", "avx2-vnni", "avx512", "neon-nodot", "neon" or "neon-i8mm".
 pub fn cpu_path() -> Result<String> {
     let api = api()?;
     Ok(unsafe { c_str((api.llamas_cpu_path)()) }.unwrap_or_default())
