@@ -120,6 +120,7 @@ struct Avx2 {
                                                       _mm256_madd_epi16(wmul(w1, s1), ones16)));
     }
     static constexpr bool kWideU = false, kDirectNarrow = false;
+    static constexpr bool kDecodeAllParts = false;
     static constexpr bool kSplitW = true;
     static I dot1w(I acc, W w, I s) { return _mm256_add_epi32(acc, _mm256_madd_epi16(wmul(w, s), _mm256_set1_epi16(1))); }
     // A wide partial is already scaled: each pair sum is multiplied by the scale as it widens.

@@ -94,6 +94,7 @@ struct V {
         return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table))), idx);
     }
     static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
+    static constexpr bool kDecodeAllParts = true;
     static constexpr bool kSplitW = false;
     static I dot1w(I acc, W w, I s) { return _mm512_dpbusd_epi32(acc, w, s); }
     using WP = I;  // unscaled int32 sums, scaled once by wflush
