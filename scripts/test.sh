@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set up, build with -Werror, run every test; then the same tests under
-# ASan+UBSan (one clang build that also holds the libFuzzer targets), the threaded ones under
+# ASan+UBSan (one clang build that also holds the libFuzzer targets and the avx2-vnni and avx512
+# tables emulated), the threaded ones under
 # TSan, the Arm build under qemu, and the fuzzers for a bounded time. Exit status is non-zero on
 # any failure. Each stage prints the minutes so far.
 set -euo pipefail
@@ -20,9 +21,12 @@ LLAMAS_BUILD_DIR=$root/build "$root/bindings/run_all.sh"
 stage "llamas-server: the openai npm client and curl on loopback, 64 streaming clients"
 "$root/tests/server/run.sh" "$root/build"
 
-stage "ASan+UBSan build (clang, with the fuzz targets) and tests"
+# LLAMAS_EMULATE_X86: this build also holds the avx2-vnni and avx512 tables through simde's
+# emulation (docs/DESIGN.md), so the kernel tests check them against the scalar oracle on any
+# AVX2 machine, with their loads under ASan.
+stage "ASan+UBSan build (clang, with the fuzz targets and the emulated x86 tables) and tests"
 CC=clang CXX=clang++ BUILD_DIR=$root/build-asan BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" \
-  -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=address -DLLAMAS_FUZZ=ON
+  -DLLAMAS_WERROR=ON -DLLAMAS_SANITIZE=address -DLLAMAS_FUZZ=ON -DLLAMAS_EMULATE_X86=ON
 asan_env=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1)
 (cd "$root/build-asan" && env "${asan_env[@]}" LLAMAS_TEST_SANITIZER=1 ctest --output-on-failure -j"$jobs")
 
