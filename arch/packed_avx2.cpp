@@ -32,6 +32,8 @@ namespace {
 
 using namespace packed;
 
+#include "packed_vnni_traits.h"
+
 struct Avx2 {
     static constexpr int kRows = 8;
     using I = __m256i;
@@ -153,9 +155,8 @@ struct Avx2 {
 };
 
 #if defined(LLAMAS_AVX_VNNI)
-// AVX-VNNI: Σ4 u*s per lane straight into int32 (packed_avx512.cpp's traits at 256 bits).
-struct V : Avx2 {
-    static constexpr bool kWideU = true, kDirectNarrow = true;
+// AVX-VNNI: the VPDPBUSD traits of packed_vnni_traits.h at 256 bits.
+struct Avx2Vnni : Avx2 {
     static I dpbusd(I acc, I u, I s) {
 #if defined(__AVXVNNI__)
         return _mm256_dpbusd_avx_epi32(acc, u, s);
@@ -163,37 +164,16 @@ struct V : Avx2 {
         return _mm256_dpbusd_epi32(acc, u, s);  // simde's (AVX512-VL VNNI form, the same operation)
 #endif
     }
-    static I dot2(I acc, I u0, I s0, I u1, I s1) { return dpbusd(dpbusd(acc, u0, s0), u1, s1); }
-    using N = I;
-    static N ndot(I u0, I a0, I u1, I a1) { return dot2(_mm256_setzero_si256(), u0, a0, u1, a1); }
-    static N nacc(N n, I u0, I a0, I u1, I a1) { return dot2(n, u0, a0, u1, a1); }
-    static N nadd(N x, N y) { return _mm256_add_epi32(x, y); }
-    static N nsub(N x, N y) { return _mm256_sub_epi32(x, y); }
-    template <int K>
-    static N noff(const int32_t* p) {
-        uint32_t v;
-        std::memcpy(&v, p, 4);
-        const int32_t sum = static_cast<int16_t>(v & 0xFFFF) + static_cast<int16_t>(v >> 16);
-        return set1(sum * (1 << K));
-    }
-    using S = I;  // int32 lanes
-    static S scales(const uint8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
-    struct One {};
-    static One ones() { return One{}; }
-    static I nscale(I acc, N n, S s) { return _mm256_add_epi32(acc, _mm256_mullo_epi32(n, s)); }
-    static I nscale(I acc, N n, One) { return _mm256_add_epi32(acc, n); }
-    using W = I;  // the stored (unsigned) values
-    static W wide(I u) { return u; }
-    static W wlut(const int8_t* table, I idx) {
+    static I add32(I a, I b) { return _mm256_add_epi32(a, b); }
+    static I sub32(I a, I b) { return _mm256_sub_epi32(a, b); }
+    static I mullo32(I a, I b) { return _mm256_mullo_epi32(a, b); }
+    static I zero() { return _mm256_setzero_si256(); }
+    static I scales8(const uint8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+    static I lut(const int8_t* table, I idx) {
         return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table))), idx);
     }
-    static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
-    static I dot1w(I acc, W w, I s) { return dpbusd(acc, w, s); }
-    using WP = I;  // unscaled int32 sums, scaled once by wflush
-    static WP wzero() { return _mm256_setzero_si256(); }
-    static WP wacc(WP wp, W w0, I s0, W w1, I s1, S) { return dot2(wp, w0, s0, w1, s1); }
-    static I wflush(I acc, WP wp, S s) { return nscale(acc, wp, s); }
 };
+using V = VnniTraits<Avx2Vnni>;
 #else
 using V = Avx2;
 #endif

@@ -31,7 +31,9 @@ namespace {
 
 using namespace packed;
 
-struct V {
+#include "packed_vnni_traits.h"
+
+struct Avx512 {
     static constexpr int kRows = 16;
     using I = __m512i;
     using F = __m512;
@@ -44,8 +46,6 @@ struct V {
     static constexpr int kT16 = 6, kP16 = 4;
     static constexpr int kP1 = 4, kP1f = 4;
     static constexpr int kP1K = 4;
-    static constexpr bool kDirectNarrow = true;
-    static constexpr bool kWideU = true;
 
     static I load(const uint8_t* p) { return _mm512_loadu_si512(p); }
     static I nib_lo(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0F)); }
@@ -68,39 +68,18 @@ struct V {
         std::memcpy(&m, p, 8);
         return _mm512_maskz_mov_epi8(_cvtu64_mask64(m), _mm512_set1_epi8(0x10));
     }
-    static I dot2(I acc, I u0, I s0, I u1, I s1) { return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, u0, s0), u1, s1); }
-    // Partials are int32 lanes already, scaled by a multiply (ones: an add).
-    using N = I;
-    static N ndot(I u0, I a0, I u1, I a1) { return dot2(_mm512_setzero_si512(), u0, a0, u1, a1); }
-    static N nacc(N n, I u0, I a0, I u1, I a1) { return dot2(n, u0, a0, u1, a1); }
-    static N nadd(N x, N y) { return _mm512_add_epi32(x, y); }
-    static N nsub(N x, N y) { return _mm512_sub_epi32(x, y); }
-    template <int K>
-    static N noff(const int32_t* p) {
-        uint32_t v;
-        std::memcpy(&v, p, 4);
-        const int32_t sum = static_cast<int16_t>(v & 0xFFFF) + static_cast<int16_t>(v >> 16);
-        return set1(sum * (1 << K));
-    }
-    using S = I;  // int32 lanes
-    static S scales(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-    struct One {};
-    static One ones() { return One{}; }
-    static I nscale(I acc, N n, S s) { return _mm512_add_epi32(acc, _mm512_mullo_epi32(n, s)); }
-    static I nscale(I acc, N n, One) { return _mm512_add_epi32(acc, n); }
-    using W = I;  // the stored (unsigned) values
-    static W wide(I u) { return u; }
-    static W wlut(const int8_t* table, I idx) {
+    // The primitives of packed_vnni_traits.h.
+    static I dpbusd(I acc, I u, I s) { return _mm512_dpbusd_epi32(acc, u, s); }
+    static I add32(I a, I b) { return _mm512_add_epi32(a, b); }
+    static I sub32(I a, I b) { return _mm512_sub_epi32(a, b); }
+    static I mullo32(I a, I b) { return _mm512_mullo_epi32(a, b); }
+    static I zero() { return _mm512_setzero_si512(); }
+    static I scales8(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static I lut(const int8_t* table, I idx) {
         return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table))), idx);
     }
-    static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
-    static constexpr bool kDecodeAllParts = true;
     static constexpr bool kSplitW = false;
-    static I dot1w(I acc, W w, I s) { return _mm512_dpbusd_epi32(acc, w, s); }
-    using WP = I;  // unscaled int32 sums, scaled once by wflush
-    static WP wzero() { return _mm512_setzero_si512(); }
-    static WP wacc(WP wp, W w0, I s0, W w1, I s1, S) { return dot2(wp, w0, s0, w1, s1); }
-    static I wflush(I acc, WP wp, S s) { return nscale(acc, wp, s); }
+    static constexpr bool kDecodeAllParts = true;
 
     static F cvt(I v) { return _mm512_cvtepi32_ps(v); }
     static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
@@ -122,6 +101,7 @@ struct V {
     static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
     static void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
+using V = VnniTraits<Avx512>;
 
 #if !defined(__AVX512F__)
 #define LLAMAS_TILES_EMULATED  // the emulated test build (LLAMAS_EMULATE_X86): unroll less

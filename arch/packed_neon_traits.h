@@ -63,12 +63,7 @@ struct V {
     static N nadd(N x, N y) { return vreinterpretq_s8_s32(vaddq_s32(vreinterpretq_s32_s8(x), vreinterpretq_s32_s8(y))); }
     static N nsub(N x, N y) { return vreinterpretq_s8_s32(vsubq_s32(vreinterpretq_s32_s8(x), vreinterpretq_s32_s8(y))); }
     template <int K>
-    static N noff(const int32_t* p) {
-        uint32_t v;
-        std::memcpy(&v, p, 4);
-        const int32_t sum = static_cast<int16_t>(v & 0xFFFF) + static_cast<int16_t>(v >> 16);
-        return set1(sum * (1 << K));
-    }
+    static N noff(const int32_t* p) { return set1(pair_sum(p) * (1 << K)); }
     using S = I;  // int32 lanes
     static S scales(const uint8_t* p) {
         int8_t b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
