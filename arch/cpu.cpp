@@ -44,7 +44,7 @@ const PathInfo kPaths[] = {
 // each gated on the OS saving the register state it needs (XCR0).
 struct X86Features {
     bool avx2 = false;    // + FMA + F16C, YMM state enabled
-    bool avx_vnni = false;  // AVX2 and VPDPBUSD on ymm (AVX-VNNI, or AVX512-VNNI with VL)
+    bool avx_vnni = false;  // AVX2 and AVX-VNNI (the VEX-encoded VPDPBUSD on ymm)
     bool avx512 = false;  // F, BW, VL, DQ, VNNI, BF16, ZMM state enabled
 };
 

@@ -102,13 +102,14 @@ constexpr size_t kIQ4XSNibbles = 160;
 // lane of two VPMADDUBSW results adds up, see kRows*4-byte steps in packed_tiles.inc). Q8_K
 // values are in [-127, 127], so each half is within ±508.
 size_t act_row_bytes_k(int64_t n_cols);
-// The sum of the 8 values of a pair sum (its two int16 halves added).
-inline int32_t pair_sum(const int32_t* p) {
+void prepare_k(Encoder q8k, const float* x, void* out, int64_t n_cols);
+// The sum of the 8 values of a pair sum (its two int16 halves added). Static: each ISA-flagged
+// file that calls it keeps its own copy, so the linker never hands one ISA's to another.
+static inline int32_t pair_sum(const int32_t* p) {
     uint32_t v;
     std::memcpy(&v, p, 4);
     return static_cast<int16_t>(v & 0xFFFF) + static_cast<int16_t>(v >> 16);
 }
-void prepare_k(Encoder q8k, const float* x, void* out, int64_t n_cols);
 
 // ---- F16 and BF16: a group of 16 rows stored column by column (the 16 rows' values of column
 // k are 32 contiguous bytes at (g * n_cols + k) * 32) ----
