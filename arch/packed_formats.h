@@ -1,7 +1,7 @@
 // The packed weight formats (see PackedKernels in kernels.h), one per weight type and shared by
 // every table that has a packed form: how a group of kPackRows rows is laid out, how it is packed
 // at load and how an activation row is prepared. Only the tiles that read them are per ISA
-// (packed_tiles.inc and packed_avx512.cpp); this code is compiled once, without ISA flags
+// (packed_tiles.inc over each table's traits); this code is compiled once, without ISA flags
 // (packed_formats.cpp), so a matrix packed under one path reads the same under another.
 //
 // The common idea: a 64-byte line holds 4 consecutive columns of each of the 16 rows, row r in
