@@ -59,5 +59,5 @@ stage "aarch64 under qemu: kernel tests, path choice, decoder conformance on 9 q
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-180} BUILD_DIR=$root/build-aarch64 "$root/scripts/test-aarch64.sh"
 
 stage "fuzzers (bounded), built in the ASan build"
-FUZZ_BUILD_DIR=$root/build-asan FUZZ_SECONDS=${FUZZ_SECONDS:-30} "$root/tests/fuzz/run.sh"
+FUZZ_BUILD_DIR=$root/build-asan FUZZ_SECONDS=${FUZZ_SECONDS:-20} "$root/tests/fuzz/run.sh"
 stage "all passed"
