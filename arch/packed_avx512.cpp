@@ -41,7 +41,6 @@ struct Avx512 {
     // Tile shapes (32 zmm registers: P x T int sums, P x T float sums, the weight registers of the
     // parts and two broadcasts). The K-quants hold a partial per sum as well: 2 x 4.
     static constexpr int kT32 = 6, kP32 = 2;
-    static constexpr int kT32W = 6, kP32W = 2;
     static constexpr int kTK = 4, kPK = 2;
     static constexpr int kT16 = 6, kP16 = 4;
     static constexpr int kP1 = 4, kP1f = 4;
@@ -73,12 +72,13 @@ struct Avx512 {
     static I add32(I a, I b) { return _mm512_add_epi32(a, b); }
     static I sub32(I a, I b) { return _mm512_sub_epi32(a, b); }
     static I mullo32(I a, I b) { return _mm512_mullo_epi32(a, b); }
+    template <int N>
+    static I sra32(I v) { return _mm512_srai_epi32(v, N); }
     static I zero() { return _mm512_setzero_si512(); }
     static I scales8(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     static I lut(const int8_t* table, I idx) {
         return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table))), idx);
     }
-    static constexpr bool kSplitW = false;
     static constexpr bool kDecodeAllParts = true;
 
     static F cvt(I v) { return _mm512_cvtepi32_ps(v); }

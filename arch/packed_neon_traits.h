@@ -79,11 +79,8 @@ struct V {
     static W wide(I u) { return veorq_s8(u, vdupq_n_s8(static_cast<int8_t>(0x80))); }
     static W wlut(const int8_t* table, I idx) { return vqtbl1q_s8(vld1q_s8(table), vreinterpretq_u8_s8(idx)); }
     static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
-    // (No one-register wide tiles here: SDOT takes a line's two registers as cheaply.)
     static constexpr bool kWideU = false, kDirectNarrow = false;
     static constexpr bool kDecodeAllParts = false;
-    static constexpr bool kSplitW = false;
-    static I dot1w(I acc, W w, I s) { return vreinterpretq_s8_s32(neon_dot4(vreinterpretq_s32_s8(acc), w, s)); }
     using WP = I;  // unscaled int32 sums, scaled once by wflush
     static WP wzero() { return set1(0); }
     static WP wacc(WP wp, W w0, I s0, W w1, I s1, S) { return dot2(wp, w0, s0, w1, s1); }
