@@ -41,10 +41,13 @@ struct Avx2 {
 
     // Tile shapes (16 ymm registers: P x T int sums, P x T float sums, 2P weight registers).
     // The 32-element types by 2 parts (a whole group: one broadcast activation serves 16 rows);
-    // the wide ones (Q8_0, IQ4_NL: |w| and w per register) by one. (Wide tiles of 2 parts x 6
-    // tokens, a register of 4 columns at a time, were 4-7% slower on Zen 3 at the 1B shapes.)
+    // the wide ones (Q8_0, IQ4_NL) a register of 4 columns at a time (kSplitW: |w| and w of 2
+    // parts, 12 sums, the broadcast and VPMADDWD's ones fill the 16 registers; their float sums
+    // live in memory, touched once per block). Fewer instructions per product: on Zen 3 Q8_0's
+    // pp512 81 -> 98 t/s; on a Zen 5 running this table 4-7% slower than 1 part x 4 tokens
+    // (docs/benchmarks.md), but such a CPU takes the avx512 table.
     static constexpr int kT32 = 4, kP32 = 2;
-    static constexpr int kT32W = 4, kP32W = 1;
+    static constexpr int kT32W = 6, kP32W = 2;
     static constexpr int kTK = 4, kPK = 1;
     static constexpr int kT16 = 6, kP16 = 2;
     static constexpr int kP1 = 4, kP1f = 8;
@@ -122,6 +125,8 @@ struct Avx2 {
     }
     static constexpr bool kWideU = false, kDirectNarrow = false;
     static constexpr bool kDecodeAllParts = false;
+    static constexpr bool kSplitW = true;
+    static I dot1w(I acc, W w, I s) { return _mm256_add_epi32(acc, _mm256_madd_epi16(wmul(w, s), _mm256_set1_epi16(1))); }
     // A wide partial is already scaled: each pair sum is multiplied by the scale as it widens.
     using WP = I;
     static WP wzero() { return _mm256_setzero_si256(); }

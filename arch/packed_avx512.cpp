@@ -40,7 +40,7 @@ struct Avx512 {
 
     // Tile shapes (32 zmm registers: P x T int sums, P x T float sums, the weight registers of the
     // parts and two broadcasts). The K-quants hold a partial per sum as well: 2 x 4. One-token
-    // K-quant tiles of 2 parts (on a Zen 4 core, 4096 x 4096, one thread: Q6_K 0.263 -> 0.215 ms,
+    // K-quant tiles of 2 parts (on a Zen 5 core, 4096 x 4096, one thread: Q6_K 0.263 -> 0.215 ms,
     // Q5_K 0.190 -> 0.155, Q4_K 0.133 -> 0.122 against 4 parts).
     static constexpr int kT32 = 6, kP32 = 2;
     static constexpr int kTK = 4, kPK = 2;

@@ -81,6 +81,9 @@ struct V {
     static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
     static constexpr bool kWideU = false, kDirectNarrow = false;
     static constexpr bool kDecodeAllParts = false;
+    // (No one-register wide tiles here: SDOT takes a line's two registers as cheaply.)
+    static constexpr bool kSplitW = false;
+    static I dot1w(I acc, W w, I s) { return vreinterpretq_s8_s32(neon_dot4(vreinterpretq_s32_s8(acc), w, s)); }
     using WP = I;  // unscaled int32 sums, scaled once by wflush
     static WP wzero() { return set1(0); }
     static WP wacc(WP wp, W w0, I s0, W w1, I s1, S) { return dot2(wp, w0, s0, w1, s1); }

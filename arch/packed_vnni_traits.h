@@ -10,8 +10,9 @@ struct VnniTraits : B {
     using I = typename B::I;
     static constexpr bool kWideU = true, kDirectNarrow = true;
     // The wide values are loaded as they are stored, one register per line like the narrow ones,
-    // so their tiles take the narrow shape.
+    // so their tiles take the narrow shape, a line at a time.
     static constexpr int kT32W = B::kT32, kP32W = B::kP32;
+    static constexpr bool kSplitW = false;
 
     static I dot2(I acc, I u0, I s0, I u1, I s1) { return B::dpbusd(B::dpbusd(acc, u0, s0), u1, s1); }
     using N = I;
@@ -31,6 +32,7 @@ struct VnniTraits : B {
     static W wide(I u) { return u; }
     static W wlut(const int8_t* table, I idx) { return B::lut(table, idx); }
     static I dot2w(I acc, W w0, I s0, W w1, I s1) { return dot2(acc, w0, s0, w1, s1); }
+    static I dot1w(I acc, W w, I s) { return B::dpbusd(acc, w, s); }
     using WP = I;  // unscaled int32 sums, scaled once by wflush
     static WP wzero() { return B::zero(); }
     static WP wacc(WP wp, W w0, I s0, W w1, I s1, S) { return dot2(wp, w0, s0, w1, s1); }

@@ -7,7 +7,7 @@
  *    extreme positions for the KV edits;
  *  - context overflow (nothing evaluated, the context keeps working), cancellation (the next
  *    call works again, also after a cancel from another thread mid-decode);
- *  - resource hygiene: 50 load/context/decode/free cycles leave the open file descriptors, the
+ *  - resource hygiene: 100 load/context/decode/free cycles leave the open file descriptors, the
  *    memory mappings and the threads as they were.
  * The allocation-failure part runs on release builds only: sanitizers reserve terabytes of
  * address space and replace the allocator, which makes RLIMIT_AS meaningless there (their
@@ -426,7 +426,7 @@ static void cycle(int use_mmap, int n_threads) {
 }
 
 static void test_no_leaks_over_cycles(void) {
-    const int n_cycles = 50;
+    const int n_cycles = 100;
     for (int warm = 0; warm < 3; ++warm) cycle(warm & 1, 4); /* allocator arenas settle */
     const int fd0 = count_dir("/proc/self/fd"), maps0 = count_lines("/proc/self/maps", NULL),
               task0 = count_dir("/proc/self/task");
@@ -441,10 +441,11 @@ static void test_no_leaks_over_cycles(void) {
     CHECK(fd0 > 0 && fd1 == fd0);
     CHECK(task0 > 0 && task1 == task0);
     CHECK(model_maps == 0); /* every mapping of a model file is gone */
-    /* A leaked anonymous mapping per cycle would add 50; the allocator may add or drop some (glibc
-     * gives threads arenas of their own, and on a busy machine more of them: up to +8 was seen).
+    /* A leaked anonymous mapping per cycle would add 100; the allocator may add or drop some:
+     * glibc gives contending threads arenas of their own, up to 8 per core, each 2-3 lines here
+     * (+28 was seen with another test running beside this one on 2 cores), so allow 48.
      * (Sanitizer allocators map memory in their own rhythm; LeakSanitizer checks there.) */
-    if (!UNDER_SANITIZER) CHECK(maps0 > 0 && maps1 <= maps0 + 20);
+    if (!UNDER_SANITIZER) CHECK(maps0 > 0 && maps1 <= maps0 + 48);
 
     /* Threads exist while a context lives and are gone after it is freed. */
     llamas_model* m = load(g_kjv, 1);
