@@ -26,7 +26,11 @@
 # minutes in all. The same on a machine loaded 4x over: 150 s for steps 1-3 with a warm build.
 #
 # Builds only llamas-tests-arch (the kernel and decoder unit tests) and the core library it links.
-# Each emulated run is bounded by QEMU_TIMEOUT seconds, so a hang fails CI with a message.
+# Each emulated run is bounded by QEMU_TIMEOUT seconds (default 120, several times a slow run) and
+# tried once more when it runs out: one CI run (stop 8's) hung under qemu in the decoder run, in the
+# third file's test after two had passed, and 25 runs of the same test here (a Zen 4, several
+# beside a build) never did: a rare stall under qemu-user, not reproduced. A second timeout fails
+# CI with a message.
 # `scripts/setup.sh aarch64` installs the cross toolchain, qemu-user and the :arm64 libraries. TESTS
 # overrides the kernel run's doctest filter.
 set -euo pipefail
@@ -40,14 +44,19 @@ cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-g
 cmake --build "$build" -j"$(nproc)" --target llamas-tests-arch
 echo "test-aarch64: cross build $((SECONDS - start)) s"
 
-limit=${QEMU_TIMEOUT:-180}
+limit=${QEMU_TIMEOUT:-120}
 sysroot=/usr/aarch64-linux-gnu  # libc6-arm64-cross and libstdc++6-arm64-cross: loader, libc, libstdc++
-run() {  # run CPU WHAT ARGS...: the test binary under qemu-aarch64 -cpu CPU, bounded
-  local cpu=$1 what=$2 t0=$SECONDS rc=0; shift 2
-  timeout "$limit" qemu-aarch64 -cpu "$cpu" -L "$sysroot" -E LD_LIBRARY_PATH="$sysroot/lib" \
-    "$build/tests/llamas-tests-arch" --no-version "$@" || rc=$?
+run() {  # run CPU WHAT ARGS...: the test binary under qemu-aarch64 -cpu CPU, bounded, one retry
+  local cpu=$1 what=$2 t0=$SECONDS rc=0 try; shift 2
+  for try in 1 2; do
+    rc=0
+    timeout "$limit" qemu-aarch64 -cpu "$cpu" -L "$sysroot" -E LD_LIBRARY_PATH="$sysroot/lib" \
+      "$build/tests/llamas-tests-arch" --no-version "$@" || rc=$?
+    [ "$rc" -eq 124 ] || break
+    echo "test-aarch64: $what under -cpu $cpu did not finish in $limit s (try $try of 2)"
+  done
   if [ "$rc" -eq 124 ]; then
-    echo "test-aarch64: $what under -cpu $cpu did not finish in $limit s (QEMU_TIMEOUT; a hang at the first"
+    echo "test-aarch64: $what under -cpu $cpu timed out twice (QEMU_TIMEOUT; a hang at the first"
     echo "  thread start means the loader and libc.so.6 come from different glibc builds: see the header)"
     exit 1
   fi

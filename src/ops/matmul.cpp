@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
 #include <sys/mman.h>
 
@@ -59,8 +61,13 @@ std::shared_ptr<const void> pack_weight(WeightView& w) {
     const TypeKernels& tk = checked_kernels(w);
     const PackedKernels& pk = tk.packed;
     if (!pk.packed_bytes || !w.data) return nullptr;
-    const size_t bytes = pk.packed_bytes(w.n_cols, w.n_rows);
-    if (bytes == 0) return nullptr;
+    // Whole groups of kPackRows rows, and the last n_rows % kPackRows rows as one more group
+    // padded with zero rows (all-zero blocks: scales 0, every product 0), which matmul_packed
+    // multiplies into a buffer of its own.
+    const int64_t whole = w.n_rows / kPackRows * kPackRows, tail = w.n_rows - whole;
+    const size_t group_bytes = pk.packed_bytes(w.n_cols, kPackRows);
+    if (group_bytes == 0) return nullptr;
+    const size_t bytes = group_bytes * static_cast<size_t>((w.n_rows + kPackRows - 1) / kPackRows);
     void* mem = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!mem) fail(Status::out_of_memory, "cannot allocate %zu bytes for a packed weight matrix", bytes);
     std::shared_ptr<const void> owner(mem, [](const void* p) { std::free(const_cast<void*>(p)); });
@@ -74,7 +81,12 @@ std::shared_ptr<const void> pack_weight(WeightView& w) {
         if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
     }
 #endif
-    pk.pack(w.data, w.row_bytes, w.n_cols, w.n_rows, mem);
+    if (whole > 0) pk.pack(w.data, w.row_bytes, w.n_cols, whole, mem);
+    if (tail > 0) {
+        std::vector<uint8_t> rows(w.row_bytes * kPackRows, 0);
+        std::memcpy(rows.data(), w.data + whole * w.row_bytes, static_cast<size_t>(tail) * w.row_bytes);
+        pk.pack(rows.data(), w.row_bytes, w.n_cols, kPackRows, static_cast<uint8_t*>(mem) + bytes - group_bytes);
+    }
     w.packed = static_cast<const uint8_t*>(mem);
 #if defined(MADV_PAGEOUT)
     // The rows just read are now only a fallback: let the kernel reclaim their pages (never
@@ -94,6 +106,26 @@ namespace {
 // forms take the same prepared rows), so one prepared activation set serves them all, in one
 // pass over the pool.
 constexpr int kMaxMany = 4;
+
+int64_t groups_of(const WeightView& w) { return (w.n_rows + kPackRows - 1) / kPackRows; }
+
+// The last, zero-padded group of a matrix whose row count is not a multiple of kPackRows
+// (pack_weight): its products go to a small buffer, a few tokens at a time, and only the real
+// rows are copied out.
+void padded_group(const PackedKernels& pk, const WeightView& w, const uint8_t* act, size_t act_row, int64_t t0,
+                  int64_t t1, float* y) {
+    constexpr int kTokens = 16;
+    alignas(64) float buf[kTokens * kPackRows];
+    const int64_t g = w.n_rows / kPackRows, real = w.n_rows - g * kPackRows;
+    const uint8_t* group = w.packed + pk.packed_bytes(w.n_cols, kPackRows) * static_cast<size_t>(g);
+    for (int64_t t = t0; t < t1; t += kTokens) {
+        const int nt = static_cast<int>(std::min<int64_t>(kTokens, t1 - t));
+        pk.gemm(w.n_cols, group, 0, 1, act + t * act_row, act_row, nt, buf, kPackRows);
+        for (int i = 0; i < nt; ++i) {
+            std::memcpy(y + (t + i) * w.n_rows + g * kPackRows, buf + i * kPackRows, static_cast<size_t>(real) * sizeof(float));
+        }
+    }
+}
 
 void matmul_packed(const WeightView* const* ws, float* const* ys, int count, const float* x, int64_t n_tokens,
                    void* scratch, ThreadPool& pool) {
@@ -120,11 +152,11 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
     const int64_t unit = n_tokens == 1 ? 4 : 2;
     const int64_t target_chunks = static_cast<int64_t>(n_threads) * (n_tokens == 1 ? 2 : 4);
     int64_t total_groups = 0;
-    for (int i = 0; i < count; ++i) total_groups += ws[i]->n_rows / kPackRows;
+    for (int i = 0; i < count; ++i) total_groups += groups_of(*ws[i]);
     int64_t chunk = (total_groups + target_chunks - 1) / target_chunks;
     chunk = std::max<int64_t>(unit, (chunk + unit - 1) / unit * unit);
     int64_t first_chunk[kMaxMany + 1] = {0};
-    for (int i = 0; i < count; ++i) first_chunk[i + 1] = first_chunk[i] + (ws[i]->n_rows / kPackRows + chunk - 1) / chunk;
+    for (int i = 0; i < count; ++i) first_chunk[i + 1] = first_chunk[i] + (groups_of(*ws[i]) + chunk - 1) / chunk;
     const int64_t n_chunks = first_chunk[count];
     // Tokens per pass over a chunk's weights: as many as keep their activations in L2.
     const int64_t token_block =
@@ -138,11 +170,15 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
             while (c >= first_chunk[m + 1]) ++m;
             const WeightView& w = *ws[m];
             const int64_t g0 = (c - first_chunk[m]) * chunk;
-            const int64_t g1 = std::min(w.n_rows / kPackRows, g0 + chunk);
+            const int64_t g1 = std::min(groups_of(w), g0 + chunk);
+            const int64_t whole_end = std::min(g1, w.n_rows / kPackRows);  // groups before a padded one
             for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
                 const int64_t t1 = std::min(n_tokens, t0 + token_block);
-                pks[m]->gemm(n, w.packed, g0, g1, act + t0 * act_row, act_row, static_cast<int>(t1 - t0),
-                        ys[m] + t0 * w.n_rows, static_cast<size_t>(w.n_rows));
+                if (g0 < whole_end) {
+                    pks[m]->gemm(n, w.packed, g0, whole_end, act + t0 * act_row, act_row, static_cast<int>(t1 - t0),
+                                 ys[m] + t0 * w.n_rows, static_cast<size_t>(w.n_rows));
+                }
+                if (whole_end < g1) padded_group(*pks[m], w, act, act_row, t0, t1, ys[m]);
             }
         }
     };

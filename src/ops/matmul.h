@@ -25,8 +25,9 @@ struct WeightView {
 // Whether the current kernel table multiplies matrices stored as t.
 bool can_multiply(GgmlType t);
 
-// Packs w for the current kernel table when that table has a packed form of w's type and shape:
-// returns the copy (its owner; w.packed points into it) or null (w unchanged). The original rows
+// Packs w for the current kernel table when that table has a packed form of w's type and row
+// length (any row count: a last partial group of rows is padded with zero rows): returns the
+// copy (its owner; w.packed points into it) or null (w unchanged). The original rows
 // stay mapped (other paths, and embedding lookups, read them); their pages are handed back to
 // the OS so that they don't count twice in the resident size.
 std::shared_ptr<const void> pack_weight(WeightView& w);

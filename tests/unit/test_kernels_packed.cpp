@@ -148,8 +148,10 @@ TEST_CASE("packed gemm: every tile shape and row-group range matches the scalar 
 
 TEST_CASE("packed matmul: model-style packing gives vec_dot's products on any thread count") {
     ThreadPool one(1), two(2), three(3);
-    for (GgmlType wt : kTypes) {
-        const int64_t n_cols = 512, n_rows = 6 * kPackRows;
+    // Whole row groups; whole groups and a zero-padded last one; the padded group alone.
+    for (GgmlType wt : kTypes) for (int64_t n_rows : {int64_t(6 * kPackRows), int64_t(6 * kPackRows + 5), int64_t(7)}) {
+        const int64_t n_cols = 512;
+        INFO("rows ", n_rows);
         Matrix m = make_matrix(wt, n_cols, n_rows, 1234);
         WeightView w{wt, n_cols, n_rows, m.rb, m.data.data()};
         const std::shared_ptr<const void> owner = pack_weight(w);
@@ -157,7 +159,7 @@ TEST_CASE("packed matmul: model-style packing gives vec_dot's products on any th
         INFO(kernels().name, " ", type_info(wt).name);
         CHECK(static_cast<bool>(owner) == has_packed);
         CHECK((w.packed != nullptr) == has_packed);
-        for (int64_t n_tokens : {1, 4, 19}) {
+        for (int64_t n_tokens : {1, 4, 19, 37}) {  // 37: more than the padded group's 16-token buffer, twice
             INFO("tokens ", n_tokens);
             const std::vector<float> x = gauss(n_cols * n_tokens, 55 + static_cast<uint32_t>(n_tokens), 1.0f);
             const Reference want = reference(m, x, n_tokens);
@@ -260,7 +262,7 @@ TEST_CASE("matmul_many: one prepared input for several matrices gives each matmu
                                   {GgmlType::Q4_0, GgmlType::Q6_K, GgmlType::Q4_0}};
     for (const auto& types : cases) {
         const int64_t n_cols = 512, n_tokens = 7;
-        const int64_t rows[3] = {4 * kPackRows, kPackRows, 3 * kPackRows};
+        const int64_t rows[3] = {4 * kPackRows, kPackRows, 3 * kPackRows + 9};  // the last with a padded group
         std::vector<Matrix> ms;
         std::vector<WeightView> ws;
         std::vector<std::shared_ptr<const void>> owners;
