@@ -20,7 +20,9 @@ constexpr int kPackRows = 16;
 // kPackRows rows whose blocks are interleaved so that one 512-bit register holds the same few
 // columns of all 16 rows; activations are prepared once per token into a matching layout. The
 // packed format of a type is the same for every table that has one (a model packed under one
-// path stays usable under another; paths without a packed gemm use the original rows).
+// path stays usable under another; paths without a packed gemm use the original rows). The
+// caller (ops/matmul.cpp) packs the whole groups of a matrix and, for a row count that is not a
+// multiple of kPackRows, one more group of its last rows padded with zero rows.
 struct PackedKernels {
     // Bytes of the packed copy of an n_rows x n_cols matrix; 0 when that shape isn't packed
     // (n_rows not a multiple of kPackRows, or n_cols not a whole number of blocks).
@@ -48,6 +50,8 @@ struct TypeKernels {
     // Dot product of n elements: one weight row (this type) with one activation row
     // (vec_dot_type). Writes the result to *s.
     void (*vec_dot)(int64_t n, float* s, const void* w, const void* a) = nullptr;
+    // (The SIMD tables keep the scalar vec_dot and gemm of every type with a packed form: a
+    // loaded model multiplies those types through the packed tiles only.)
     // Tile product: nw (1..kGemmMaxRows) weight rows, w_stride bytes apart, with na (>= 1, any number)
     // activation rows, a_stride bytes apart: s[j*s_stride + i] = dot(weight row i, activation
     // row j). Weight blocks are decoded once per call and reused across the activation rows,

@@ -13,7 +13,6 @@
 namespace llamas {
 namespace {
 
-#define LLAMAS_X86_VNNI 0
 #include "x86_kernels.inc"
 
 }  // namespace

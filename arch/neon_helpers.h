@@ -3,7 +3,7 @@
 // API elsewhere (so x86 CI runs these kernels against the scalar oracle), a few small vector
 // helpers, and the fill functions of each file.
 //
-// The files whose products use SDOT (neon_quant_dots.cpp, neon_kquant_dots.cpp, packed_neon.cpp)
+// The files whose products use SDOT (neon_q2_k_dots.cpp, packed_neon.cpp)
 // are compiled twice (CMakeLists.txt): with the dot-product extension for "neon", and with
 // LLAMAS_NEON_NODOT defined and no extension for "neon-nodot" (Armv8.0 cores), where neon_dot4
 // is built from widening multiplies and their fill functions take the suffix _nodot. The helpers
@@ -49,11 +49,6 @@ static inline int32x4_t neon_dot4(int32x4_t acc, int8x16_t x, int8x16_t y) { ret
 #define LLAMAS_NEON_DOT_FILL(name) name
 #endif
 
-// Σ x*y over 32 signed bytes held in two registers each.
-static inline int32x4_t neon_dot32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t y1) {
-    return neon_dot4(neon_dot4(vdupq_n_s32(0), x0, y0), x1, y1);
-}
-
 // Four fp16 values widened to f32 (exact).
 static inline float32x4_t neon_f16x4_to_f32(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
@@ -77,14 +72,12 @@ static inline uint16x4_t neon_f32x4_to_fp16(float32x4_t f) {
 
 // The entries of each neon_*.cpp file, applied over a table that already holds the scalar ones.
 void fill_neon_quantizers(Kernels& k);   // neon_quantize.cpp: Q8_0/Q8_1/Q8_K, F16/BF16 encoders
-void fill_neon_float_dots(Kernels& k);   // neon_float_dots.cpp: F32/F16/BF16 rows, dot/axpy_f32
-void fill_neon_quant_dots(Kernels& k);   // neon_quant_dots.cpp: 32-element block types
-void fill_neon_kquant_dots(Kernels& k);  // neon_kquant_dots.cpp: K-quants and IQ4_XS
+void fill_neon_float_dots(Kernels& k);   // neon_float_dots.cpp: F32 rows, dot/axpy_f32
+void fill_neon_q2_k_dots(Kernels& k);    // neon_q2_k_dots.cpp: Q2_K rows (no packed form)
 void fill_neon_float_ops(Kernels& k);    // float_ops_neon.cpp: the float loops (float_ops.inc), attention
 void fill_neon_packed(Kernels& k);       // packed_neon.cpp: the packed forms (packed_tiles.inc), SDOT
 // The same three files compiled without SDOT (LLAMAS_NEON_NODOT), for the neon-nodot table.
-void fill_neon_quant_dots_nodot(Kernels& k);
-void fill_neon_kquant_dots_nodot(Kernels& k);
+void fill_neon_q2_k_dots_nodot(Kernels& k);
 void fill_neon_packed_nodot(Kernels& k);
 void fill_neon_i8mm_packed(Kernels& k);  // packed_neon_i8mm.cpp: the same with SMMLA many-token tiles
 

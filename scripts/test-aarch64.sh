@@ -72,7 +72,7 @@ LLAMAS_TEST_EXPECT_PATH=neon run cortex-a76 "path choice" --test-case="kernel pa
 LLAMAS_TEST_EXPECT_PATH=neon-nodot run cortex-a72 "path choice and Armv8.0 kernels" \
   --test-case="kernel paths*,every path's kernels*,packed gemm*"
 # One file per integer weight family the neon tables pack (Q4_0, Q5_1 with its Q8_1 activations,
-# Q8_0, IQ4_NL, Q3_K, Q4_K + Q6_K, Q5_K), Q2_K (unpacked: the vec_dot path), and gemma3 (GELU,
+# Q8_0, IQ4_NL, Q3_K, Q4_K + Q6_K, Q5_K), Q2_K (unpacked: its own row products), and gemma3 (GELU,
 # sliding windows, head dim 128). Not the float files: F16/BF16/F32 products go through qemu's
 # soft float, 15-31 CPU-s a file against 3-6 for these (the kernel tests check them instead).
 stems=llama-Q4_0,llama-Q5_1,qwen2-Q8_0,llama-IQ4_NL,llama-Q3_K_M,qwen3-Q4_K_M,llama-Q5_K_M,llama-Q2_K,gemma3-Q4_K_M

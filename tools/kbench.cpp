@@ -6,6 +6,8 @@
 // bandwidth (GB/s, what bounds generation) and the arithmetic rate (GFLOP/s, what bounds
 // prompt processing), from the fastest call (thread CPU time when single-threaded, so that
 // other processes on a shared machine don't count). LLAMAS_CPU chooses the path matmul uses; --path sets it for this run.
+// --no-pack times the original rows: the table's row products, which on the SIMD paths are the
+// scalar ones for every type that has a packed form (a loaded model never runs them).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

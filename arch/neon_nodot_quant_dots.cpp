@@ -1,3 +1,0 @@
-// neon_quant_dots.cpp for the neon-nodot table: SDOT replaced by widening multiplies (neon_helpers.h).
-#define LLAMAS_NEON_NODOT 1
-#include "neon_quant_dots.cpp"
