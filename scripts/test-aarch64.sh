@@ -27,10 +27,12 @@
 #
 # Builds only llamas-tests-arch (the kernel and decoder unit tests) and the core library it links.
 # Each emulated run is bounded by QEMU_TIMEOUT seconds (default 120, several times a slow run) and
-# tried once more when it runs out: one CI run (stop 8's) hung under qemu in the decoder run, in the
-# third file's test after two had passed, and 25 runs of the same test here (a Zen 4, several
-# beside a build) never did: a rare stall under qemu-user, not reproduced. A second timeout fails
-# CI with a message.
+# tried once more when it runs out, saying so. Such hangs were seen: 3 decoder runs of about 70
+# (one in CI, two on a Zen 4 here) stopped with the caller asleep on the thread pool's done_ and the worker
+# asleep on wake_. The pool's caller-sleep handshake is a store then a load on each side; qemu-user
+# (Debian 12's 7.2) on an x86 host lets an LDAR pass an earlier STLR, which Arm forbids, so both
+# could miss each other. The pool now uses an atomic exchange there (src/util/thread_pool.cpp); the
+# retry stays for any other stall of the emulator, and a second timeout fails CI with a message.
 # `scripts/setup.sh aarch64` installs the cross toolchain, qemu-user and the :arm64 libraries. TESTS
 # overrides the kernel run's doctest filter.
 set -euo pipefail

@@ -98,7 +98,13 @@ void ThreadPool::wait_for_workers() {
         cpu_relax();
     }
     std::unique_lock<std::mutex> lock(mutex_);
-    caller_sleeping_.store(true, std::memory_order_seq_cst);
+    // An exchange, not a store: with the worker's fetch_sub, a store-then-load pair that each
+    // side must see in order (either the worker sees this flag or we see pending_ at 0). A
+    // seq_cst store is enough in C++ and on Arm hardware (STLR then LDAR), but qemu-user on an
+    // x86 host let the LDAR pass the STLR (no fence between them): the caller slept on done_
+    // with pending_ already 0 and the worker asleep on wake_, which hung an emulated test run.
+    // An atomic read-modify-write is a full barrier there.
+    caller_sleeping_.exchange(true, std::memory_order_seq_cst);
     while (pending_.load(std::memory_order_seq_cst) != 0) done_.wait(lock);
     caller_sleeping_.store(false, std::memory_order_relaxed);
 }
