@@ -7,19 +7,7 @@
 
 #include "kernels.h"
 
-// GCC 12 reports the deliberately undefined pass-through operands inside its own AVX-512
-// intrinsics (_mm512_undefined_*) as uninitialized once they are inlined here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/x86/avx2.h>
-#include <simde/x86/avx512.h>
-#include <simde/x86/f16c.h>
-#include <simde/x86/fma.h>
-#include "avx512_emulated.h"
+#include "avx512_intrinsics.h"
 
 namespace llamas {
 namespace {

@@ -1,7 +1,23 @@
-// What simde 0.7 (Debian 12) lacks for the AVX-512 files when the emulated test build
-// (LLAMAS_EMULATE_X86) compiles them without AVX-512 flags: a few intrinsics, written with
-// AVX2 ones or lane by lane. With AVX-512 flags this header adds nothing.
+// The intrinsics of the AVX-512 files (kernels_avx512.cpp, float_ops_avx512.cpp,
+// packed_avx512.cpp): simde's x86 headers with their native names (the real intrinsics when the
+// file has AVX-512 flags), and what simde 0.7 (Debian 12) lacks for the emulated test build
+// (LLAMAS_EMULATE_X86), which compiles these files without AVX-512 flags: a few intrinsics,
+// written with AVX2 ones or lane by lane. With AVX-512 flags that part adds nothing.
 #pragma once
+
+// GCC 12 reports the deliberately undefined pass-through operands inside its own AVX-512
+// intrinsics (_mm512_undefined_*) as uninitialized once they are inlined (in the including file).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx2.h>
+#include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
+#include <simde/x86/fma.h>
+
 #if !defined(__AVX512F__)
 #include <cstdint>
 #include <cstring>
