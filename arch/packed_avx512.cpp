@@ -30,13 +30,16 @@ struct Avx512 {
 
     // Tile shapes (32 zmm registers: P x T int sums, P x T float sums, the weight registers of the
     // parts and two broadcasts). The K-quants hold a partial per sum as well: 2 x 4. One-token
-    // K-quant tiles of 2 parts (on a Zen 5 core, 4096 x 4096, one thread: Q6_K 0.263 -> 0.215 ms,
-    // Q5_K 0.190 -> 0.155, Q4_K 0.133 -> 0.122 against 4 parts).
+    // K-quant tiles of 1 part, one group, one stream of weights, as AVX2's: 4 parts were slower
+    // in cache (Zen 5, 4096 x 4096, one thread: Q6_K 0.263 against 0.215 ms with 2), and 2 parts
+    // stream from memory slower than 1 (Zen 4, 32768 x 4096, two threads: Q5_K 3.4-4.8 ms against
+    // 1.7-2.3, Q6_K 3.2-4.0 against 2.0-3.0, Q3_K 2.2-2.4 against 1.7-1.8; Q4_K_M generation
+    // +26%), while in cache 1 part costs one-token Q4_K 8% there (0.161 against 0.149 ms).
     static constexpr int kT32 = 6, kP32 = 2;
     static constexpr int kTK = 4, kPK = 2;
     static constexpr int kT16 = 6, kP16 = 4;
     static constexpr int kP1 = 4, kP1f = 4;
-    static constexpr int kP1K = 2;
+    static constexpr int kP1K = 1;
 
     static I load(const uint8_t* p) { return _mm512_loadu_si512(p); }
     static I nib_lo(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0F)); }
