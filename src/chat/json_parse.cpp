@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace llamas {
 
@@ -123,24 +124,6 @@ private:
         }
     }
 
-    static void put_utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
-
     bool hex4(uint32_t& cp) {
         if (pos_ + 4 > s_.size()) return err("truncated \\u escape");
         cp = 0;
@@ -194,7 +177,7 @@ private:
                     // Lone surrogates cannot be UTF-8: write U+FFFD as Python's decoder would
                     // replace them on output.
                     if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
-                    put_utf8(out, cp);
+                    append_utf8(out, cp);
                     break;
                 }
                 default: return err("bad escape in a string");

@@ -16,29 +16,12 @@
 
 #include "grammar/json_schema_internal.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace llamas::json_schema_detail {
 namespace {
 
 using Range = std::pair<uint32_t, uint32_t>;
-
-void append_utf8(uint32_t cp, std::string& out) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
 
 // A character as it appears inside a JSON string literal.
 std::string json_encoded(uint32_t cp) {
@@ -58,7 +41,7 @@ std::string json_encoded(uint32_t cp) {
         return buf;
     }
     std::string out;
-    append_utf8(cp, out);
+    append_utf8(out, cp);
     return out;
 }
 

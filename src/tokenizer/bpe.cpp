@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "tokenizer/unicode.h"
+#include "util/utf8.h"
 
 namespace llamas::tok {
 

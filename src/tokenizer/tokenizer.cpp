@@ -11,6 +11,7 @@
 #include "tokenizer/vocab.h"
 #include "tokenizer/wordpiece.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace llamas {
 
@@ -64,7 +65,7 @@ std::string decode_byte_level(const std::string& text) {
             out.push_back(static_cast<char>(b));
         } else {  // not produced by byte-level encoding: the reference marks it like this
             std::string utf8;
-            tok::append_utf8(utf8, cp);
+            append_utf8(utf8, cp);
             out += "[UNK_BYTE_0x";
             for (unsigned char c : utf8) {
                 static const char* hex = "0123456789abcdef";

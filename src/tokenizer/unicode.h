@@ -35,8 +35,6 @@ inline size_t utf8_len(uint8_t lead) {
 // Decodes UTF-8 into codepoints. A malformed sequence yields U+FFFD and skips one byte, as the
 // reference runtime does (it also accepts overlong forms and values up to 0x1FFFFF).
 std::vector<uint32_t> decode_utf8(std::string_view text);
-// Appends the UTF-8 form of cp (values above 0x10FFFF still get a 4-byte form, never an error).
-void append_utf8(std::string& out, uint32_t cp);
 
 // Whether `text` is well-formed UTF-8 (no overlongs, surrogates or values above 0x10FFFF).
 bool is_valid_utf8(std::string_view text);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tokenizer/unicode.h"
+#include "util/utf8.h"
 
 namespace llamas::tok {
 
