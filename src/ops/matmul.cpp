@@ -156,8 +156,8 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
     }
 
     // Each matrix's row groups in chunks handed out dynamically; a chunk is a whole number of
-    // kernel tiles (a one-token tile covers at most 2 groups on every table).
-    const int64_t unit = 2;
+    // kernel tiles (a one-token tile covers at most 4 groups on every table).
+    const int64_t unit = n_tokens == 1 ? 4 : 2;
     const int64_t target_chunks = static_cast<int64_t>(n_threads) * (n_tokens == 1 ? kChunksPerThread1 : kChunksPerThreadN);
     int64_t total_groups = 0;
     for (int i = 0; i < count; ++i) total_groups += groups_of(*ws[i]);
