@@ -21,8 +21,8 @@ constexpr size_t kActivationBlockBytes = 256 * 1024;
 // How many chunks per thread a product's rows are cut into, for threads to take as they come.
 // One token streams its weights from memory, and threads reach the end at different times (the
 // caller prepared the activations, a woken worker started late, a VM's core was taken away): at
-// 2 chunks each the threads of a two-thread generation waited 7-13% of each product; at 16,
-// 2-3%, and the token ran 4-10% faster (Zen 4, docs/benchmarks.md). Many tokens are compute-
+// 2 chunks each the threads of a two-thread generation waited 4-13% of each product; at 16,
+// 2-3%, and the token ran 7-14% faster (Zen 4, docs/benchmarks.md). Many tokens are compute-
 // bound and keep bigger chunks.
 constexpr int64_t kChunksPerThread1 = 16;
 constexpr int64_t kChunksPerThreadN = 4;
