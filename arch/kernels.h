@@ -37,6 +37,9 @@ struct PackedKernels {
     // apart): s[t*s_stride + r] = dot(row r, activation row t) for rows r in those groups.
     void (*gemm)(int64_t n_cols, const void* packed, int64_t g0, int64_t g1, const void* act, size_t a_stride,
                  int na, float* s, size_t s_stride) = nullptr;
+    // Row groups one one-token tile of gemm covers: a range of a multiple of them runs on those
+    // tiles alone (any other range is still right, its rest on smaller tiles).
+    int one_token_groups = 1;
 };
 
 // Per weight type: how activations are prepared and how one weight row meets one activation row.

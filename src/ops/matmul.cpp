@@ -156,8 +156,12 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
     }
 
     // Each matrix's row groups in chunks handed out dynamically; a chunk is a whole number of
-    // kernel tiles (a one-token tile covers at most 4 groups on every table).
-    const int64_t unit = n_tokens == 1 ? 4 : 2;
+    // kernel tiles.
+    int64_t unit = 2;
+    if (n_tokens == 1) {
+        unit = 1;
+        for (int i = 0; i < count; ++i) unit = std::max<int64_t>(unit, pks[i]->one_token_groups);
+    }
     const int64_t target_chunks = static_cast<int64_t>(n_threads) * (n_tokens == 1 ? kChunksPerThread1 : kChunksPerThreadN);
     int64_t total_groups = 0;
     for (int i = 0; i < count; ++i) total_groups += groups_of(*ws[i]);
