@@ -51,7 +51,7 @@ struct Avx2 {
     static constexpr int kTK = 4, kPK = 1;
     static constexpr int kT16 = 6, kP16 = 2;
     // One-token tiles of the quantized types take one group (one stream of weights): with two
-    // groups (kP1 = 4), llama-1b Q4_0 and Q8_0 generation ran 15-20% slower on a Zen 4, and
+    // groups (kP1 = 4), llama-1b Q4_0 and Q8_0 generation ran 15-17% slower on a Zen 4, and
     // Q8_0's one-token product 28% slower even in cache. The float ones keep 4 groups: their
     // one FMA per register and token waits on the last one's result with fewer.
     static constexpr int kP1 = 2, kP1f = 8;
