@@ -18,14 +18,15 @@ namespace {
 // Activation rows kept hot together: a weight tile is reused across this many bytes of
 // converted activations before moving on (sized to stay in L2).
 constexpr size_t kActivationBlockBytes = 256 * 1024;
-// How many chunks per thread a product's rows are cut into, for threads to take as they come.
-// One token streams its weights from memory, and threads reach the end at different times (the
-// caller prepared the activations, a woken worker started late, a VM's core was taken away): at
-// 2 chunks each the threads of a two-thread generation waited 4-13% of each product; at 16,
-// 2-3%, and the token ran 7-14% faster (Zen 4, docs/benchmarks.md). Many tokens are compute-
-// bound and keep bigger chunks.
-constexpr int64_t kChunksPerThread1 = 16;
-constexpr int64_t kChunksPerThreadN = 4;
+// How many chunks a product's rows are cut into, for threads to take as they come: 16 per thread
+// for one token, 4 for many. One token streams its weights from memory, and threads reach the
+// end at different times (the caller prepared the activations, a woken worker started late, a
+// VM's core was taken away): at 2 chunks each the threads of a two-thread generation waited
+// 4-13% of each product; at 16, 2-3%, and the token ran 7-14% faster (Zen 4,
+// docs/benchmarks.md). Many tokens are compute-bound and keep bigger chunks.
+int64_t target_chunks(int n_threads, int64_t n_tokens) {
+    return static_cast<int64_t>(n_threads) * (n_tokens == 1 ? 16 : 4);
+}
 constexpr int64_t kMaxTokenBlock = 64;
 
 const TypeKernels& checked_kernels(const WeightView& w) {
@@ -162,10 +163,10 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
         unit = 1;
         for (int i = 0; i < count; ++i) unit = std::max<int64_t>(unit, pks[i]->one_token_groups);
     }
-    const int64_t target_chunks = static_cast<int64_t>(n_threads) * (n_tokens == 1 ? kChunksPerThread1 : kChunksPerThreadN);
+    const int64_t n_targets = target_chunks(n_threads, n_tokens);
     int64_t total_groups = 0;
     for (int i = 0; i < count; ++i) total_groups += groups_of(*ws[i]);
-    int64_t chunk = (total_groups + target_chunks - 1) / target_chunks;
+    int64_t chunk = (total_groups + n_targets - 1) / n_targets;
     chunk = std::max<int64_t>(unit, (chunk + unit - 1) / unit * unit);
     int64_t first_chunk[kMaxMany + 1] = {0};
     for (int i = 0; i < count; ++i) first_chunk[i + 1] = first_chunk[i] + (groups_of(*ws[i]) + chunk - 1) / chunk;
@@ -233,8 +234,8 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
 
     // 2. Output rows in chunks handed out dynamically (a busy core just takes fewer chunks).
     const int64_t n_rows = w.n_rows;
-    const int64_t target_chunks = static_cast<int64_t>(n_threads) * (n_tokens == 1 ? kChunksPerThread1 : kChunksPerThreadN);
-    int64_t chunk_rows = (n_rows + target_chunks - 1) / target_chunks;
+    const int64_t n_targets = target_chunks(n_threads, n_tokens);
+    int64_t chunk_rows = (n_rows + n_targets - 1) / n_targets;
     chunk_rows = std::max<int64_t>(kGemmMaxRows, (chunk_rows + kGemmMaxRows - 1) / kGemmMaxRows * kGemmMaxRows);
     const int64_t n_chunks = (n_rows + chunk_rows - 1) / chunk_rows;
     const int64_t token_block =
