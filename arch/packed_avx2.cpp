@@ -7,8 +7,9 @@
 // VPMADDUBSW results add in int16 without overflow (4 x 15 x 127 per lane and step for 4-bit
 // values), so one VPMADDWD serves up to 32 columns, and for the K-quants that VPMADDWD multiplies
 // by the sub-block's scale instead of ones. Q8_0's values are stored plus 128 (up to 255), which
-// would saturate: they are turned back into signed bytes and multiplied as |w| x (a with w's
-// sign), as the reference's AVX2 dot products do; IQ4_NL's come from the signed table.
+// would saturate: a one-token tile turns them back into signed bytes and multiplies |w| x (a with
+// w's sign), as the reference's AVX2 dot products do (IQ4_NL's come from the signed table); a
+// many-token tile widens them to int16 for VPMADDWD against int16 activations (TileQ8I16).
 //
 // Compiled again with LLAMAS_AVX_VNNI (packed_avx2_vnni.cpp) for the avx2-vnni table: the same
 // tiles with VPDPBUSD on 256-bit registers (AVX-VNNI: Alder Lake and later, Zen 5), as
@@ -41,14 +42,17 @@ struct Avx2 {
 
     // Tile shapes (16 ymm registers: P x T int sums, P x T float sums, 2P weight registers).
     // The 32-element types by 2 parts (a whole group: one broadcast activation serves 16 rows);
-    // the wide ones (Q8_0, IQ4_NL) a register of 4 columns at a time (kSplitW: |w| and w of 2
-    // parts, 12 sums, the broadcast and VPMADDWD's ones fill the 16 registers; their float sums
-    // live in memory, touched once per block). Fewer instructions per product: on Zen 3 Q8_0's
-    // pp512 81 -> 98 t/s; on a Zen 5 running this table 4-7% slower than 1 part x 4 tokens
-    // (docs/benchmarks.md), but such a CPU takes the avx512 table.
+    // the wide ones (IQ4_NL; Q8_0 before TileQ8I16) a register of 4 columns at a time (kSplitW:
+    // |w| and w of 2 parts, 12 sums, the broadcast and VPMADDWD's ones fill the 16 registers;
+    // their float sums live in memory, touched once per block). Fewer instructions per product:
+    // on Zen 3 Q8_0's pp512 81 -> 98 t/s; on a Zen 5 running this table 4-7% slower than 1 part
+    // x 4 tokens (docs/benchmarks.md), but such a CPU takes the avx512 table.
     static constexpr int kT32 = 4, kP32 = 2;
     static constexpr int kT32W = 6, kP32W = 2;
     static constexpr int kTK = 4, kPK = 1;
+    // Q8_0's int16 tile (TileQ8I16): 12 sums (two registers of 4 rows per token), 2 weight
+    // registers and the broadcast. 4 tokens took 4.2 ms in llamas-kbench where 6 take 4.0.
+    static constexpr int kT8 = 6, kP8 = 1;
     static constexpr int kT16 = 6, kP16 = 2;
     // One-token tiles of the quantized types take one group (one stream of weights): with two
     // groups (kP1 = 4), llama-1b Q4_0 and Q8_0 generation ran 15-17% slower on a Zen 4, and
@@ -131,6 +135,42 @@ struct Avx2 {
     static constexpr bool kDecodeAllParts = false;
     static constexpr bool kSplitW = true;
     static I dot1w(I acc, W w, I s) { return _mm256_add_epi32(acc, _mm256_madd_epi16(wmul(w, s), _mm256_set1_epi16(1))); }
+    // Q8_0's many-token tiles by int16 products (LLAMAS_TILES_Q8_INT16, TileQ8I16): its stored
+    // values (w + 128) zero-extended to int16 times int16 activations by VPMADDWD, two multiplies
+    // per 8 rows x 4 columns where |w| x (a with w's sign) takes three (VPSIGNB, VPMADDUBSW,
+    // VPMADDWD), which a Zen 4 runs on the same two pipes (a loop of the three: 1.59 cycles per
+    // register; of two VPMADDWD: 1.24).
+    // 16 stored bytes (4 rows x 4 columns) as int16: a row's columns in 4 adjacent lanes.
+    static I u16(const uint8_t* p) { return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    // 4 int16 activations (4 columns) in every 64 bits.
+    static I bcast4x16(const int16_t* p) {
+        long long v;
+        std::memcpy(&v, p, 8);
+        return _mm256_set1_epi64x(v);
+    }
+    static I add32(I a, I b) { return _mm256_add_epi32(a, b); }
+    static I madd16(I acc, I w, I a) { return _mm256_add_epi32(acc, _mm256_madd_epi16(w, a)); }
+    // Keeps two sums in registers as they are: every sum of a block starts at zero, and without
+    // this GCC reassociated them, computing a step's 12 products first and spilling them (the
+    // 2048 x 2048 x 64 product of llamas-kbench took 6.4 ms against 4.0).
+    static void pin(I& a, I& b) {
+#if defined(__AVX2__)
+        __asm__("" : "+x"(a), "+x"(b));
+#else
+        (void)a, (void)b;
+#endif
+    }
+    // A part's 8 row sums from lo (rows 0..3) and hi (rows 4..7), whose lanes 2i and 2i+1 hold
+    // row i's sums of columns 4k, 4k+1 and of 4k+2, 4k+3, in the order rows 0 4 1 5 2 6 3 7: a
+    // shift, an add and a blend (VPHADDD, which would keep the order, takes 2 cycles on a Zen 4).
+    // rows8_order puts a part's 8 floats in that order, rows8_natural back.
+    static I rows8(I lo, I hi) {
+        const I even = _mm256_add_epi32(lo, _mm256_srli_epi64(lo, 32));  // rows 0..3 in lanes 0 2 4 6
+        const I odd = _mm256_add_epi32(hi, _mm256_slli_epi64(hi, 32));   // rows 4..7 in lanes 1 3 5 7
+        return _mm256_blend_epi32(even, odd, 0xAA);
+    }
+    static F rows8_order(F v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)); }
+    static F rows8_natural(F v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)); }
     // A wide partial is already scaled: each pair sum is multiplied by the scale as it widens.
     using WP = I;
     static WP wzero() { return _mm256_setzero_si256(); }
@@ -170,7 +210,6 @@ struct Avx2Vnni : Avx2 {
         return _mm256_dpbusd_epi32(acc, u, s);  // simde's (AVX512-VL VNNI form, the same operation)
 #endif
     }
-    static I add32(I a, I b) { return _mm256_add_epi32(a, b); }
     static I sub32(I a, I b) { return _mm256_sub_epi32(a, b); }
     static I mullo32(I a, I b) { return _mm256_mullo_epi32(a, b); }
     static I zero() { return _mm256_setzero_si256(); }
@@ -184,6 +223,9 @@ using V = VnniTraits<Avx2Vnni>;
 using V = Avx2;
 #endif
 
+#if !defined(LLAMAS_AVX_VNNI)
+#define LLAMAS_TILES_Q8_INT16  // Q8_0 by TileQ8I16
+#endif
 #if defined(LLAMAS_AVX_VNNI) && !defined(__AVXVNNI__)
 #define LLAMAS_TILES_EMULATED  // VPDPBUSD emulated lane by lane: unroll less
 #endif

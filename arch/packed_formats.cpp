@@ -323,6 +323,16 @@ void prepare32(Encoder q8, int offset, bool has_min, const float* x, void* vout,
     }
 }
 
+size_t act_row_bytes32_i16(int64_t n_cols) { return round64(static_cast<size_t>(n_cols / 32) * 104); }
+
+void prepare32_i16(Encoder q8_0, const float* x, void* vout, int64_t n_cols) {
+    const int64_t nb = n_cols / 32;
+    auto* q16 = static_cast<int16_t*>(vout);
+    auto* q8 = reinterpret_cast<int8_t*>(q16 + nb * 32);
+    prepare32(q8_0, kQ8_0.offset, false, x, q8, n_cols);
+    for (int64_t i = 0; i < nb * 32; ++i) q16[i] = q8[i];
+}
+
 size_t act_row_bytes_k(int64_t n_cols) { return round64(static_cast<size_t>(n_cols / QK_K) * (256 + 4 + 32 + 64 + 128)); }
 
 void prepare_k(Encoder q8k, const float* x, void* vout, int64_t n_cols) {
