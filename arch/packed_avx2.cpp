@@ -9,7 +9,7 @@
 // by the sub-block's scale instead of ones. Q8_0's values are stored plus 128 (up to 255), which
 // would saturate: a one-token tile turns them back into signed bytes and multiplies |w| x (a with
 // w's sign), as the reference's AVX2 dot products do (IQ4_NL's come from the signed table); a
-// many-token tile widens them to int16 for VPMADDWD against int16 activations (TileQ8I16).
+// many-token tile widens them to int16 for VPMADDWD against int16 activations (TileWide16).
 //
 // Compiled again with LLAMAS_AVX_VNNI (packed_avx2_vnni.cpp) for the avx2-vnni table: the same
 // tiles with VPDPBUSD on 256-bit registers (AVX-VNNI: Alder Lake and later, Zen 5), as
@@ -42,7 +42,7 @@ struct Avx2 {
 
     // Tile shapes (16 ymm registers: P x T int sums, P x T float sums, 2P weight registers).
     // The 32-element types by 2 parts (a whole group: one broadcast activation serves 16 rows);
-    // the wide ones (IQ4_NL; Q8_0 before TileQ8I16) a register of 4 columns at a time (kSplitW:
+    // the wide ones (IQ4_NL; Q8_0 before TileWide16) a register of 4 columns at a time (kSplitW:
     // |w| and w of 2 parts, 12 sums, the broadcast and VPMADDWD's ones fill the 16 registers;
     // their float sums live in memory, touched once per block). Fewer instructions per product:
     // on Zen 3 Q8_0's pp512 81 -> 98 t/s; on a Zen 5 running this table 4-7% slower than 1 part
@@ -50,7 +50,7 @@ struct Avx2 {
     static constexpr int kT32 = 4, kP32 = 2;
     static constexpr int kT32W = 6, kP32W = 2;
     static constexpr int kTK = 4, kPK = 1;
-    // Q8_0's int16 tile (TileQ8I16): 12 sums (two registers of 4 rows per token), 2 weight
+    // Q8_0's int16 tile (TileWide16): 12 sums (two registers of 4 rows per token), 2 weight
     // registers and the broadcast. 4 tokens took 4.2 ms in llamas-kbench where 6 take 4.0.
     static constexpr int kT8 = 6, kP8 = 1;
     static constexpr int kT16 = 6, kP16 = 2;
@@ -135,11 +135,11 @@ struct Avx2 {
     static constexpr bool kDecodeAllParts = false;
     static constexpr bool kSplitW = true;
     static I dot1w(I acc, W w, I s) { return _mm256_add_epi32(acc, _mm256_madd_epi16(wmul(w, s), _mm256_set1_epi16(1))); }
-    // Q8_0's many-token tiles by int16 products (LLAMAS_TILES_Q8_INT16, TileQ8I16): its stored
-    // values (w + 128) zero-extended to int16 times int16 activations by VPMADDWD, two multiplies
-    // per 8 rows x 4 columns where |w| x (a with w's sign) takes three (VPSIGNB, VPMADDUBSW,
-    // VPMADDWD), which a Zen 4 runs on the same two pipes (a loop of the three: 1.59 cycles per
-    // register; of two VPMADDWD: 1.24).
+    // Q8_0's many-token tiles by int16 products (LLAMAS_TILES_WIDE_INT16, TileWide16): its values
+    // as stored (w + 128) zero-extended to int16 times int16 activations by VPMADDWD, two
+    // multiplies per 8 rows x 4 columns where |w| x (a with w's sign) takes three (VPSIGNB,
+    // VPMADDUBSW, VPMADDWD), which a Zen 4 runs on the same two pipes (a loop of the three: 1.59
+    // cycles per register; of two VPMADDWD: 1.24).
     // 16 stored bytes (4 rows x 4 columns) as int16: a row's columns in 4 adjacent lanes.
     static I u16(const uint8_t* p) { return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     // 4 int16 activations (4 columns) in every 64 bits.
@@ -224,7 +224,7 @@ using V = Avx2;
 #endif
 
 #if !defined(LLAMAS_AVX_VNNI)
-#define LLAMAS_TILES_Q8_INT16  // Q8_0 by TileQ8I16
+#define LLAMAS_TILES_WIDE_INT16  // Q8_0 by TileWide16
 #endif
 #if defined(LLAMAS_AVX_VNNI) && !defined(__AVXVNNI__)
 #define LLAMAS_TILES_EMULATED  // VPDPBUSD emulated lane by lane: unroll less

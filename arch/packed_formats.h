@@ -69,7 +69,7 @@ size_t act_row_bytes32(int64_t n_cols);
 // q8: the table's Q8_0 encoder, or its Q8_1 encoder when has_min.
 void prepare32(Encoder q8, int offset, bool has_min, const float* x, void* out, int64_t n_cols);
 // Q8_0's activations for tables without VPDPBUSD that multiply its stored values (w + 128, up to
-// 255) by VPMADDWD (TileQ8I16 in packed_tiles.inc): prepare32's row (offset 128) after a copy of
+// 255) by VPMADDWD (TileWide16 in packed_tiles.inc): prepare32's row (offset 128) after a copy of
 // its values widened to int16, [nb x 32 int16][nb x 32 int8][nb floats][nb int32 starts], so a
 // one-token tile reads prepare32's row from byte nb x 64 on.
 size_t act_row_bytes32_i16(int64_t n_cols);
