@@ -161,13 +161,13 @@ struct Avx2 {
 #endif
     }
     // A part's 8 row sums from lo (rows 0..3) and hi (rows 4..7), whose lanes 2i and 2i+1 hold
-    // row i's sums of columns 4k, 4k+1 and of 4k+2, 4k+3, in the order rows 0 4 1 5 2 6 3 7: a
-    // shift, an add and a blend (VPHADDD, which would keep the order, takes 2 cycles on a Zen 4).
-    // rows8_order puts a part's 8 floats in that order, rows8_natural back.
+    // row i's sums of columns 4k, 4k+1 and of 4k+2, 4k+3, in the order rows 0 4 1 5 2 6 3 7: two
+    // blends, a swap of neighbours and an add (VPHADDD, which would keep the order, takes 2
+    // cycles on a Zen 4). rows8_order puts a part's 8 floats in that order, rows8_natural back.
     static I rows8(I lo, I hi) {
-        const I even = _mm256_add_epi32(lo, _mm256_srli_epi64(lo, 32));  // rows 0..3 in lanes 0 2 4 6
-        const I odd = _mm256_add_epi32(hi, _mm256_slli_epi64(hi, 32));   // rows 4..7 in lanes 1 3 5 7
-        return _mm256_blend_epi32(even, odd, 0xAA);
+        const I x = _mm256_blend_epi32(lo, hi, 0xAA);  // lo0 hi1 lo2 hi3 ...
+        const I y = _mm256_blend_epi32(hi, lo, 0xAA);  // hi0 lo1 hi2 lo3 ...
+        return _mm256_add_epi32(x, _mm256_shuffle_epi32(y, 0xB1));
     }
     static F rows8_order(F v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)); }
     static F rows8_natural(F v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)); }

@@ -70,8 +70,9 @@ size_t act_row_bytes32(int64_t n_cols);
 void prepare32(Encoder q8, int offset, bool has_min, const float* x, void* out, int64_t n_cols);
 // Q8_0's activations for tables without VPDPBUSD that multiply its stored values (w + 128, up to
 // 255) by VPMADDWD (TileWide16 in packed_tiles.inc): prepare32's row (offset 128) after a copy of
-// its values widened to int16, [nb x 32 int16][nb x 32 int8][nb floats][nb int32 starts], so a
-// one-token tile reads prepare32's row from byte nb x 64 on.
+// its values widened to int16, then each block's start halved: [nb x 32 int16][nb x 32 int8]
+// [nb floats][nb int32 starts][nb int32 starts / 2]. A one-token tile reads prepare32's row from
+// byte nb x 64 on.
 size_t act_row_bytes32_i16(int64_t n_cols);
 void prepare32_i16(Encoder q8_0, const float* x, void* out, int64_t n_cols);
 
