@@ -206,6 +206,9 @@ struct Avx2 {
 #if defined(LLAMAS_AVX_VNNI)
 // AVX-VNNI: the VPDPBUSD traits of packed_vnni_traits.h at 256 bits.
 struct Avx2Vnni : Avx2 {
+    // The K-quant tiles as measured on a Zen 5 (docs/benchmarks.md): its int32 partials would
+    // take 16 registers at 8 tokens, and no AVX-VNNI CPU was at hand to measure that.
+    static constexpr int kTK = 4;
     static I dpbusd(I acc, I u, I s) {
 #if defined(__AVXVNNI__)
         return _mm256_dpbusd_avx_epi32(acc, u, s);
