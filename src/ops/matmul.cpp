@@ -48,10 +48,26 @@ const TypeKernels& checked_kernels(const WeightView& w) {
     return tk;
 }
 
-// Bytes per activation row the scratch holds: the vec_dot_type row, with room for the (slightly
-// larger) prepared rows of a packed product under any table.
-size_t scratch_row_bytes(const TypeKernels& tk, int64_t n_cols) {
-    const size_t packed = tk.packed.act_row_bytes ? tk.packed.act_row_bytes(n_cols) : 0;
+// Every table this CPU runs: kernels() may be switched to any of them after a context sized its
+// scratch, and their prepared rows differ (AVX2's Q8_0 rows carry int16 values too).
+const std::vector<const Kernels*>& runnable_tables() {
+    static const std::vector<const Kernels*> tables = [] {
+        std::vector<const Kernels*> v;
+        for (const char* name : runnable_kernel_paths()) v.push_back(&select_kernels(name));
+        return v;
+    }();
+    return tables;
+}
+
+// Bytes per activation row the scratch holds: the vec_dot_type row, with room for the prepared
+// rows of a packed product under any table.
+size_t scratch_row_bytes(GgmlType type, int64_t n_cols) {
+    size_t packed = 0;
+    for (const Kernels* k : runnable_tables()) {
+        const PackedKernels& pk = k->of(type).packed;
+        if (pk.act_row_bytes) packed = std::max(packed, pk.act_row_bytes(n_cols));
+    }
+    const TypeKernels& tk = kernels().of(type);
     if (tk.vec_dot_type == GgmlType::F32) return packed;  // float activations are used in place
     const size_t rs = row_size(tk.vec_dot_type, n_cols);
     return std::max(rs + rs / 4 + 64, packed);
@@ -60,8 +76,8 @@ size_t scratch_row_bytes(const TypeKernels& tk, int64_t n_cols) {
 }  // namespace
 
 size_t matmul_scratch_bytes(const WeightView& w, int64_t n_tokens) {
-    const TypeKernels& tk = checked_kernels(w);
-    return scratch_row_bytes(tk, w.n_cols) * static_cast<size_t>(n_tokens) + 64;
+    checked_kernels(w);
+    return scratch_row_bytes(w.type, w.n_cols) * static_cast<size_t>(n_tokens) + 64;
 }
 
 bool can_multiply(GgmlType t) { return kernels().supports(t); }
@@ -144,7 +160,7 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
     const int64_t n = ws[0]->n_cols;
     const int n_threads = pool.size();
     const size_t act_row = pk.act_row_bytes(n);
-    if (act_row > scratch_row_bytes(checked_kernels(*ws[0]), n)) {
+    if (act_row > scratch_row_bytes(ws[0]->type, n)) {
         fail(Status::internal, "matmul: prepared activation rows outgrow the scratch");
     }
     auto* act = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) / 64 * 64);

@@ -14,6 +14,7 @@
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
 #include "harness/prompt_run.h"
+#include "kernels.h"
 #include "test_data.h"
 #include "test_decoder_conformance.h"
 #include "util/error.h"
@@ -232,6 +233,38 @@ TEST_CASE("a block_count beyond the file's tensors is refused before allocating 
     for (const gguf::TensorInfo& t : src->tensors()) w.add_tensor_ref(t.name, t.type, t.n_dims, t.ne, t.data, t.n_bytes);
     const auto bytes = w.to_bytes();
     CHECK_THROWS_WITH_AS(Model(gguf::File::from_memory(bytes.data(), bytes.size())), doctest::Contains("block_count"), Error);
+}
+
+// The C API lets a caller switch paths while contexts exist, and the tables prepare activation
+// rows of different sizes (AVX2's Q8_0 rows carry int16 values too): a context's scratch holds
+// the largest, so a context made under one path decodes under any other as a new one does.
+TEST_CASE("a context made under one kernel path decodes under every other") {
+    const std::string best = kernels().name;
+    std::vector<const char*> paths;
+    for (const char* p : runnable_kernel_paths()) {
+        if (!kernel_path_emulated(p)) paths.push_back(p);
+    }
+    const int32_t prompt[] = {1, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000};
+    const int64_t n = 11;
+    for (const std::string stem : {"llama-Q8_0", "llama-F16", "llama-Q4_K_M"}) {
+        auto model = Model::load(model_path(stem));
+        const int64_t n_vocab = model->hparams().n_vocab;
+        for (const char* made : paths) {
+            use_kernels(made);
+            Context old_ctx(*model, conformance_params(64));
+            for (const char* now : paths) {
+                CAPTURE(stem);
+                CAPTURE(made);
+                CAPTURE(now);
+                use_kernels(now);
+                Context fresh(*model, conformance_params(64));
+                const float* want = fresh.decode(prompt, n, 0, true);
+                const float* got = old_ctx.decode(prompt, n, 0, true);
+                CHECK(max_abs_diff(got, want, n * n_vocab) == 0.0);
+            }
+        }
+    }
+    use_kernels(best.c_str());
 }
 
 TEST_CASE("decoding allocates nothing") {
