@@ -74,6 +74,10 @@ void prepare32(Encoder q8, int offset, bool has_min, const float* x, void* out, 
 // [nb floats][nb int32 starts][nb int32 starts / 2]. A one-token tile reads prepare32's row from
 // byte nb x 64 on.
 size_t act_row_bytes32_i16(int64_t n_cols);
+// Where a prepare32_i16 row of nb blocks holds prepare32's row, the block scales and the halved starts.
+constexpr size_t act_i16_int8_at(int64_t nb) { return static_cast<size_t>(nb) * 64; }
+constexpr size_t act_i16_scales_at(int64_t nb) { return static_cast<size_t>(nb) * 96; }
+constexpr size_t act_i16_halves_at(int64_t nb) { return static_cast<size_t>(nb) * 104; }
 void prepare32_i16(Encoder q8_0, const float* x, void* out, int64_t n_cols);
 
 // ---- K-quants: Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS (super-blocks of 256 columns) ----
