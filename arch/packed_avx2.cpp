@@ -53,9 +53,12 @@ struct Avx2 {
     // sums in memory, touched once per sub-block). Against 4 tokens, llamas-kbench --tokens 512,
     // 2048 x 2048, one thread on a Zen 4: Q4_K -2%, Q6_K -9%, Q5_K -9%, IQ4_XS -3%, Q3_K -2%.
     static constexpr int kTK = 8, kPK = 1;
-    // Q8_0's int16 tile (TileWide16): 12 sums (two registers of 4 rows per token), 2 weight
-    // registers and the broadcast. 4 tokens took 4.2 ms in llamas-kbench where 6 take 4.0.
-    static constexpr int kT8 = 6, kP8 = 1;
+    // Q8_0's int16 tile (TileWide16): a whole group (each broadcast activation pair serves 16
+    // rows) by 3 tokens, 6 int32 sums and 4 weight registers. llamas-kbench --threads 1, 512
+    // tokens, 2048 x 2048 on a Zen 4 (medians of 10 alternating runs): 1 part x 6 tokens 0.99 of
+    // the join-per-block tile it replaced, 2 x 4 0.93, 2 x 5 0.95, 2 x 3 0.95 (8192 x 2048: 0.92,
+    // 2 x 4 0.94).
+    static constexpr int kT8 = 3, kP8 = 2;
     static constexpr int kT16 = 6, kP16 = 2;
     // One-token tiles of the quantized types take one group (one stream of weights): with two
     // groups (kP1 = 4), llama-1b Q4_0 and Q8_0 generation ran 15-17% slower on a Zen 4, and
@@ -143,37 +146,28 @@ struct Avx2 {
     // multiplies per 8 rows x 4 columns where |w| x (a with w's sign) takes three (VPSIGNB,
     // VPMADDUBSW, VPMADDWD), which a Zen 4 runs on the same two pipes (a loop of the three: 1.59
     // cycles per register; of two VPMADDWD: 1.24).
-    // 16 stored bytes (4 rows x 4 columns) as int16: a row's columns in 4 adjacent lanes.
-    static I u16(const uint8_t* p) { return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-    // 4 int16 activations (4 columns) in every 64 bits.
-    static I bcast4x16(const int16_t* p) {
-        long long v;
-        std::memcpy(&v, p, 8);
-        return _mm256_set1_epi64x(v);
+    // A register of 8 rows x 4 columns (row r in lane r) as int16: the even bytes (columns 0 and
+    // 2 of each row) and the odd ones (1 and 3), each row's pair in its own lane.
+    static I even16(I v) { return _mm256_and_si256(v, _mm256_set1_epi16(0xFF)); }
+    static I odd16(I v) { return _mm256_srli_epi16(v, 8); }
+    // 2 int16 activations in every lane.
+    static I bcast2x16(const int16_t* p) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return _mm256_set1_epi32(v);
     }
     static I add32(I a, I b) { return _mm256_add_epi32(a, b); }
     static I madd16(I acc, I w, I a) { return _mm256_add_epi32(acc, _mm256_madd_epi16(w, a)); }
-    // Keeps two sums in registers as they are: every sum of a block starts at zero, and without
-    // this GCC reassociated them, computing a step's 12 products first and spilling them (the
-    // 2048 x 2048 x 64 product of llamas-kbench took 6.4 ms against 4.0).
-    static void pin(I& a, I& b) {
+    // Keeps a sum in a register as it is: without this GCC reassociated the sums of a block,
+    // computing a step's products first and spilling them (TileWide16 took 6.8 ms against 4.0
+    // on the 2048 x 2048 x 64 product of llamas-kbench).
+    static void pin(I& a) {
 #if defined(__AVX2__)
-        __asm__("" : "+x"(a), "+x"(b));
+        __asm__("" : "+x"(a));
 #else
-        (void)a, (void)b;
+        (void)a;
 #endif
     }
-    // A part's 8 row sums from lo (rows 0..3) and hi (rows 4..7), whose lanes 2i and 2i+1 hold
-    // row i's sums of columns 4k, 4k+1 and of 4k+2, 4k+3, in the order rows 0 4 1 5 2 6 3 7: two
-    // blends, a swap of neighbours and an add (VPHADDD, which would keep the order, takes 2
-    // cycles on a Zen 4). rows8_order puts a part's 8 floats in that order, rows8_natural back.
-    static I rows8(I lo, I hi) {
-        const I x = _mm256_blend_epi32(lo, hi, 0xAA);  // lo0 hi1 lo2 hi3 ...
-        const I y = _mm256_blend_epi32(hi, lo, 0xAA);  // hi0 lo1 hi2 lo3 ...
-        return _mm256_add_epi32(x, _mm256_shuffle_epi32(y, 0xB1));
-    }
-    static F rows8_order(F v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)); }
-    static F rows8_natural(F v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)); }
     // A wide partial is already scaled: each pair sum is multiplied by the scale as it widens.
     using WP = I;
     static WP wzero() { return _mm256_setzero_si256(); }

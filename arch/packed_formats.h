@@ -69,15 +69,14 @@ size_t act_row_bytes32(int64_t n_cols);
 // q8: the table's Q8_0 encoder, or its Q8_1 encoder when has_min.
 void prepare32(Encoder q8, int offset, bool has_min, const float* x, void* out, int64_t n_cols);
 // Q8_0's activations for tables without VPDPBUSD that multiply its stored values (w + 128, up to
-// 255) by VPMADDWD (TileWide16 in packed_tiles.inc): prepare32's row (offset 128) after a copy of
-// its values widened to int16, then each block's start halved: [nb x 32 int16][nb x 32 int8]
-// [nb floats][nb int32 starts][nb int32 starts / 2]. A one-token tile reads prepare32's row from
-// byte nb x 64 on.
+// 255) by VPMADDWD (TileWide16 in packed_tiles.inc): its values widened to int16, each 4 columns
+// in the order 0 2 1 3, then prepare32's row (offset 128): [nb x 32 int16][nb x 32 int8]
+// [nb floats][nb int32 starts]. A one-token tile reads prepare32's row from byte nb x 64 on.
 size_t act_row_bytes32_i16(int64_t n_cols);
-// Where a prepare32_i16 row of nb blocks holds prepare32's row, the block scales and the halved starts.
+// Where a prepare32_i16 row of nb blocks holds prepare32's row, the block scales and the starts.
 constexpr size_t act_i16_int8_at(int64_t nb) { return static_cast<size_t>(nb) * 64; }
 constexpr size_t act_i16_scales_at(int64_t nb) { return static_cast<size_t>(nb) * 96; }
-constexpr size_t act_i16_halves_at(int64_t nb) { return static_cast<size_t>(nb) * 104; }
+constexpr size_t act_i16_starts_at(int64_t nb) { return static_cast<size_t>(nb) * 100; }
 void prepare32_i16(Encoder q8_0, const float* x, void* out, int64_t n_cols);
 
 // ---- K-quants: Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS (super-blocks of 256 columns) ----
