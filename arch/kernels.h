@@ -31,6 +31,9 @@ struct PackedKernels {
     void (*pack)(const void* w, size_t row_bytes, int64_t n_cols, int64_t n_rows, void* out) = nullptr;
     // Bytes of one prepared activation row of n_cols values (a multiple of 64).
     size_t (*act_row_bytes)(int64_t n_cols) = nullptr;
+    // Bytes of a prepared row that a product of several tokens reads, where that is less than the
+    // row (for how many tokens meet the weights per pass); null: act_row_bytes.
+    size_t (*act_hot_bytes)(int64_t n_cols) = nullptr;
     // Prepares one activation row (quantized exactly as quantize_activations does).
     void (*prepare)(const float* x, void* out, int64_t n_cols) = nullptr;
     // Row groups [g0, g1) of the packed matrix with na prepared activation rows (a_stride bytes

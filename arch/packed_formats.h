@@ -73,6 +73,8 @@ void prepare32(Encoder q8, int offset, bool has_min, const float* x, void* out, 
 // in the order 0 2 1 3, then prepare32's row (offset 128): [nb x 32 int16][nb x 32 int8]
 // [nb floats][nb int32 starts]. A one-token tile reads prepare32's row from byte nb x 64 on.
 size_t act_row_bytes32_i16(int64_t n_cols);
+// The bytes of it that TileWide16 reads: the int16 values, the scales and the starts.
+size_t act_hot_bytes32_i16(int64_t n_cols);
 // Where a prepare32_i16 row of nb blocks holds prepare32's row, the block scales and the starts.
 constexpr size_t act_i16_int8_at(int64_t nb) { return static_cast<size_t>(nb) * 64; }
 constexpr size_t act_i16_scales_at(int64_t nb) { return static_cast<size_t>(nb) * 96; }

@@ -18,15 +18,15 @@ namespace {
 // Activation rows kept hot together: a weight tile is reused across this many bytes of
 // converted activations before moving on (sized to stay in L2).
 constexpr size_t kActivationBlockBytes = 256 * 1024;
-// How many chunks a product's rows are cut into, for threads to take as they come: 16 per thread
-// for one token, 4 for many. One token streams its weights from memory, and threads reach the
-// end at different times (the caller prepared the activations, a woken worker started late, a
-// VM's core was taken away): at 2 chunks each the threads of a two-thread generation waited
-// 4-13% of each product; at 16, 2-3%, and the token ran 7-14% faster (Zen 4,
-// docs/benchmarks.md). Many tokens are compute-bound and keep bigger chunks.
-int64_t target_chunks(int n_threads, int64_t n_tokens) {
-    return static_cast<int64_t>(n_threads) * (n_tokens == 1 ? 16 : 4);
-}
+// How many chunks a product's rows are cut into, for threads to take as they come: 16 per
+// thread. Threads reach the end at different times (the caller prepared the activations, a woken
+// worker started late, a VM's core was slowed or taken away), and the last chunk taken bounds the
+// wait. One token, at 2 chunks each: the threads of a two-thread generation waited 4-13% of each
+// product; at 16, 2-3%, and the token ran 7-14% faster (Zen 4). Many tokens, at 4 chunks each:
+// 2-8% waiting per thread in a two-thread pp512 on a busy Zen 4 VM; at 16, 0.6-2.4%
+// (docs/benchmarks.md). Smaller chunks cost no weight traffic: each weight still meets each token
+// once per pass.
+int64_t target_chunks(int n_threads) { return static_cast<int64_t>(n_threads) * 16; }
 constexpr int64_t kMaxTokenBlock = 64;
 
 const TypeKernels& checked_kernels(const WeightView& w) {
@@ -179,7 +179,7 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
         unit = 1;
         for (int i = 0; i < count; ++i) unit = std::max<int64_t>(unit, pks[i]->one_token_groups);
     }
-    const int64_t n_targets = target_chunks(n_threads, n_tokens);
+    const int64_t n_targets = target_chunks(n_threads);
     int64_t total_groups = 0;
     for (int i = 0; i < count; ++i) total_groups += groups_of(*ws[i]);
     int64_t chunk = (total_groups + n_targets - 1) / n_targets;
@@ -193,8 +193,9 @@ void matmul_packed(const WeightView* const* ws, float* const* ys, int count, con
     // F16 weights came from memory for every 6 (llama-1b F16 pp512 on a Zen 4's avx2 path: 97
     // t/s in passes, 103 in one; quantized weights ran 2-7% slower in one).
     const bool float_weights = ws[0]->type == GgmlType::F16 || ws[0]->type == GgmlType::BF16;
+    const size_t hot_row = pk.act_hot_bytes ? pk.act_hot_bytes(n) : act_row;
     const int64_t token_block =
-        float_weights ? n_tokens : std::max<int64_t>(6, static_cast<int64_t>(kActivationBlockBytes / act_row) / 6 * 6);
+        float_weights ? n_tokens : std::max<int64_t>(6, static_cast<int64_t>(kActivationBlockBytes / hot_row) / 6 * 6);
     std::atomic<int64_t> next_chunk{0};
     auto work = [&](int, int) {
         for (;;) {
@@ -255,7 +256,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, voi
 
     // 2. Output rows in chunks handed out dynamically (a busy core just takes fewer chunks).
     const int64_t n_rows = w.n_rows;
-    const int64_t n_targets = target_chunks(n_threads, n_tokens);
+    const int64_t n_targets = target_chunks(n_threads);
     int64_t chunk_rows = (n_rows + n_targets - 1) / n_targets;
     chunk_rows = std::max<int64_t>(kGemmMaxRows, (chunk_rows + kGemmMaxRows - 1) / kGemmMaxRows * kGemmMaxRows);
     const int64_t n_chunks = (n_rows + chunk_rows - 1) / chunk_rows;
