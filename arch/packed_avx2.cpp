@@ -53,6 +53,11 @@ struct Avx2 {
     // sums in memory, touched once per sub-block). Against 4 tokens, llamas-kbench --tokens 512,
     // 2048 x 2048, one thread on a Zen 4: Q4_K -2%, Q6_K -9%, Q5_K -9%, IQ4_XS -3%, Q3_K -2%.
     static constexpr int kTK = 8, kPK = 1;
+    // Q4_K's many-token tile (LLAMAS_TILES_Q4K_WHOLE_GROUP): a whole group by 3 tokens, each
+    // broadcast serving both parts (6 int16 partials, 4 weight registers, 2 broadcasts).
+    // llamas-kbench --threads 1, 2048 x 2048 x 512 on a Zen 4, 6 rotating rounds: 0.936 of the
+    // 1 x 8 tile (2 x 4: 0.955). Q5_K, Q6_K, Q3_K and IQ4_XS were 3-15% slower as 2 x 3 or 2 x 4.
+    static constexpr int kTQ4K = 3, kPQ4K = 2;
     // Q8_0's int16 tile (TileWide16): a whole group (each broadcast activation pair serves 16
     // rows) by 3 tokens, 6 int32 sums and 4 weight registers. llamas-kbench --threads 1, 512
     // tokens, 2048 x 2048 on a Zen 4 (medians of 10 alternating runs): 1 part x 6 tokens 0.99 of
@@ -224,7 +229,8 @@ using V = Avx2;
 #endif
 
 #if !defined(LLAMAS_AVX_VNNI)
-#define LLAMAS_TILES_WIDE_INT16  // Q8_0 by TileWide16
+#define LLAMAS_TILES_WIDE_INT16       // Q8_0 by TileWide16
+#define LLAMAS_TILES_Q4K_WHOLE_GROUP  // Q4_K's many-token tile by kPQ4K x kTQ4K
 #endif
 #if defined(LLAMAS_AVX_VNNI) && !defined(__AVXVNNI__)
 #define LLAMAS_TILES_EMULATED  // VPDPBUSD emulated lane by lane: unroll less
