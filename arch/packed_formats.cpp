@@ -328,7 +328,10 @@ size_t act_row_bytes32_i16(int64_t n_cols) {
     return round64(act_i16_starts_at(nb) + static_cast<size_t>(nb) * 4);
 }
 
-size_t act_hot_bytes32_i16(int64_t n_cols) { return static_cast<size_t>(n_cols / 32) * (64 + 8); }
+size_t act_hot_bytes32_i16(int64_t n_cols) {
+    const int64_t nb = n_cols / 32;
+    return act_i16_int8_at(nb) + static_cast<size_t>(nb) * (sizeof(float) + sizeof(int32_t));  // values, scales, starts
+}
 
 void prepare32_i16(Encoder q8_0, const float* x, void* vout, int64_t n_cols) {
     const int64_t nb = n_cols / 32;
